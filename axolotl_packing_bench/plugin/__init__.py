@@ -1,0 +1,153 @@
+"""`PackingBenchPlugin`: packing strategies, attention isolation, probes and run metrics.
+
+Enable it in an Axolotl YAML:
+
+    plugins:
+      - axolotl_packing_bench.PackingBenchPlugin
+    packbench_strategy: bfd          # padding | random | greedy | bfd | sequential | native
+    packbench_attention: isolated    # isolated | shared
+
+The hooks stay thin: packing lives in `datasets` and `rows`, batching in
+`collator`, the probe in `leakage`, the metrics in `metrics` and `callbacks`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from axolotl.integrations.base import BasePlugin
+
+from axolotl_packing_bench.plugin.args import NATIVE, PLUGIN_PATH, PackingBenchArgs
+
+LOG = logging.getLogger("axolotl.packbench")
+
+__all__ = ["PackingBenchArgs", "PackingBenchPlugin", "PLUGIN_PATH"]
+
+
+class PackingBenchPlugin(BasePlugin):
+    """Builds packed rows with the packing library and records what training did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorder = None
+        self.train_split = None
+
+    def get_input_args(self) -> str:
+        return "axolotl_packing_bench.plugin.args.PackingBenchArgs"
+
+    # -- data -----------------------------------------------------------------
+    def load_datasets(self, cfg, preprocess: bool = False):
+        if cfg.packbench_strategy == NATIVE:
+            return None
+        from axolotl_packing_bench.plugin.datasets import load_packed_datasets
+
+        if preprocess:  # `axolotl preprocess`: tokenize and cache, record nothing
+            return load_packed_datasets(cfg)[0]
+        recorder = self._recorder(cfg)
+        try:
+            meta, train, evaluation = load_packed_datasets(cfg)
+        except BaseException as error:
+            recorder.finish(status="failed", error=_one_line(error))
+            raise
+        self.train_split = train
+        recorder.update(
+            packing=train.summary(),
+            eval_packing=evaluation.summary() if evaluation else None,
+            dataset=_dataset_section(cfg, samples=train.samples, real_tokens=train.rows.real_tokens),
+        )
+        s = train.summary()
+        LOG.info(
+            "packbench: %s packed %d samples (%d tokens) into %d rows of %d (lower bound %d, efficiency %.2f%%, "
+            "%d truncated, %d split, %d dropped) in %.3fs, %s attention",
+            s["strategy"], s["samples"], s["real_tokens"], s["rows"], cfg.sequence_len, s["lower_bound"],
+            100 * s["efficiency"], s["truncated"], s["split"], s["dropped"], s["pack_seconds"],
+            cfg.packbench_attention,
+        )
+        return meta
+
+    def get_collator_cls_and_kwargs(self, cfg, is_eval: bool = False):
+        if cfg.packbench_strategy == NATIVE:
+            return None
+        from axolotl_packing_bench.plugin.collator import PackedRowCollator
+
+        return PackedRowCollator, {"attention": cfg.packbench_attention}
+
+    def get_training_args(self, cfg) -> dict[str, Any] | None:
+        # Rows carry `seq_lens` for the probe; the collator drops it before the model.
+        return None if cfg.packbench_strategy == NATIVE else {"remove_unused_columns": False}
+
+    # -- model ------------------------------------------------------------------
+    def post_model_load(self, cfg, model) -> None:
+        # A KV cache object switches off transformers' packed-sequence detection.
+        config = getattr(model, "config", None)
+        if config is not None:
+            config.use_cache = False
+        if self.recorder is not None:
+            self.recorder.update(model={
+                "path": cfg.base_model,
+                "parameters": sum(p.numel() for p in model.parameters()),
+            })
+
+    # -- trainer ----------------------------------------------------------------
+    def post_trainer_create(self, cfg, trainer) -> None:
+        recorder = self._recorder(cfg)
+        if cfg.packbench_strategy == NATIVE:
+            from axolotl_packing_bench.plugin.datasets import native_packing_summary
+
+            summary = native_packing_summary(trainer)
+            recorder.update(packing=summary, dataset=_dataset_section(
+                cfg, samples=summary and summary["samples"], real_tokens=summary and summary["real_tokens"]))
+        trainer.train = _record_failures(trainer.train, recorder)
+
+    def add_callbacks_post_trainer(self, cfg, trainer) -> list:
+        from axolotl_packing_bench.plugin.callbacks import PackBenchCallback
+
+        return [PackBenchCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg))]
+
+    # -- helpers ------------------------------------------------------------------
+    def _recorder(self, cfg):
+        if self.recorder is None:
+            from axolotl_packing_bench.plugin.metrics import RunMetrics
+
+            self.recorder = RunMetrics(
+                path=Path(cfg.output_dir or ".") / cfg.packbench_metrics_file,
+                strategy=cfg.packbench_strategy,
+                attention="isolated" if cfg.packbench_strategy == NATIVE else cfg.packbench_attention,
+                eval_strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy,
+                capacity=cfg.sequence_len,
+            )
+            atexit.register(_finish_if_unfinished, self.recorder)
+        return self.recorder
+
+
+def _dataset_section(cfg, *, samples: int | None, real_tokens: int | None) -> dict[str, Any]:
+    paths = [str(d.get("path")) for d in (cfg.datasets or [])]
+    return {"paths": paths, "samples": samples, "real_tokens": real_tokens}
+
+
+def _record_failures(train, recorder):
+    """Wrap `trainer.train` so a crash still writes what was known."""
+
+    @functools.wraps(train)
+    def train_and_record(*args, **kwargs):
+        try:
+            return train(*args, **kwargs)
+        except BaseException as error:
+            recorder.finish(status="failed", error=_one_line(error))
+            raise
+
+    return train_and_record
+
+
+def _finish_if_unfinished(recorder) -> None:
+    if not recorder.written and recorder.data.get("training") is None and recorder.data.get("packing"):
+        recorder.finish(status="failed", error="the run ended before training finished")
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()

@@ -1,0 +1,139 @@
+"""The plugin's Axolotl config keys: every default is written here, once.
+
+Axolotl merges this model into its own config schema, so each field becomes a
+flat top-level YAML key. Mistakes fail at config validation with one sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+NATIVE = "native"
+PLUGIN_PATH = "axolotl_packing_bench.PackingBenchPlugin"
+
+# Attention backends whose isolation comes from restarted position ids with no
+# 2-D mask (transformers' packed-sequence detection), and which therefore also
+# run `shared` rows as plain causal attention.
+POSITION_ID_BACKENDS = ("eager", "sdpa", "flash_attention_2", "flash_attention_3")
+LEGACY_BACKEND_FLAGS = {
+    "flash_attention": "flash_attention_2",
+    "sdp_attention": "sdpa",
+    "eager_attention": "eager",
+    "flex_attention": "flex_attention",
+    "xformers_attention": "xformers",
+    "sage_attention": "sage",
+    "s2_attention": "s2",
+}
+
+
+def known_strategies() -> list[str]:
+    """Every strategy name the plugin accepts: the packing registry plus `native`."""
+    from axolotl_packing_bench.packing import STRATEGIES
+
+    return sorted([*STRATEGIES, NATIVE])
+
+
+def attention_backend(data: dict[str, Any]) -> str:
+    """The attention backend an Axolotl config asks for (transformers' default: sdpa)."""
+    if data.get("attn_implementation"):
+        return str(data["attn_implementation"])
+    for flag, backend in LEGACY_BACKEND_FLAGS.items():
+        if data.get(flag):
+            return backend
+    return "sdpa"
+
+
+def _uses_plugin(data: dict[str, Any]) -> bool:
+    return any(str(p).endswith("PackingBenchPlugin") for p in data.get("plugins") or [])
+
+
+class PackingBenchArgs(BaseModel):
+    """Config keys of `axolotl_packing_bench.PackingBenchPlugin`."""
+
+    packbench_strategy: str = Field(
+        default="bfd",
+        description="How training rows are built: padding | random | greedy | bfd | "
+        "sequential | native (Axolotl's own sample_packing) | any registered strategy.",
+    )
+    packbench_attention: Literal["isolated", "shared"] = Field(
+        default="isolated",
+        description="isolated: each segment attends only to itself (positions restart); "
+        "shared: plain concatenation, positions continue through the row.",
+    )
+    packbench_eval_strategy: str | None = Field(
+        default=None, description="Strategy for the eval split; defaults to packbench_strategy."
+    )
+    packbench_overflow: Literal["truncate", "drop", "split"] = Field(
+        default="truncate",
+        description="What happens to samples longer than sequence_len.",
+    )
+    packbench_max_sample_len: int | None = Field(
+        default=None,
+        description="Longest sample tokenized before the overflow policy applies; longer "
+        "ones are dropped by Axolotl. Defaults to 4 x sequence_len.",
+    )
+    packbench_seed: int | None = Field(
+        default=None, description="Seed for strategies that shuffle; defaults to Axolotl's seed."
+    )
+    packbench_keep_remainder: bool = Field(
+        default=False,
+        description="random strategy: keep the short last row (the paper drops it).",
+    )
+    packbench_probe_leakage: bool = Field(
+        default=True, description="Measure cross-segment leakage on real batches before training."
+    )
+    packbench_probe_batches: int = Field(default=2, ge=1)
+    packbench_leakage_tolerance: float = Field(default=1e-4, gt=0)
+    packbench_fail_on_leakage: bool = Field(
+        default=False, description="Stop the run when isolated attention leaks."
+    )
+    packbench_metrics_file: str = Field(default="packbench_metrics.json")
+
+    @field_validator("packbench_strategy", "packbench_eval_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str | None) -> str | None:
+        if value is not None and value not in known_strategies():
+            raise ValueError(
+                f"unknown packbench strategy {value!r}; use one of {', '.join(known_strategies())}"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _consistent_with_axolotl(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not _uses_plugin(data):
+            return data
+        strategy = data.get("packbench_strategy", cls.model_fields["packbench_strategy"].default)
+        backend = attention_backend(data)
+        if strategy == NATIVE:
+            ignored = [
+                key
+                for key in ("packbench_attention", "packbench_overflow", "packbench_eval_strategy",
+                            "packbench_keep_remainder", "packbench_max_sample_len")
+                if key in data and data[key] != cls.model_fields[key].default
+            ]
+            if ignored:
+                raise ValueError(
+                    f"packbench_strategy: native hands packing to Axolotl's sample_packing, which "
+                    f"ignores {', '.join(ignored)}; remove {'them' if len(ignored) > 1 else 'it'}"
+                )
+            if data.get("sample_packing") is False:
+                raise ValueError(
+                    "packbench_strategy: native needs Axolotl's sample_packing; "
+                    "remove `sample_packing: false`"
+                )
+            return {**data, "sample_packing": True}
+        if data.get("sample_packing"):
+            raise ValueError(
+                f"packbench_strategy: {strategy} builds the packed rows itself; remove "
+                "`sample_packing: true` (or use packbench_strategy: native for Axolotl's packer)"
+            )
+        if backend not in POSITION_ID_BACKENDS:
+            raise ValueError(
+                f"attention backend {backend!r} cannot run packbench rows "
+                f"({data.get('packbench_attention', 'isolated')} attention needs position-id "
+                f"packing); use attn_implementation one of {', '.join(POSITION_ID_BACKENDS)}"
+            )
+        return data

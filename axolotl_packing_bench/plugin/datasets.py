@@ -1,0 +1,139 @@
+"""Load Axolotl's tokenized datasets and pack them with a packing-library strategy.
+
+Axolotl still does everything up to tokenization (prompt strategies, chat
+templates, label masking); it is only asked not to pack and not to drop
+samples up to `packbench_max_sample_len`, so that the plugin's overflow policy
+decides what happens to samples longer than `sequence_len`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from axolotl_packing_bench.packing import PackPlan, pack
+from axolotl_packing_bench.plugin.rows import PackedRows, TokenizedSamples, build_rows
+
+LOG = logging.getLogger("axolotl.packbench")
+
+MAX_SAMPLE_LEN_FACTOR = 4  # default packbench_max_sample_len = this x sequence_len
+
+
+@dataclass(frozen=True)
+class PackedSplit:
+    """One split's packed rows, its plan and how long packing took."""
+
+    rows: PackedRows
+    plan: PackPlan
+    samples: int
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """Packing figures for the run metrics."""
+        plan = self.plan
+        return {
+            "strategy": plan.strategy,
+            "rows": self.rows.num_rows,
+            "lower_bound": plan.lower_bound,
+            "efficiency": round(plan.efficiency, 6),
+            "samples": self.samples,
+            "real_tokens": self.rows.real_tokens,
+            "truncated": plan.num_truncated,
+            "split": plan.num_split,
+            "dropped": plan.num_dropped_empty + plan.num_dropped_overlong,
+            "dropped_tokens": plan.num_dropped_tokens,
+            "pack_seconds": round(self.seconds, 4),
+        }
+
+
+def pack_split(dataset, *, capacity: int, strategy: str, attention: str, seed: int,
+               overflow: str, options: dict[str, Any]) -> PackedSplit:
+    """Pack one tokenized split into rows."""
+    samples = TokenizedSamples.from_dataset(dataset)
+    started = time.perf_counter()
+    plan = pack(samples.lengths, capacity, strategy, seed=seed, overflow=overflow, **options)
+    rows = build_rows(samples, plan, attention=attention)
+    return PackedSplit(rows=rows, plan=plan, samples=len(samples.lengths), seconds=time.perf_counter() - started)
+
+
+def strategy_options(cfg) -> dict[str, Any]:
+    """Options a strategy takes from the config."""
+    return {"keep_remainder": True} if cfg.packbench_keep_remainder else {}
+
+
+def tokenize_config(cfg):
+    """A copy of the Axolotl config that tokenizes without packing or dropping."""
+    from axolotl.utils.dict import DictDefault
+
+    max_len = cfg.packbench_max_sample_len or MAX_SAMPLE_LEN_FACTOR * cfg.sequence_len
+    return DictDefault(
+        {
+            **cfg,
+            "sequence_len": max_len,
+            "eval_sequence_len": None,
+            "sample_packing": False,
+            "eval_sample_packing": False,
+            "excess_length_strategy": "drop",
+        }
+    )
+
+
+def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
+    """Axolotl's tokenized train/eval splits, packed per the plugin's config.
+
+    Returns:
+        `(TrainDatasetMeta, train split, eval split or None)`.
+    """
+    from axolotl.common.datasets import TrainDatasetMeta
+    from axolotl.loaders import load_tokenizer
+    from axolotl.utils.data import prepare_datasets
+
+    tokenizer = load_tokenizer(cfg)
+    train_dataset, eval_dataset, _, _ = prepare_datasets(tokenize_config(cfg), tokenizer)
+    seed = cfg.packbench_seed if cfg.packbench_seed is not None else (cfg.seed or 0)
+    common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=seed,
+                  overflow=cfg.packbench_overflow, options=strategy_options(cfg))
+    train = pack_split(train_dataset, strategy=cfg.packbench_strategy, **common)
+    evaluation = None
+    if eval_dataset is not None and len(eval_dataset):
+        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy, **common)
+
+    batch = (cfg.micro_batch_size or 1) * (cfg.gradient_accumulation_steps or 1) * max(cfg.world_size or 1, 1)
+    total_steps = math.ceil(train.rows.num_rows * (cfg.num_epochs or 1) / batch)
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+    meta = TrainDatasetMeta(
+        train_dataset=train.rows.to_dataset(),
+        eval_dataset=evaluation.rows.to_dataset() if evaluation else None,
+        total_num_steps=total_steps,
+    )
+    return meta, train, evaluation
+
+
+def native_packing_summary(trainer) -> dict[str, Any] | None:
+    """Rows and efficiency of Axolotl's own multipack sampler, for the `native` row."""
+    try:
+        sampler = trainer._get_train_sampler()
+        batches = sampler.generate_batches(set_stats=True)
+    except Exception as error:  # the summary is informative only; never stop a run for it
+        LOG.warning("packbench: could not read Axolotl's packing statistics: %s", error)
+        return None
+    lengths = np.asarray(sampler.lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    capacity = int(sampler.batch_max_len)
+    return {
+        "strategy": "native",
+        "rows": int(sum(len(batch) for batch in batches)),
+        "lower_bound": math.ceil(total / capacity) if capacity else 0,
+        "efficiency": round(sampler.efficiency(), 6),
+        "samples": int(len(lengths)),
+        "real_tokens": total,
+        "truncated": 0,
+        "split": 0,
+        "dropped": 0,
+    }
