@@ -1,0 +1,260 @@
+"""`packbench stats`: lengths files, chat datasets, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from axolotl_packing_bench.cli import main
+
+SHARED_DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["stats", *args], catch_exceptions=False)
+
+
+def run_json(*args: str) -> dict:
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def make_tokenizer(directory: Path, texts: list[str], chat_template: str | None = None) -> Path:
+    """A tiny word-level tokenizer trained on `texts`, saved like a real one."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordLevelTrainer(special_tokens=["[UNK]", "<s>", "</s>"])
+    tokenizer.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", bos_token="<s>", eos_token="</s>"
+    )
+    if chat_template:
+        fast.chat_template = chat_template
+    fast.save_pretrained(str(directory))
+    return directory
+
+
+TEMPLATE = "{% for m in messages %}<s>{{ m['role'] }} : {{ m['content'] }}</s>{% endfor %}"
+ALPACA = [
+    {"instruction": "say hi", "input": "", "output": "hi there"},
+    {"instruction": "add", "input": "1 and 2", "output": "3"},
+]
+SHAREGPT = [
+    {
+        "conversations": [
+            {"from": "human", "value": "who are you"},
+            {"from": "gpt", "value": "a model"},
+        ]
+    }
+]
+OPENAI = [
+    {"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi you"}]}
+]
+
+
+@pytest.fixture
+def tokenizer_dir(tmp_path):
+    return make_tokenizer(
+        tmp_path / "tok", ["say hi there add 1 and 2 3 who are you a model hello"]
+    )
+
+
+class TestLengthsFiles:
+    def test_synthetic_default(self):
+        result = run("--capacity", "4096")
+        assert result.exit_code == 0, result.output
+        assert "synthetic" in result.output
+        for name in ("bfd", "greedy", "random", "sequential", "padding"):
+            assert name in result.output
+        assert "fewer rows" in result.output
+
+    def test_npy_rows_match_pack(self, tmp_path):
+        from axolotl_packing_bench.packing import pack
+
+        lengths = np.array([3, 5, 2, 6, 0, 9], dtype=np.int64)
+        np.save(tmp_path / "lengths.npy", lengths)
+        out = run_json(
+            str(tmp_path / "lengths.npy"), "--capacity", "8", "--strategies", "bfd,padding"
+        )
+        rows = {row["strategy"]: row for row in out["strategies"]}
+        assert list(rows) == ["bfd", "padding"]
+        assert rows["bfd"]["num_bins"] == pack(lengths, 8, "bfd").num_bins
+        assert rows["bfd"]["num_truncated"] == 1 and rows["bfd"]["num_dropped_empty"] == 1
+        assert (
+            rows["bfd"]["saved_rows_vs_padding"]
+            == rows["padding"]["num_bins"] - rows["bfd"]["num_bins"]
+        )
+        assert out["num_samples"] == 6 and out["input_tokens"] == 25
+
+    def test_text_file_and_table(self, tmp_path):
+        (tmp_path / "lengths.txt").write_text("3\n5\n\n2\n6\n")
+        result = run(str(tmp_path / "lengths.txt"), "--capacity", "8", "--strategies", "greedy")
+        assert result.exit_code == 0, result.output
+        assert "samples 4 | tokens 16 | capacity 8" in result.output
+        assert "greedy: 2 fewer rows (50.0%)" in result.output
+
+    def test_json_list_of_ints(self, tmp_path):
+        (tmp_path / "lengths.json").write_text("[3, 5, 2, 6]")
+        assert run_json(str(tmp_path / "lengths.json"), "--capacity", "8")["num_samples"] == 4
+
+    def test_overflow_and_seed(self, tmp_path):
+        np.save(tmp_path / "l.npy", np.array([20, 3]))
+        out = run_json(
+            str(tmp_path / "l.npy"),
+            "--capacity",
+            "8",
+            "--overflow",
+            "split",
+            "--strategies",
+            "random",
+            "--seed",
+            "3",
+        )
+        assert out["strategies"][0]["num_split"] == 1 and out["seed"] == 3
+
+    def test_overflow_choices_match_the_library(self):
+        from axolotl_packing_bench.cli.stats import _OVERFLOW_CHOICES
+        from axolotl_packing_bench.packing import OVERFLOW_POLICIES
+
+        assert _OVERFLOW_CHOICES == OVERFLOW_POLICIES
+
+    def test_help(self):
+        result = run("--help")
+        assert result.exit_code == 0 and "--capacity" in result.output
+
+
+class TestDatasets:
+    def write(self, path: Path, records: list) -> Path:
+        if path.suffix == ".jsonl":
+            path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+        else:
+            path.write_text(json.dumps(records))
+        return path
+
+    def lengths(self, path: Path, tokenizer: Path) -> dict:
+        return run_json(
+            str(path), "--capacity", "64", "--tokenizer", str(tokenizer), "--strategies", "padding"
+        )
+
+    def test_alpaca_joined_without_template(self, tmp_path, tokenizer_dir):
+        out = self.lengths(self.write(tmp_path / "a.json", ALPACA), tokenizer_dir)
+        # "say hi" + "hi there" -> 4 words; "add" + "1 and 2" + "3" -> 5 words
+        assert out["num_samples"] == 2 and out["input_tokens"] == 9
+
+    def test_sharegpt_jsonl(self, tmp_path, tokenizer_dir):
+        out = self.lengths(self.write(tmp_path / "s.jsonl", SHAREGPT), tokenizer_dir)
+        assert out["input_tokens"] == 5
+
+    def test_openai_with_chat_template(self, tmp_path):
+        tok = make_tokenizer(tmp_path / "tok", ["hello hi you user assistant :"], TEMPLATE)
+        out = self.lengths(self.write(tmp_path / "o.json", OPENAI), tok)
+        # <s> user : hello </s> <s> assistant : hi you </s>
+        assert out["input_tokens"] == 11
+
+    def test_real_alpaca_data(self, tmp_path):
+        data = SHARED_DATA / "alpaca_cleaned_1000.json"
+        if not data.is_file():
+            pytest.skip(f"shared data not found at {data.resolve()}")
+        records = json.loads(data.read_text())
+        texts = [f"{r['instruction']} {r['input']} {r['output']}" for r in records]
+        tok = make_tokenizer(tmp_path / "tok", texts, TEMPLATE)
+        result = run(str(data), "--capacity", "512", "--tokenizer", str(tok))
+        assert result.exit_code == 0, result.output
+        assert "samples 1,000" in result.output
+        out = run_json(str(data), "--capacity", "512", "--tokenizer", str(tok))
+        rows = {row["strategy"]: row for row in out["strategies"]}
+        assert rows["bfd"]["num_bins"] < rows["padding"]["num_bins"]
+        assert rows["bfd"]["num_bins"] <= rows["bfd"]["lower_bound"] * 1.05
+
+    def test_real_sharegpt_data(self, tmp_path):
+        data = SHARED_DATA / "sharegpt_identity_500.json"
+        if not data.is_file():
+            pytest.skip(f"shared data not found at {data.resolve()}")
+        records = json.loads(data.read_text())
+        texts = [t["value"] for r in records for t in r["conversations"]]
+        out = run_json(
+            str(data),
+            "--capacity",
+            "256",
+            "--tokenizer",
+            str(make_tokenizer(tmp_path / "tok", texts)),
+        )
+        assert out["num_samples"] == 500
+
+
+class TestBadInput:
+    def assert_user_error(self, result, fragment: str):
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert fragment in result.output
+        assert result.output.count("\n") == 1  # one line: "Error: <one sentence>"
+
+    def test_missing_file(self, tmp_path):
+        self.assert_user_error(run(str(tmp_path / "nope.npy"), "--capacity", "8"), "is not a file")
+
+    def test_unreadable_json(self, tmp_path, tokenizer_dir):
+        (tmp_path / "bad.json").write_text("[{oops")
+        result = run(
+            str(tmp_path / "bad.json"), "--capacity", "8", "--tokenizer", str(tokenizer_dir)
+        )
+        self.assert_user_error(result, "not valid JSON")
+
+    def test_bad_jsonl_line(self, tmp_path, tokenizer_dir):
+        (tmp_path / "bad.jsonl").write_text('{"messages": []}\n{oops\n')
+        result = run(
+            str(tmp_path / "bad.jsonl"), "--capacity", "8", "--tokenizer", str(tokenizer_dir)
+        )
+        self.assert_user_error(result, "line 2 of bad.jsonl")
+
+    def test_unknown_format(self, tmp_path):
+        (tmp_path / "lengths.parquet").write_bytes(b"PAR1")
+        self.assert_user_error(
+            run(str(tmp_path / "lengths.parquet"), "--capacity", "8"), "unknown format"
+        )
+
+    def test_unknown_record_format(self, tmp_path, tokenizer_dir):
+        (tmp_path / "d.json").write_text(json.dumps([{"text": "hello"}]))
+        result = run(str(tmp_path / "d.json"), "--capacity", "8", "--tokenizer", str(tokenizer_dir))
+        self.assert_user_error(result, "ShareGPT, OpenAI or Alpaca")
+
+    def test_dataset_without_tokenizer(self, tmp_path):
+        (tmp_path / "d.json").write_text(json.dumps(ALPACA))
+        self.assert_user_error(run(str(tmp_path / "d.json"), "--capacity", "8"), "--tokenizer")
+
+    def test_missing_tokenizer_dir(self, tmp_path):
+        (tmp_path / "d.json").write_text(json.dumps(ALPACA))
+        result = run(
+            str(tmp_path / "d.json"), "--capacity", "8", "--tokenizer", str(tmp_path / "x")
+        )
+        self.assert_user_error(result, "tokenizer directory")
+
+    def test_unknown_strategy(self):
+        result = run("--capacity", "8", "--strategies", "bfd,best")
+        self.assert_user_error(result, "'best'")
+        assert "bfd, greedy, padding, random, sequential" in result.output
+
+    def test_bad_text_line(self, tmp_path):
+        (tmp_path / "l.txt").write_text("3\nfour\n")
+        self.assert_user_error(run(str(tmp_path / "l.txt"), "--capacity", "8"), "line 2 of l.txt")
+
+    def test_negative_length(self, tmp_path):
+        np.save(tmp_path / "l.npy", np.array([3, -1]))
+        self.assert_user_error(run(str(tmp_path / "l.npy"), "--capacity", "8"), "lengths[1] is -1")
+
+    def test_bad_capacity_is_a_usage_error(self):
+        result = run("--capacity", "0")
+        assert result.exit_code == 2 and "Traceback" not in result.output
