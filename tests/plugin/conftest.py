@@ -1,0 +1,78 @@
+"""Real Axolotl runs of the plugin on the embedded tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from axolotl_packing_bench.plugin.args import PLUGIN_PATH
+
+AXOLOTL = str(Path(sys.executable).with_name("axolotl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    from axolotl_packing_bench.assets import ensure_model
+
+    return str(ensure_model("tiny-8b"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> str:
+    """120 synthetic chats, a few longer than the 256-token capacity used below."""
+    from axolotl_packing_bench.assets import ensure_dataset
+
+    return str(ensure_dataset(120, seed=1, overlong_fraction=0.05))
+
+
+def recipe(model: str, dataset_entries: list[dict[str, Any]], out: Path, **settings: Any) -> dict[str, Any]:
+    """A small Axolotl recipe for the tiny model, with the plugin enabled."""
+    cfg = {
+        "base_model": model,
+        "plugins": [PLUGIN_PATH],
+        "datasets": dataset_entries,
+        "sequence_len": 256,
+        "micro_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "num_epochs": 1,
+        "learning_rate": 1e-3,
+        "optimizer": "adamw_torch",
+        "lr_scheduler": "cosine",
+        "attn_implementation": "sdpa",
+        "bf16": False,
+        "fp16": False,
+        "tf32": False,
+        "val_set_size": 0,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "seed": 0,
+        "output_dir": str(out / "out"),
+        "dataset_prepared_path": str(out / "prepared"),
+    }
+    cfg.update(settings)
+    return cfg
+
+
+def chat_dataset(path: str) -> list[dict[str, Any]]:
+    return [{"path": path, "ds_type": "json", "type": "chat_template", "field_messages": "messages",
+             "chat_template": "tokenizer_default"}]
+
+
+def axolotl_train(cfg: dict[str, Any], workdir: Path, *, timeout: int = 600) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Run `axolotl train` on `cfg`; return the process and the metrics file, if written."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "recipe.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([AXOLOTL, "train", str(path), "--launcher", "python"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    metrics_path = Path(cfg["output_dir"]) / "packbench_metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+    return proc, metrics

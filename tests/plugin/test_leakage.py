@@ -1,0 +1,73 @@
+"""The leakage probe on a real Llama forward, per attention backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from axolotl_packing_bench.packing import pack
+from axolotl_packing_bench.plugin.collator import PackedRowCollator
+from axolotl_packing_bench.plugin.leakage import measure_leakage, segments_from_positions
+from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
+
+BACKENDS = ["eager", "sdpa"]
+
+
+def tiny_model(backend: str) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512,
+                         pad_token_id=0)
+    config._attn_implementation = backend
+    return LlamaForCausalLM(config).eval()
+
+
+def packed_batch(attention: str) -> tuple[dict[str, torch.Tensor], list[list[int]]]:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 40, size=12)
+    ids = rng.integers(1, 100, size=int(lengths.sum()))
+    data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
+    rows = build_rows(data, pack(lengths, 96, "bfd"), attention=attention)
+    features = [
+        {key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
+         for key in ("input_ids", "labels", "position_ids")}
+        for r in range(rows.num_rows)
+    ]
+    segments = [rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
+                for r in range(rows.num_rows)]
+    batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
+    return batch, segments
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_isolated_rows_do_not_leak(backend):
+    batch, segments = packed_batch("isolated")
+    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    assert report.segments == 12
+    assert report.max_abs_diff <= 1e-4
+    assert report.passed is True
+    assert report.attn_implementation == backend
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shared_rows_leak_by_design(backend):
+    batch, segments = packed_batch("shared")
+    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="shared", tolerance=1e-4)
+    assert report.max_abs_diff > 1e-3
+    assert report.passed is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_all_ones_mask_silently_breaks_isolation_and_the_probe_says_so(backend):
+    batch, segments = packed_batch("isolated")
+    batch["attention_mask"] = torch.ones_like(batch["input_ids"])
+    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    assert report.max_abs_diff > 1e-3
+    assert report.passed is False
+
+
+def test_segments_from_positions():
+    assert segments_from_positions(torch.tensor([0, 1, 2, 0, 1, 0])) == [3, 2, 1]
+    assert segments_from_positions(torch.tensor([0, 1, 2, 3])) == [4]

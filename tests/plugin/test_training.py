@@ -1,0 +1,98 @@
+"""Every strategy x attention mode trains end to end through `axolotl train`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    # strategy, attention, overflow, backend
+    ("padding", "isolated", "truncate", "sdpa"),
+    ("random", "isolated", "split", "sdpa"),
+    ("random", "shared", "split", "sdpa"),
+    ("greedy", "isolated", "drop", "sdpa"),
+    ("greedy", "shared", "truncate", "eager"),
+    ("bfd", "isolated", "truncate", "eager"),
+    ("bfd", "shared", "truncate", "sdpa"),
+    ("sequential", "isolated", "split", "sdpa"),
+]
+
+
+@pytest.mark.parametrize(("strategy", "attention", "overflow", "backend"), CASES)
+def test_strategy_trains_and_records_sane_metrics(tiny_model, tiny_dataset, tmp_path, strategy, attention,
+                                                  overflow, backend):
+    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy=strategy,
+                 packbench_attention=attention, packbench_overflow=overflow, attn_implementation=backend)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics["status"] == "ok"
+    assert (metrics["strategy"], metrics["attention"], metrics["capacity"]) == (strategy, attention, 256)
+    packing, training = metrics["packing"], metrics["training"]
+    assert packing["samples"] == 120
+    assert packing["rows"] >= packing["lower_bound"] > 0
+    assert 0 < packing["efficiency"] <= 1
+    if strategy == "padding":
+        assert packing["rows"] == 120 - packing["dropped"]
+    else:
+        assert packing["efficiency"] > 0.85
+    # the dataset has samples over 256 tokens: the overflow policy's count must show them
+    affected = {"truncate": packing["truncated"], "drop": packing["dropped"], "split": packing["split"]}[overflow]
+    assert affected > 0
+    assert training["steps"] > 0 and training["runtime_s"] > 0
+    assert training["real_tokens_per_s"] > 0 and training["samples_per_s"] > 0
+    assert training["final_train_loss"] > 0
+    assert metrics["model"]["parameters"] > 0 and metrics["peak_memory_mb"] > 0
+    assert metrics["versions"]["axolotl"] and metrics["versions"]["torch"]
+    leakage = metrics["leakage"]
+    assert leakage["attn_implementation"] == backend and leakage["segments"] > 0
+    if attention == "isolated":
+        assert leakage["max_abs_diff"] <= 1e-4 and leakage["passed"] is True
+    else:
+        assert leakage["max_abs_diff"] > 1e-3 and leakage["passed"] is None
+    assert "packbench: " + strategy in proc.stdout + proc.stderr  # the packing summary reaches Axolotl's log
+
+
+def test_native_hands_packing_to_axolotl(tiny_model, tiny_dataset, tmp_path):
+    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="native")
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics["status"] == "ok" and metrics["strategy"] == "native"
+    assert metrics["packing"]["rows"] >= metrics["packing"]["lower_bound"] > 0
+    assert metrics["training"]["real_tokens_per_s"] > 0
+    assert metrics["leakage"]["max_abs_diff"] <= 1e-4  # Axolotl's own packing isolates on sdpa
+
+
+def test_a_crash_during_training_still_writes_metrics(tiny_model, tiny_dataset, tmp_path):
+    # A learning-rate scheduler Axolotl accepts but torch cannot build fails inside trainer.train().
+    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="bfd",
+                 max_steps=2, optimizer="adamw_torch", lr_scheduler="cosine", warmup_steps=-5)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode != 0
+    assert metrics is not None and metrics["status"] == "failed"
+    assert metrics["error"]
+    assert metrics["packing"]["rows"] > 0  # what was known before the crash is kept
+
+
+def test_alpaca_real_data(tiny_model, shared_data, tmp_path):
+    dataset = [{"path": str(shared_data / "alpaca_cleaned_1000.json"), "ds_type": "json", "type": "alpaca"}]
+    cfg = recipe(tiny_model, dataset, tmp_path, packbench_strategy="greedy", max_steps=8)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics["packing"]["samples"] == 1000
+    assert metrics["packing"]["efficiency"] > 0.9
+    assert metrics["leakage"]["passed"] is True
+
+
+def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
+    dataset = [{"path": str(shared_data / "sharegpt_identity_500.json"), "ds_type": "json", "type": "chat_template",
+                "chat_template": "tokenizer_default", "field_messages": "conversations",
+                "message_property_mappings": {"role": "from", "content": "value"},
+                "roles": {"user": ["human"], "assistant": ["gpt"]}}]
+    cfg = recipe(tiny_model, dataset, tmp_path, packbench_strategy="bfd", max_steps=8)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics["packing"]["samples"] == 500
+    assert metrics["leakage"]["passed"] is True
