@@ -1,0 +1,163 @@
+"""Build-on-first-use access to the embedded assets, and ``packbench://`` URIs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from axolotl_packing_bench.assets import synthetic
+from axolotl_packing_bench.assets.cache import assets_root, build_once
+from axolotl_packing_bench.assets.specs import (
+    DATASETS,
+    MODELS,
+    dataset_spec,
+    model_spec,
+)
+
+URI_SCHEME = "packbench"
+URI_KINDS = ("model", "dataset", "tokenizer", "heldout")
+
+
+def ensure_tokenizer(rebuild: bool = False) -> Path:
+    """The tokenizer directory, built if missing (or if ``rebuild``)."""
+    from axolotl_packing_bench.assets.tokenizer import save_tokenizer
+
+    return build_once(assets_root() / "tokenizer", save_tokenizer, rebuild=rebuild)
+
+
+def ensure_model(name: str, rebuild: bool = False) -> Path:
+    """The directory of model ``name`` (see `MODELS`), usable as ``base_model``."""
+    from axolotl_packing_bench.assets.models import save_model
+
+    spec = model_spec(name)
+    tokenizer_dir = ensure_tokenizer()
+    return build_once(
+        assets_root() / "models" / name,
+        lambda path: save_model(spec, path, tokenizer_dir),
+        rebuild=rebuild,
+    )
+
+
+def _dataset_size(name_or_n: str | int) -> tuple[str, int]:
+    if isinstance(name_or_n, int) or (
+        isinstance(name_or_n, str) and name_or_n.isdigit()
+    ):
+        n = int(name_or_n)
+        if n <= 0:
+            raise ValueError(f"dataset size must be a positive sample count, got {n}")
+        return f"synth-n{n}", n
+    spec = dataset_spec(name_or_n)
+    return spec.name, spec.samples
+
+
+def ensure_dataset(
+    name_or_n: str | int,
+    *,
+    seed: int = 0,
+    overlong_fraction: float = 0.0,
+    rebuild: bool = False,
+) -> Path:
+    """The JSONL of a named dataset (see `DATASETS`) or of ``n`` samples.
+
+    Args:
+        name_or_n: ``"synth-69k"``... or a positive sample count.
+        seed: Generator seed; pairs with ``ensure_heldout(seed)``.
+        overlong_fraction: Share of samples longer than 500 tokens (0 by
+            default, so nothing overflows a 512-token capacity).
+        rebuild: Regenerate even if cached.
+    """
+    name, n = _dataset_size(name_or_n)
+    suffix = f"-overlong{overlong_fraction:g}" if overlong_fraction else ""
+    return build_once(
+        assets_root() / "datasets" / f"{name}-seed{seed}{suffix}.jsonl",
+        lambda path: synthetic.generate_dataset(
+            n, seed=seed, overlong_fraction=overlong_fraction, path=path
+        ),
+        rebuild=rebuild,
+    )
+
+
+def ensure_heldout(seed: int = 0, rebuild: bool = False) -> Path:
+    """The held-out QA JSONL for ``seed`` (see `synthetic.heldout_rows`)."""
+    return build_once(
+        assets_root() / "datasets" / f"heldout-seed{seed}.jsonl",
+        lambda path: synthetic.write_jsonl(synthetic.heldout_rows(seed), path),
+        rebuild=rebuild,
+    )
+
+
+def ensure_assets(rebuild: bool = False) -> dict:
+    """Build everything; returns paths under tokenizer, models, datasets, heldout."""
+    return {
+        "tokenizer": ensure_tokenizer(rebuild=rebuild),
+        "models": {name: ensure_model(name, rebuild=rebuild) for name in MODELS},
+        "datasets": {name: ensure_dataset(name, rebuild=rebuild) for name in DATASETS},
+        "heldout": ensure_heldout(rebuild=rebuild),
+    }
+
+
+def resolve_asset_uri(uri: str) -> str:
+    """Map a ``packbench://`` URI to a local path, building it on demand.
+
+    ``packbench://model/tiny-8b``, ``packbench://dataset/synth-69k`` (or
+    ``packbench://dataset/500?seed=1&overlong=0.02``), ``packbench://tokenizer``
+    and ``packbench://heldout?seed=0``. Any other string is returned unchanged.
+
+    Raises:
+        ValueError: Unknown kind or name; the message lists the valid ones.
+    """
+    if not isinstance(uri, str) or not uri.startswith(f"{URI_SCHEME}://"):
+        return uri
+    parts = urlsplit(uri)
+    kind, name = parts.netloc, parts.path.strip("/")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    try:
+        seed = int(query.pop("seed", 0))
+        overlong = float(query.pop("overlong", 0.0))
+    except ValueError as error:
+        raise ValueError(
+            f"bad query in {uri!r}: seed must be an integer, overlong a number"
+        ) from error
+    if query:
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(query))} in {uri!r}; "
+            "valid: seed, overlong"
+        )
+    if kind == "model":
+        return str(ensure_model(name))
+    if kind == "dataset":
+        return str(ensure_dataset(name, seed=seed, overlong_fraction=overlong))
+    if kind == "tokenizer" and not name:
+        return str(ensure_tokenizer())
+    if kind == "heldout" and not name:
+        return str(ensure_heldout(seed))
+    raise ValueError(
+        f"unknown asset URI {uri!r}; valid: packbench://model/<{'|'.join(MODELS)}>, "
+        f"packbench://dataset/<{'|'.join(DATASETS)}|N>, packbench://tokenizer, packbench://heldout"
+    )
+
+
+def dataset_stats(path: str | Path) -> dict:
+    """Samples and token counts (embedded tokenizer) of a conversation JSONL."""
+    lengths = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            lengths.append(
+                synthetic.conversation_num_tokens(json.loads(line)["messages"])
+            )
+    lengths.sort()
+    if not lengths:
+        return {"samples": 0, "tokens": 0, "mean": 0.0, "p50": 0, "p99": 0, "max": 0}
+
+    def quantile(q: float) -> int:
+        return lengths[round(q * (len(lengths) - 1))]
+
+    return {
+        "samples": len(lengths),
+        "tokens": sum(lengths),
+        "mean": sum(lengths) / len(lengths),
+        "p50": quantile(0.5),
+        "p99": quantile(0.99),
+        "max": lengths[-1],
+    }

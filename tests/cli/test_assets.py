@@ -1,0 +1,68 @@
+"""`packbench assets`: builds into PACKBENCH_HOME and prints where everything is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from axolotl_packing_bench.assets import DATASETS, MODELS, assets_root
+from axolotl_packing_bench.cli import main
+
+pytest.importorskip("transformers")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PACKBENCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Keep the suite quick: only the smallest named dataset.
+    for name in [n for n in DATASETS if n != "synth-69k"]:
+        monkeypatch.delitem(DATASETS, name)
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["assets", *args], catch_exceptions=False)
+
+
+def test_builds_everything_and_prints_a_table(home: Path):
+    result = run()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["kind", "name", "stands", "for", "path", "size"]
+    text = result.stdout
+    for name, spec in MODELS.items():
+        assert str(assets_root() / "models" / name) in text and spec.stands_for in text
+    assert "690 samples" in text and "held-out QA probe" in text and "tokens" in text
+    assert (assets_root() / "models" / "tiny-70b" / "model.safetensors").is_file()
+
+
+def test_only_and_rebuild(home: Path):
+    result = run("--only", "tokenizer")
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
+    tokenizer_json = assets_root() / "tokenizer" / "tokenizer.json"
+    tokenizer_json.write_text("{}")
+    assert (
+        run("--only", "tokenizer").exit_code == 0 and tokenizer_json.read_text() == "{}"
+    )
+    assert (
+        run("--only", "tokenizer", "--rebuild").exit_code == 0
+        and tokenizer_json.read_text() != "{}"
+    )
+    assert not (assets_root() / "models").exists()
+
+
+def test_bad_only_names_the_choices(home: Path):
+    result = CliRunner().invoke(main, ["assets", "--only", "weights"])
+    assert (
+        result.exit_code == 2
+        and "models" in result.output
+        and "tokenizer" in result.output
+    )
+
+
+def test_help():
+    result = CliRunner().invoke(main, ["assets", "--help"])
+    assert result.exit_code == 0 and "PACKBENCH_HOME" in result.output
