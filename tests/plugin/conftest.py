@@ -53,6 +53,9 @@ def recipe(model: str, dataset_entries: list[dict[str, Any]], out: Path, **setti
         "logging_steps": 1,
         "save_strategy": "no",
         "seed": 0,
+        "chat_template": "tokenizer_default",
+        "eot_tokens": ["<|eot_id|>"],
+        "dataset_num_proc": 1,
         "output_dir": str(out / "out"),
         "dataset_prepared_path": str(out / "prepared"),
     }
@@ -62,7 +65,7 @@ def recipe(model: str, dataset_entries: list[dict[str, Any]], out: Path, **setti
 
 def chat_dataset(path: str) -> list[dict[str, Any]]:
     return [{"path": path, "ds_type": "json", "type": "chat_template", "field_messages": "messages",
-             "chat_template": "tokenizer_default"}]
+             "chat_template": "tokenizer_default", "roles_to_train": ["assistant"], "train_on_eos": "turn"}]
 
 
 def axolotl_train(cfg: dict[str, Any], workdir: Path, *, timeout: int = 600) -> tuple[subprocess.CompletedProcess, dict | None]:
