@@ -1,0 +1,77 @@
+"""Scores and judge verdicts reach the results store and the leaderboard."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.eval.store import attach, attach_evaluation, merge_scores, record_evaluation
+
+PAD = {"metric": "acc", "value": 0.25, "stderr": 0.04, "n": 96, "shots": 0}
+JUDGE = {
+    "mode": "absolute", "judge_model": "gpt-4o-mini", "mean_score": 6.5, "win": 0, "tie": 0, "loss": 0,
+    "judged": 10, "invalid": 1, "prompt_tokens": 3000, "completion_tokens": 400, "cost_usd": 0.0007,
+}
+
+
+def result(run_id: str, strategy: str, **fields) -> RunResult:
+    return RunResult(
+        run_id=run_id,
+        cell_id=f"tiny-8b__synth-69k__{strategy}__isolated-0000000{len(strategy)}",
+        matrix="smoke",
+        status="ok",
+        axes={"model": "tiny-8b", "dataset": "synth-69k", "strategy": strategy, "attention": "isolated"},
+        labels={"model_size": "8B", "dataset_size": "69K"},
+        metrics={"training": {"runtime_s": 10.0, "final_train_loss": 5.0}, "packing": {"efficiency": 0.5}},
+        **fields,
+    )
+
+
+def test_merge_scores_keeps_other_tasks_and_good_scores():
+    old = {"a": PAD, "b": {"error": "x."}}
+    new = {"b": {**PAD, "value": 0.5}, "c": {"error": "hub down."}}
+    assert merge_scores(old, new) == {"a": PAD, "b": {**PAD, "value": 0.5}, "c": {"error": "hub down."}}
+    # a failure now never erases an earlier score of the same task
+    assert merge_scores({"a": PAD}, {"a": {"error": "hub down."}}) == {"a": PAD}
+    assert merge_scores({}, {"error": "no model."}) == {"error": "no model."}
+    assert merge_scores({"error": "no model."}, {"a": PAD}) == {"a": PAD}
+
+
+def test_attach_is_pure_and_keeps_training_figures():
+    before = result("r1", "greedy")
+    after = attach(before, scores={"t": PAD}, judge=JUDGE)
+    assert before.scores == {} and before.judge == {}
+    assert after.scores == {"t": PAD} and after.judge == JUDGE and after.metrics == before.metrics
+    assert attach(after, judge={"error": "judge down."}).judge == JUDGE  # a failed rerun keeps the verdicts
+    assert attach(after) is after
+    assert attach_evaluation(before, {"scores": {"t": PAD}, "judge": {}, "error": None}).scores == {"t": PAD}
+
+
+def test_record_evaluation_appends_latest_wins_and_renders(tmp_path: Path):
+    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+
+    store = tmp_path / "results.jsonl"
+    append_result(store, result("pad", "padding"))
+    append_result(store, result("greedy", "greedy"))
+    record_evaluation(store, "pad", scores={"packbench_facts_0shot": PAD})
+    written = record_evaluation(
+        store, "greedy", scores={"packbench_facts_0shot": {**PAD, "value": 0.5}}, judge=JUDGE, leaderboard_path=tmp_path / "LB.md"
+    )
+    assert written is not None and written.judge == JUDGE
+    rows = {r.run_id: r for r in read_results(store)}
+    assert rows["pad"].scores["packbench_facts_0shot"]["value"] == 0.25
+    assert rows["greedy"].scores["packbench_facts_0shot"]["value"] == 0.5 and rows["greedy"].metrics == result("g", "greedy").metrics
+    assert len(store.read_text().splitlines()) == 4  # appended, never rewritten
+    board = (tmp_path / "LB.md").read_text()
+    assert board == render_leaderboard(read_results(store), source="results.jsonl")
+    assert "packbench_facts_0shot" in board
+    assert re.search(r"0\.50\**\s*\(\+0\.25\)", board)  # the score and its delta vs padding
+    assert "mean_score" in board and "6.50" in board
+
+
+def test_unknown_run_is_not_written_unless_a_fallback_is_given(tmp_path: Path):
+    store = tmp_path / "results.jsonl"
+    assert record_evaluation(store, "nope", scores={"t": PAD}) is None and not store.exists()
+    written = record_evaluation(store, "nope", scores={"t": PAD}, fallback=result("nope", "bfd"))
+    assert written is not None and read_results(store)[0].scores == {"t": PAD}
