@@ -1,0 +1,258 @@
+"""Render `LEADERBOARD.md` from results: pure, deterministic, grouped like the paper.
+
+One table per matrix × dataset × model (× any other axis values), one row
+per strategy and attention (padding first). Every figure of a non-padding row
+shows its difference from the padding row of the same table in parentheses:
+
+- time: `61.2 (−48%, 1.92×)`: percent change, then speed-up over padding;
+- steps, samples/s, real tokens/s, peak memory: `120 (−40%)`;
+- efficiency: `98.0% (+35.1 pp)`, in percentage points;
+- losses and scores: `5.104 (+0.312)`, absolute.
+
+The best figure of each column is bold (lowest time, loss and memory;
+highest throughput, efficiency and scores) when two or more rows have one.
+Failed and timed-out cells are listed with their reasons at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from axolotl_packing_bench.bench.environment import describe_hardware, describe_versions
+from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
+from axolotl_packing_bench.bench.results import RunResult, latest_per_cell
+
+MINUS = "\u2212"
+
+
+def _signed(value: float, fmt: str) -> str:
+    text = format(abs(value), fmt)
+    if float(text.rstrip("%").replace(",", "") or 0) == 0:
+        return "±" + text
+    return ("+" if value > 0 else MINUS) + text
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One numeric column: where the value lives, how to show it and its delta."""
+
+    title: str
+    get: Callable[[RunResult], Any]
+    fmt: str
+    delta: str  # "pct" | "time" | "pp" | "abs" | ""
+    better: str  # "low" | "high" | ""
+    optional: bool = False
+
+    def show(self, value: float) -> str:
+        return format(value, self.fmt)
+
+    def show_delta(self, value: float, base: float) -> str:
+        if self.delta in ("pct", "time"):
+            if base == 0:
+                return ""
+            text = _signed(100 * (value / base - 1), ".0f") + "%"
+            if self.delta == "time" and value > 0:
+                text += f", {base / value:.2f}×"
+            return f" ({text})"
+        if self.delta == "pp":
+            return f" ({_signed(100 * (value - base), '.1f')} pp)"
+        if self.delta == "abs":
+            return f" ({_signed(value - base, self.fmt.lstrip(','))})"
+        return ""
+
+
+def _metric(*path: str) -> Callable[[RunResult], Any]:
+    return lambda result: result.metric(*path)
+
+
+BASE_COLUMNS = (
+    Column("steps", _metric("training", "steps"), ",.0f", "pct", ""),
+    Column("train time (s)", _metric("training", "runtime_s"), ",.1f", "time", "low"),
+    Column("samples/s", _metric("training", "samples_per_s"), ",.1f", "pct", "high"),
+    Column("real tokens/s", _metric("training", "real_tokens_per_s"), ",.0f", "pct", "high"),
+    Column("efficiency", _metric("packing", "efficiency"), ".1%", "pp", "high"),
+    Column("final loss", _metric("training", "final_train_loss"), ".3f", "abs", "low"),
+    Column("eval loss", _metric("training", "eval_loss"), ".3f", "abs", "low", optional=True),
+    Column("peak memory (MB)", _metric("peak_memory_mb"), ",.0f", "pct", "low", optional=True),
+)
+
+
+def _flatten(prefix: str, data: Any) -> dict[str, float]:
+    """Numeric leaves of a (nested) mapping as `prefix: a/b` -> value."""
+    out: dict[str, float] = {}
+    if isinstance(data, Mapping):
+        for key in sorted(data, key=str):
+            out.update(_flatten(f"{prefix}/{key}" if prefix.count(":") else f"{prefix}: {key}", data[key]))
+    elif (number := _number(data)) is not None:
+        out[prefix] = number
+    return out
+
+
+_SECTIONS = (("scores", "score"), ("judge", "judge"))
+
+
+def score_columns(results: Iterable[RunResult]) -> list[Column]:
+    """One column per numeric leaf of `scores` and of `judge` seen in any result."""
+    getters: dict[str, Callable[[RunResult], Any]] = {}
+    for result in results:
+        for section, prefix in _SECTIONS:
+            for title in _flatten(prefix, getattr(result, section)):
+                getters.setdefault(title, _score_getter(section, prefix, title))
+    return [Column(title, getters[title], ".2f", "abs", "high") for title in sorted(getters)]
+
+
+def _score_getter(section: str, prefix: str, title: str) -> Callable[[RunResult], Any]:
+    return lambda result: _flatten(prefix, getattr(result, section)).get(title)
+
+
+def _size_value(label: Any) -> float:
+    """`69K` -> 69e3, `1.2M` -> 1.2e6, `8B` -> 8e9; unknown -> inf (sorted last)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbBtT]?)\s*", str(label or ""))
+    if not match:
+        return math.inf
+    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2).lower()]
+    return float(match.group(1)) * scale
+
+
+def _group_key(result: RunResult) -> tuple:
+    extras = tuple((name, label) for name, label in sorted(result.axes.items()) if name not in CORE_AXES)
+    return (
+        result.matrix,
+        _size_value(result.labels.get("dataset_size")),
+        result.axes.get("dataset", "?"),
+        _size_value(result.labels.get("model_size")),
+        result.axes.get("model", "?"),
+        extras,
+    )
+
+
+def _row_key(result: RunResult) -> tuple:
+    attention = result.axes.get("attention", "")
+    return (strategy_sort_key(result.axes.get("strategy", "")), attention != "isolated", attention, result.cell_id)
+
+
+def _label(name: Any, size: Any) -> str:
+    return f"{name} ({size})" if size else str(name)
+
+
+def _escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _leakage(result: RunResult) -> str:
+    value = _number(result.metric("leakage", "max_abs_diff"))
+    if value is None:
+        return "—"
+    text = f"{value:.1e}" if value < 0.01 else f"{value:.3f}"
+    passed = result.metric("leakage", "passed")
+    return text + (" ✓" if passed is True else " ✗" if passed is False else "")
+
+
+def _environment(result: RunResult) -> tuple[str, str]:
+    return describe_hardware(result.metric("hardware")), describe_versions(result.metric("versions"))
+
+
+def _table(rows: list[RunResult], columns: list[Column]) -> list[str]:
+    baseline = next((row for row in rows if row.axes.get("strategy") == "padding"), None)
+    values = [[_number(column.get(row)) for column in columns] for row in rows]
+    best: list[str | None] = []  # the shown text of each column's best figure
+    for index, column in enumerate(columns):
+        numbers = [v[index] for v in values if v[index] is not None]
+        if column.better and len(numbers) >= 2:
+            best.append(column.show(min(numbers) if column.better == "low" else max(numbers)))
+        else:
+            best.append(None)
+    header = ["strategy", "attention", *(column.title for column in columns), "leakage"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for row, row_values in zip(rows, values, strict=True):
+        cells = [_escape(row.axes.get("strategy", "?")), _escape(row.axes.get("attention", "—"))]
+        for index, column in enumerate(columns):
+            value = row_values[index]
+            if value is None:
+                cells.append("—")
+                continue
+            text = column.show(value)
+            if best[index] == text:
+                text = f"**{text}**"
+            base = _number(column.get(baseline)) if baseline is not None and row is not baseline else None
+            if base is not None:
+                text += column.show_delta(value, base)
+            cells.append(text)
+        cells.append(_leakage(row))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.jsonl") -> str:
+    """The whole LEADERBOARD.md text for these results (latest result per cell)."""
+    latest = list(latest_per_cell(results).values())
+    ok = [result for result in latest if result.ok]
+    failed = sorted((result for result in latest if not result.ok), key=lambda r: (r.matrix, r.cell_id))
+    environments = sorted({_environment(result) for result in ok})
+
+    lines = [
+        "# Packing leaderboard",
+        "",
+        f"Rendered by `packbench leaderboard` from `{source}` ({len(latest)} cells, latest result of each); do not edit by hand.",
+        "Figures in parentheses are differences from the padding row of the same table;",
+        "train time also as a speed-up over padding (×). Bold: the best figure of its column.",
+        "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
+        "",
+    ]
+    if len(environments) == 1:
+        hardware, software = environments[0]
+        lines += [f"- Hardware: {hardware}", f"- Software: {software}", ""]
+    elif environments:
+        lines += ["Results come from several environments; each table names its own:", ""]
+        lines += [f"- {hardware}; {software}" for hardware, software in environments] + [""]
+
+    groups: dict[tuple, list[RunResult]] = {}
+    for result in ok:
+        groups.setdefault(_group_key(result), []).append(result)
+    current_matrix = None
+    for key in sorted(groups):
+        rows = sorted(groups[key], key=_row_key)
+        matrix = key[0]
+        if matrix != current_matrix:
+            lines += [f"## {matrix}", ""]
+            current_matrix = matrix
+        first = rows[0]
+        title = f"### {_label(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × {_label(first.axes.get('model', '?'), first.labels.get('model_size'))}"
+        extras = ", ".join(f"{name}={label}" for name, label in key[5])
+        lines += [title + (f" · {extras}" if extras else ""), ""]
+        if len(environments) > 1:
+            envs = sorted({_environment(row) for row in rows})
+            lines += ["Environment: " + " / ".join(f"{hardware}; {software}" for hardware, software in envs), ""]
+        columns = [
+            column
+            for column in BASE_COLUMNS
+            if not column.optional or any(_number(column.get(row)) is not None for row in rows)
+        ]
+        columns += score_columns(rows)
+        if not any(row.axes.get("strategy") == "padding" for row in rows):
+            lines += ["No padding row in this table: no differences shown.", ""]
+        lines += _table(rows, columns) + [""]
+
+    if not groups:
+        lines += ["No successful runs yet: `packbench run --matrix recipes/matrices/smoke.yaml` adds some.", ""]
+    if failed:
+        lines += ["## Failed cells", "", "| matrix | cell | status | reason | log |", "| --- | --- | --- | --- | --- |"]
+        for result in failed:
+            log = f"`{result.log}`" if result.log else "—"
+            lines.append(
+                f"| {_escape(result.matrix)} | `{result.cell_id}` | {result.status} | {_escape(result.reason or 'no reason recorded')} | {log} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Options and helpers shared by the bench commands (run, validate, record...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from axolotl_packing_bench.cli.errors import UserInputError
+
+DEFAULT_RESULTS = "leaderboard/results.jsonl"
+DEFAULT_LEADERBOARD = "leaderboard/LEADERBOARD.md"
+
+
+class ProblemsError(click.ClickException):
+    """Several problems in user input, one per line; exit status 2."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Any, source: str):
+        self.problems = list(problems)
+        lines = [str(problem) for problem in self.problems]
+        count = len(self.problems)
+        lines.append(f"{count} problem{'s' if count != 1 else ''} in {source}.")
+        super().__init__("\n".join(lines))
+
+
+def matrix_option(function: Callable) -> Callable:
+    return click.option(
+        "--matrix",
+        "matrix_path",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Matrix YAML file (see recipes/matrices/smoke.yaml).",
+    )(function)
+
+
+def results_option(function: Callable) -> Callable:
+    return click.option(
+        "--results",
+        "results_path",
+        default=DEFAULT_RESULTS,
+        show_default=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Results JSONL (the source of truth).",
+    )(function)
+
+
+def leaderboard_option(function: Callable) -> Callable:
+    return click.option(
+        "--leaderboard",
+        "leaderboard_path",
+        default=DEFAULT_LEADERBOARD,
+        show_default=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Markdown leaderboard rendered from the results.",
+    )(function)
+
+
+def runs_dir_option(function: Callable) -> Callable:
+    return click.option(
+        "--runs-dir",
+        default="runs",
+        show_default=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Where each cell's recipe, log and output go: <runs-dir>/<matrix>/<cell_id>/.",
+    )(function)
+
+
+def only_option(function: Callable) -> Callable:
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="PATTERN",
+        help="Only cells matching PATTERN: a glob on the cell id, or axis=value (e.g. strategy=greedy). Repeatable.",
+    )(function)
+
+
+def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list[Any]]:
+    """Parse and expand a matrix; its problems become a `ProblemsError`."""
+    from axolotl_packing_bench.bench.matrix import expand, load_matrix, select
+    from axolotl_packing_bench.bench.problems import MatrixError
+
+    try:
+        matrix = load_matrix(matrix_path)
+        cells = expand(matrix)
+    except MatrixError as error:
+        raise ProblemsError(error.problems, str(matrix_path)) from None
+    selected = select(cells, only)
+    if only and not selected:
+        raise UserInputError(f"no cell of {matrix_path} matches --only {' '.join(only)}; list cells with `packbench run --matrix {matrix_path} --dry-run`.")
+    return matrix, selected
+
+
+def read_results_or_fail(path: Path, *, must_exist: bool = False) -> list[Any]:
+    """Results of `path`; a missing file is empty, or a one-sentence error when `must_exist`."""
+    from axolotl_packing_bench.bench.results import read_results
+
+    if not path.exists():
+        if must_exist:
+            raise UserInputError(f"results file {path} does not exist; pass the results.jsonl written by `packbench run`.")
+        return []
+    if path.is_dir():
+        raise UserInputError(f"{path} is a directory; pass a results.jsonl file.")
+    return read_results(path)

@@ -1,0 +1,117 @@
+"""`packbench record`, `packbench leaderboard` and `packbench compare`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from axolotl_packing_bench.cli.bench_options import leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.errors import UserInputError
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--matrix", "matrix_name", default="hand", show_default=True, help="Matrix name the run is listed under.")
+@click.option("--model", "model_name", default=None, help="Model name for the cell id (default: last part of the model path).")
+@click.option("--dataset", "dataset_name", default=None, help="Dataset name for the cell id (default: stem of the first dataset file).")
+@results_option
+@leaderboard_option
+def record(
+    run_dir: Path,
+    matrix_name: str,
+    model_name: str | None,
+    dataset_name: str | None,
+    results_path: Path,
+    leaderboard_path: Path,
+) -> None:
+    """Add a run trained by hand with the plugin to the results.
+
+    RUN_DIR is the run's output_dir (holding packbench_metrics.json).
+    Recording the same run again is harmless: the results keep one row per
+    run id (the latest).
+    """
+    from axolotl_packing_bench.bench.record import RecordError, result_from_run_dir
+    from axolotl_packing_bench.bench.runner import record_result
+
+    try:
+        result = result_from_run_dir(run_dir, matrix=matrix_name, model=model_name, dataset=dataset_name)
+    except RecordError as error:
+        raise UserInputError(str(error).rstrip(".") + ".") from None
+    read_results_or_fail(results_path)  # a directory here is a user error, said plainly
+    record_result(result, results_path, leaderboard_path)
+    click.echo(f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}")
+
+
+@click.command()
+@results_option
+@leaderboard_option
+@click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
+def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None:
+    """Render LEADERBOARD.md from the results (or check that it is current)."""
+    from axolotl_packing_bench.bench.fileio import atomic_write_text
+    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+
+    results = read_results_or_fail(results_path)
+    text = render_leaderboard(results, source=results_path.name)
+    if check:
+        current = leaderboard_path.read_text(encoding="utf-8") if leaderboard_path.exists() else None
+        if current != text:
+            click.echo(f"{leaderboard_path} is stale; run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.", err=True)
+            raise SystemExit(1)
+        click.echo(f"{leaderboard_path} is up to date.")
+        return
+    atomic_write_text(leaderboard_path, text)
+    click.echo(f"rendered {leaderboard_path} from {len(results)} result(s)")
+
+
+def _limit(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from axolotl_packing_bench.bench.compare import parse_fraction
+
+    try:
+        return parse_fraction(value)
+    except ValueError:
+        raise UserInputError(f"{name} {value!r} is not a percentage; write e.g. 10% or 0.1.") from None
+
+
+@click.command()
+@click.option("--baseline", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL of the reference run.")
+@click.option("--candidate", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL to check.")
+@click.option("--max-slowdown", default="10%", show_default=True, help="Largest allowed train-time increase per cell.")
+@click.option("--max-efficiency-drop", default=None, help="Largest allowed packing-efficiency drop, in percentage points (1% = 1 pp).")
+@click.option("--max-loss-increase", default=None, help="Largest allowed relative increase of the final train loss.")
+@click.option("--allow-missing", is_flag=True, help="Warn, instead of failing, for baseline cells missing from the candidate.")
+def compare(
+    baseline: Path,
+    candidate: Path,
+    max_slowdown: str,
+    max_efficiency_drop: str | None,
+    max_loss_increase: str | None,
+    allow_missing: bool,
+) -> None:
+    """Compare two results files cell by cell; exit 1 on any regression.
+
+    Cells are matched by cell id. A regression is a cell slower, less
+    efficient or with a higher loss than allowed, a cell that failed in the
+    candidate but not in the baseline, or (unless --allow-missing) a
+    baseline cell absent from the candidate. Compare runs from the same
+    machine: absolute times from different hardware say little.
+    """
+    from axolotl_packing_bench.bench.compare import Limits, compare_results, render_comparison
+
+    limits = Limits(
+        max_slowdown=_limit("--max-slowdown", max_slowdown),
+        max_efficiency_drop=_limit("--max-efficiency-drop", max_efficiency_drop),
+        max_loss_increase=_limit("--max-loss-increase", max_loss_increase),
+        allow_missing=allow_missing,
+    )
+    base = read_results_or_fail(baseline, must_exist=True)
+    cand = read_results_or_fail(candidate, must_exist=True)
+    if not base:
+        raise UserInputError(f"baseline {baseline} holds no results; record a baseline run first.")
+    comparison = compare_results(base, cand, limits)
+    click.echo(render_comparison(comparison), nl=False)
+    if comparison.regressed:
+        raise SystemExit(1)

@@ -1,0 +1,191 @@
+"""`packbench run` (train every cell of a matrix) and `packbench status`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from axolotl_packing_bench.cli.bench_options import (
+    leaderboard_option,
+    load_cells,
+    matrix_option,
+    only_option,
+    read_results_or_fail,
+    results_option,
+    runs_dir_option,
+)
+from axolotl_packing_bench.cli.errors import UserInputError
+
+
+def _timeout(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from axolotl_packing_bench.bench.matrix import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise UserInputError(f"--timeout {value!r} is not a duration; write seconds (600) or 90s, 15m, 2h.") from None
+
+
+@click.command()
+@matrix_option
+@click.option("--dry-run", is_flag=True, help="Print the plan and the command of each cell; run nothing.")
+@only_option
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1), help="Cells trained at once (CPU threads are shared out; time figures are fairest with 1).")
+@click.option("--timeout", "timeout_text", default=None, metavar="DURATION", help="Per-cell timeout (600, 90s, 15m, 2h); overrides the matrix's `timeout:`.")
+@runs_dir_option
+@results_option
+@leaderboard_option
+@click.option("--fresh", is_flag=True, help="Run cells again even if their latest result is ok.")
+@click.option(
+    "--train-command",
+    default=None,
+    metavar="TEMPLATE",
+    help="Command that trains one recipe, with {config} (and {launcher}, {python}); "
+    "default: `{python} -m axolotl.cli.main train {config} --launcher {launcher}`.",
+)
+def run(
+    matrix_path: Path,
+    dry_run: bool,
+    only: tuple[str, ...],
+    jobs: int,
+    timeout_text: str | None,
+    runs_dir: Path,
+    results_path: Path,
+    leaderboard_path: Path,
+    fresh: bool,
+    train_command: str | None,
+) -> None:
+    """Train every cell of a matrix with `axolotl train`, one process per cell.
+
+    Each cell runs in runs/<matrix>/<cell_id>/ (recipe.yml, train.log,
+    output/). Cells whose latest result is ok are skipped, so a rerun resumes
+    where the last one stopped. A crash or timeout is recorded as a failed
+    cell and the matrix goes on; the leaderboard is re-rendered after every
+    cell. Ctrl-C kills the running cells, keeps every finished result, and
+    exits with status 130. Exit status 0 only when every cell succeeded.
+
+    Training runs offline (HF_HUB_OFFLINE=1) unless your environment sets
+    HF_HUB_OFFLINE itself, e.g. HF_HUB_OFFLINE=0 to download hub models.
+    """
+    from axolotl_packing_bench.bench import runner
+
+    matrix, cells = load_cells(matrix_path, only)
+    timeout = _timeout(timeout_text)
+    try:
+        command = runner.parse_train_command(train_command) if train_command else runner.DEFAULT_TRAIN_COMMAND
+    except ValueError:
+        raise UserInputError("--train-command must contain {config}, e.g. 'axolotl train {config} --launcher python'.") from None
+    results = read_results_or_fail(results_path)
+    plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh)
+    to_run = [plan for plan in plans if not plan.skip]
+
+    if dry_run:
+        click.echo(f"matrix {matrix.name}: {len(plans)} cells, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
+        for plan in plans:
+            argv = runner.train_command(command, plan.run_dir / "recipe.yml", plan.cell.launcher)
+            cell_timeout = timeout if timeout is not None else plan.cell.timeout
+            limit = f" (timeout {cell_timeout:g} s)" if cell_timeout else ""
+            click.echo(f"{'skip' if plan.skip else 'run '} {plan.cell.cell_id}{limit}")
+            if not plan.skip:
+                click.echo(f"     {shlex.join(argv)}")
+        return
+
+    with runner.matrix_lock(runs_dir, matrix.name) as locked:
+        if not locked:
+            raise UserInputError(
+                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name}; wait for it or pass another --runs-dir."
+            )
+        progress = runner.Progress(total=len(to_run), jobs=jobs)
+        if len(to_run) < len(plans):
+            progress.line(f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}")
+        else:
+            progress.line(f"matrix {matrix.name}: running {len(to_run)} cells, {jobs} at a time")
+        stop = threading.Event()
+
+        def announce(signum: int) -> None:
+            progress.line("interrupted: stopping the running cells (finished results are kept)")
+
+        with runner.stop_on_signals(stop, announce) as caught:
+            summary = runner.run_matrix(
+                plans,
+                results_path=results_path,
+                leaderboard_path=leaderboard_path,
+                jobs=jobs,
+                command=command,
+                timeout=timeout,
+                stop=stop,
+                progress=progress,
+            )
+        if not to_run:  # nothing ran: still make sure the leaderboard exists and is current
+            if results_path.exists():
+                runner.render_to(results_path, leaderboard_path)
+
+    failed = [result for result in summary.results if not result.ok]
+    ok = len(summary.results) - len(failed)
+    progress.line(
+        f"matrix {matrix.name}: {ok} ok, {len(failed)} failed, {summary.skipped} skipped"
+        + (f", {summary.not_run} not run (interrupted)" if summary.interrupted else "")
+        + f"; results: {results_path}, leaderboard: {leaderboard_path}"
+    )
+    if summary.interrupted:
+        signum = caught[0] if caught else signal.SIGINT
+        raise SystemExit(128 + int(signum))
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@matrix_option
+@runs_dir_option
+@results_option
+def status(matrix_path: Path, runs_dir: Path, results_path: Path) -> None:
+    """Show each cell of a matrix: ok, failed, timeout, running or pending."""
+    from axolotl_packing_bench.bench.recipe import cell_run_dir
+    from axolotl_packing_bench.bench.results import latest_per_cell
+
+    matrix, cells = load_cells(matrix_path)
+    latest = latest_per_cell(read_results_or_fail(results_path))
+    counts: dict[str, int] = {}
+    lines = []
+    for cell in cells:
+        result = latest.get((matrix.name, cell.cell_id))
+        state = result.status if result is not None else "pending"
+        if _is_running(cell_run_dir(runs_dir, cell)):
+            state = "running"
+        counts[state] = counts.get(state, 0) + 1
+        detail = ""
+        if state == "ok" and result is not None:
+            runtime = result.metric("training", "runtime_s")
+            detail = f"train {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
+        elif result is not None and state in ("failed", "timeout"):
+            detail = result.reason or ""
+        lines.append(f"{state:<8} {cell.cell_id}" + (f"  {detail}" if detail else ""))
+    order = ("ok", "failed", "timeout", "running", "pending")
+    summary = ", ".join(f"{counts[name]} {name}" for name in order if counts.get(name))
+    click.echo(f"matrix {matrix.name}: {len(cells)} cells: {summary}")
+    for line in lines:
+        click.echo(line)
+
+
+def _is_running(run_dir: Path) -> bool:
+    """Whether a `packbench run` has a live training process in `run_dir`."""
+    try:
+        pids = [int(part) for part in (run_dir / ".running").read_text().split()]
+    except (OSError, ValueError):
+        return False
+    for pid in pids[-1:]:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return False

@@ -1,0 +1,163 @@
+"""`packbench record`, `packbench leaderboard` and `packbench compare`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.cli import main
+
+GOLDEN_RESULTS = Path(__file__).parents[1] / "bench" / "golden" / "results.jsonl"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def metrics(run_id: str = "abc123", strategy: str = "bfd", status: str = "ok") -> dict:
+    return {
+        "schema_version": 1,
+        "run_id": run_id,
+        "status": status,
+        "error": None if status == "ok" else "RuntimeError: out of memory",
+        "strategy": strategy,
+        "attention": "isolated",
+        "capacity": 512,
+        "model": {"path": "/cache/models/tiny-8b", "parameters": 1_234_567},
+        "dataset": {"paths": ["/cache/datasets/synth-69k-seed0.jsonl"], "samples": 690, "real_tokens": 84_000},
+        "packing": {"rows": 120, "lower_bound": 118, "efficiency": 0.98},
+        "training": {"steps": 30, "epochs": 1.0, "runtime_s": 12.3, "samples_per_s": 56.1, "real_tokens_per_s": 10034.0, "final_train_loss": 5.1},
+    }
+
+
+@pytest.fixture
+def hand_run(tmp_path) -> Path:
+    run_dir = tmp_path / "my-run"
+    run_dir.mkdir()
+    (run_dir / "packbench_metrics.json").write_text(json.dumps(metrics()))
+    return run_dir
+
+
+class TestRecord:
+    def test_record_adds_one_row_and_renders(self, tmp_path, hand_run):
+        results, board = tmp_path / "lb/results.jsonl", tmp_path / "lb/LEADERBOARD.md"
+        result = invoke("record", str(hand_run), "--results", str(results), "--leaderboard", str(board))
+        assert result.exit_code == 0, result.output
+        (row,) = read_results(results)
+        assert row.run_id == "abc123" and row.matrix == "hand" and row.ok
+        assert row.cell_id.startswith("tiny-8b__synth-69k-seed0__bfd__isolated-")
+        assert row.axes == {"model": "tiny-8b", "dataset": "synth-69k-seed0", "strategy": "bfd", "attention": "isolated"}
+        assert row.labels == {"model_size": "1.23M", "dataset_size": "690"}
+        assert "### synth-69k-seed0 (690) × tiny-8b (1.23M)" in board.read_text()
+
+    def test_recording_twice_keeps_one_row(self, tmp_path, hand_run):
+        args = ("--results", str(tmp_path / "r.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        invoke("record", str(hand_run), *args)
+        first_board = (tmp_path / "L.md").read_text()
+        invoke("record", str(hand_run), *args)
+        assert len(read_results(tmp_path / "r.jsonl")) == 1
+        assert (tmp_path / "L.md").read_text() == first_board
+
+    def test_same_cell_from_another_machine(self, tmp_path, hand_run):
+        args = ("--results", str(tmp_path / "r.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        invoke("record", str(hand_run), *args)
+        other = tmp_path / "other"
+        other.mkdir()
+        moved = metrics(run_id="def456")
+        moved["model"]["path"] = "/home/me/tiny-8b"
+        (other / "packbench_metrics.json").write_text(json.dumps(moved))
+        invoke("record", str(other), *args, "--model", "tiny-8b")
+        rows = read_results(tmp_path / "r.jsonl")
+        assert len(rows) == 2 and rows[0].cell_id == rows[1].cell_id
+
+    def test_output_dir_layout_and_failed_runs(self, tmp_path):
+        run_dir = tmp_path / "cell"
+        (run_dir / "output").mkdir(parents=True)
+        (run_dir / "output/packbench_metrics.json").write_text(json.dumps(metrics(status="failed")))
+        (run_dir / "train.log").write_text("log")
+        invoke("record", str(run_dir), "--results", str(tmp_path / "r.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        (row,) = read_results(tmp_path / "r.jsonl")
+        assert row.status == "failed" and row.reason == "RuntimeError: out of memory"
+        assert row.log == str(run_dir / "train.log")
+
+    def test_missing_metrics_is_one_sentence(self, tmp_path):
+        result = invoke("record", str(tmp_path), "--results", str(tmp_path / "r.jsonl"))
+        assert result.exit_code == 2
+        assert result.output.strip() == (
+            f"Error: {tmp_path} has no packbench_metrics.json; train with "
+            "`plugins: [axolotl_packing_bench.PackingBenchPlugin]` and pass the run's output_dir."
+        )
+        assert not (tmp_path / "r.jsonl").exists()
+
+    def test_missing_directory_and_bad_json(self, tmp_path):
+        assert "does not exist" in invoke("record", str(tmp_path / "nope")).output
+        (tmp_path / "packbench_metrics.json").write_text("{torn")
+        result = invoke("record", str(tmp_path))
+        assert result.exit_code == 2 and "is not valid JSON" in result.output
+
+
+class TestLeaderboard:
+    def test_render_and_check(self, tmp_path):
+        board = tmp_path / "LEADERBOARD.md"
+        args = ("--results", str(GOLDEN_RESULTS), "--leaderboard", str(board))
+        assert invoke("leaderboard", *args, "--check").exit_code == 1  # missing counts as stale
+        result = invoke("leaderboard", *args)
+        assert result.exit_code == 0 and "rendered" in result.output
+        expected = (Path(__file__).parents[1] / "bench/golden/LEADERBOARD.md").read_text()
+        assert board.read_text() == expected
+        assert invoke("leaderboard", *args, "--check").exit_code == 0
+        board.write_text(expected.replace("308.3", "308.4"))
+        stale = invoke("leaderboard", *args, "--check")
+        assert stale.exit_code == 1 and "is stale; run `packbench leaderboard" in stale.output
+
+    def test_no_results_yet(self, tmp_path):
+        result = invoke("leaderboard", "--results", str(tmp_path / "none.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        assert result.exit_code == 0 and "No successful runs yet" in (tmp_path / "L.md").read_text()
+
+
+def write_results(path: Path, runtimes: dict[str, float], status: str = "ok") -> Path:
+    for cell, runtime in runtimes.items():
+        append_result(path, RunResult(run_id=f"{path.stem}-{cell}", cell_id=cell, matrix="smoke", status=status,
+                                      metrics={"training": {"runtime_s": runtime, "final_train_loss": 5.0}, "packing": {"efficiency": 0.97}}))
+    return path
+
+
+class TestCompare:
+    def test_pass(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"a": 10.0, "b": 20.0})
+        cand = write_results(tmp_path / "cand.jsonl", {"a": 10.5, "b": 19.0})
+        result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
+        assert result.exit_code == 0, result.output
+        assert "| `a` | 10.0 → 10.5 (+5.0%)" in result.output and "no regression in 2 compared cell(s)." in result.output
+
+    def test_fail_on_slowdown_and_on_missing_cells(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"a": 10.0, "b": 20.0})
+        cand = write_results(tmp_path / "cand.jsonl", {"a": 12.0})
+        result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
+        assert result.exit_code == 1
+        assert "2 regression(s):" in result.output
+        assert "- a: train time +20.0% (limit +10%)" in result.output and "- b: missing from the candidate" in result.output
+        allowed = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "25%", "--allow-missing")
+        assert allowed.exit_code == 0 and "warning: b: missing from the candidate" in allowed.output
+
+    def test_efficiency_and_loss_limits(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"a": 10.0})
+        cand = tmp_path / "cand.jsonl"
+        append_result(cand, RunResult(run_id="c", cell_id="a", matrix="smoke", status="ok",
+                                      metrics={"training": {"runtime_s": 10.0, "final_train_loss": 5.5}, "packing": {"efficiency": 0.90}}))
+        args = ("compare", "--baseline", str(base), "--candidate", str(cand))
+        assert invoke(*args).exit_code == 0  # only the time limit by default
+        assert invoke(*args, "--max-efficiency-drop", "1%").exit_code == 1
+        assert invoke(*args, "--max-loss-increase", "5%").exit_code == 1
+        assert invoke(*args, "--max-loss-increase", "15%").exit_code == 0
+
+    def test_bad_input(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"a": 10.0})
+        missing = invoke("compare", "--baseline", str(base), "--candidate", str(tmp_path / "nope.jsonl"))
+        assert missing.exit_code == 2 and "results file" in missing.output and "does not exist" in missing.output
+        bad = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--max-slowdown", "lots")
+        assert bad.exit_code == 2 and "--max-slowdown 'lots' is not a percentage" in bad.output

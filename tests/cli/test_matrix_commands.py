@@ -1,0 +1,142 @@
+"""`packbench validate` and `packbench recipes`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from axolotl_packing_bench.cli import main
+
+MATRIX = """\
+name: tiny
+base:
+  sequence_len: 256
+  micro_batch_size: 2
+  num_epochs: 1
+  learning_rate: 1.0e-4
+  optimizer: adamw_torch
+  lr_scheduler: cosine
+axes:
+  model:
+    - {name: small, path: /models/small, size: 1B}
+  dataset:
+    - {name: chats, size: 1K, datasets: [{path: /data/chats.jsonl, ds_type: json, type: chat_template, field_messages: messages}]}
+  strategy: [padding, greedy]
+"""
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+class TestValidateStructure:
+    def test_ok_without_schema(self, tmp_path):
+        result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema")
+        assert result.exit_code == 0
+        assert "OK, 2 cells (schema not checked)" in result.output
+
+    def test_unknown_strategy(self, tmp_path):
+        path = write(tmp_path, MATRIX.replace("[padding, greedy]", "[padding, gredy]"))
+        result = invoke("validate", "--matrix", str(path), "--no-schema")
+        assert result.exit_code == 2
+        assert f"{path}: axes.strategy: unknown strategy 'gredy' (did you mean 'greedy'?); fix: use one of padding" in result.output
+        assert "1 problem in" in result.output and "Traceback" not in result.output
+
+    def test_missing_base_file(self, tmp_path):
+        path = write(tmp_path, "base: recipes/base.yml\n" + MATRIX.split("axes:")[0].split("base:")[0] + "axes:" + MATRIX.split("axes:")[1])
+        result = invoke("validate", "--matrix", str(path), "--no-schema")
+        assert result.exit_code == 2
+        assert "base: " in result.output and "recipes/base.yml: file not found" in result.output
+
+    def test_malformed_yaml(self, tmp_path):
+        path = write(tmp_path, MATRIX.replace("  num_epochs: 1\n", "  num_epochs: [1\n"))
+        result = invoke("validate", "--matrix", str(path), "--no-schema")
+        assert result.exit_code == 2
+        assert f"{path}: malformed YAML at line" in result.output and "fix: fix the YAML syntax there" in result.output
+
+    def test_missing_matrix_file(self, tmp_path):
+        result = invoke("validate", "--matrix", str(tmp_path / "nope.yaml"), "--no-schema")
+        assert result.exit_code == 2 and "nope.yaml: file not found" in result.output
+
+
+class TestValidateSchema:
+    """These import Axolotl (~20 s once per session)."""
+
+    def test_ok(self, tmp_path):
+        result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)))
+        assert result.exit_code == 0, result.output
+        assert "OK, 2 cells (checked against Axolotl's schema)" in result.output
+
+    def test_bad_key_bad_type_and_dataset_key(self, tmp_path):
+        text = MATRIX.replace("  learning_rate: 1.0e-4\n", "  lerning_rate: 1.0e-4\n").replace("sequence_len: 256", "sequence_len: long")
+        text = text.replace("field_messages: messages", "feld_messages: messages")
+        path = write(tmp_path, text)
+        result = invoke("validate", "--matrix", str(path))
+        assert result.exit_code == 2
+        out = result.output
+        assert f"{path}: base.lerning_rate: unknown Axolotl key (did you mean 'learning_rate'?), which Axolotl would silently ignore (2 cells); fix: rename or remove it." in out
+        assert f"{path}: base.sequence_len: Input should be a valid integer, unable to parse string as an integer (2 cells); fix: make it a valid integer" in out
+        assert "axes.dataset[chats].datasets[0].feld_messages: unknown dataset key (did you mean 'field_messages'?)" in out
+
+    def test_problem_in_a_base_file_names_that_file(self, tmp_path):
+        base = write(tmp_path, "sequence_len: 256\nmicro_batch_size: two\nnum_epochs: 1\nlearning_rate: 0.001\n", "base.yml")
+        path = write(tmp_path, "base: base.yml\naxes:" + MATRIX.split("axes:")[1])
+        result = invoke("validate", "--matrix", str(path))
+        assert result.exit_code == 2
+        assert f"{base.resolve()}: micro_batch_size: Input should be a valid integer" in result.output
+
+    def test_shipped_matrices_are_valid(self):
+        root = Path(__file__).parents[2] / "recipes" / "matrices"
+        for matrix in sorted(root.glob("*.yaml")):
+            result = invoke("validate", "--matrix", str(matrix))
+            assert result.exit_code == 0, f"{matrix}: {result.output}"
+
+
+class TestRecipes:
+    def test_writes_one_file_per_cell_deterministically(self, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, MATRIX)
+        result = invoke("recipes", "--matrix", "m.yaml", "--out", "out")
+        assert result.exit_code == 0 and "wrote 2 recipe(s) to out" in result.output
+        files = sorted((tmp_path / "out").glob("*.yml"))
+        first = [f.read_bytes() for f in files]
+        assert files[0].read_text().startswith(f"# axolotl train out/{files[0].name} --launcher python\n")
+        invoke("recipes", "--matrix", "m.yaml", "--out", "out")
+        assert [f.read_bytes() for f in sorted((tmp_path / "out").glob("*.yml"))] == first
+
+    def test_only_writes_a_subset_and_keeps_the_rest(self, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path, MATRIX)
+        invoke("recipes", "--matrix", "m.yaml", "--out", "out")
+        result = invoke("recipes", "--matrix", "m.yaml", "--out", "out", "--only", "strategy=greedy")
+        assert "wrote 1 recipe(s)" in result.output
+        assert len(list((tmp_path / "out").glob("*.yml"))) == 2
+
+    def test_only_matching_nothing_is_an_error(self, tmp_path):
+        result = invoke("recipes", "--matrix", str(write(tmp_path, MATRIX)), "--out", str(tmp_path / "o"), "--only", "strategy=bfd")
+        assert result.exit_code == 2 and "no cell of" in result.output
+
+    def test_resolve_replaces_uris(self, tmp_path, monkeypatch):
+        from axolotl_packing_bench.bench import recipe
+
+        monkeypatch.setattr(recipe, "default_resolver", lambda: (lambda uri: "/resolved/" + uri.rsplit("/", 1)[-1]))
+        path = write(tmp_path, MATRIX.replace("/models/small", "packbench://model/tiny-8b"))
+        invoke("recipes", "--matrix", str(path), "--out", str(tmp_path / "kept"))
+        invoke("recipes", "--matrix", str(path), "--out", str(tmp_path / "resolved"), "--resolve")
+        kept = next((tmp_path / "kept").glob("*.yml")).read_text()
+        resolved = next((tmp_path / "resolved").glob("*.yml")).read_text()
+        assert "base_model: packbench://model/tiny-8b" in kept
+        assert "base_model: /resolved/tiny-8b" in resolved
