@@ -401,6 +401,15 @@ def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
         os.close(fd)
 
 
+def _train_and_follow_up(
+    plan: CellPlan, after_training: Callable[[CellPlan, RunResult], RunResult] | None, **run_options: Any
+) -> RunResult | None:
+    result = run_cell(plan.cell, plan.run_dir, **run_options)
+    if result is None or after_training is None:
+        return result
+    return after_training(plan, result)
+
+
 def run_matrix(
     plans: Sequence[CellPlan],
     *,
@@ -414,6 +423,7 @@ def run_matrix(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     heartbeat_s: float = 60.0,
+    after_training: Callable[[CellPlan, RunResult], RunResult] | None = None,
 ) -> RunSummary:
     """Run the planned cells, `jobs` at a time, recording each result as it ends.
 
@@ -430,6 +440,8 @@ def run_matrix(
             killed and not recorded, pending ones never start.
         progress: Where progress goes (default: stderr).
         heartbeat_s: How often to say which cells are still running.
+        after_training: Called in the cell's thread on each finished result
+            (evaluation, probes); returns the result to record.
     """
     stop = stop or threading.Event()
     to_run = deque(plan for plan in plans if not plan.skip)
@@ -448,9 +460,9 @@ def run_matrix(
                 plan = to_run.popleft()
                 progress.start(plan)
                 future = pool.submit(
-                    run_cell,
-                    plan.cell,
-                    plan.run_dir,
+                    _train_and_follow_up,
+                    plan,
+                    after_training,
                     command=command,
                     timeout=timeout if timeout is not None else plan.cell.timeout,
                     resolve=resolve,

@@ -50,6 +50,16 @@ def _timeout(value: str | None) -> float | None:
     help="Command that trains one recipe, with {config} (and {launcher}, {python}); "
     "default: `{python} -m axolotl.cli.main train {config} --launcher {launcher}`.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray", "slurm"]),
+    default="local",
+    show_default=True,
+    help="local: processes on this machine; ray: one Ray task per cell; slurm: write job-array scripts (see --submit).",
+)
+@click.option("--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).")
+@click.option("--retries", default=0, show_default=True, type=click.IntRange(min=0), help="Ray: run a failed cell up to N more times.")
+@click.option("--submit", is_flag=True, help="Slurm: submit the scripts with sbatch (default: only write them).")
 def run(
     matrix_path: Path,
     dry_run: bool,
@@ -61,6 +71,10 @@ def run(
     leaderboard_path: Path,
     fresh: bool,
     train_command: str | None,
+    backend: str,
+    ray_address: str | None,
+    retries: int,
+    submit: bool,
 ) -> None:
     """Train every cell of a matrix with `axolotl train`, one process per cell.
 
@@ -73,8 +87,16 @@ def run(
 
     Training runs offline (HF_HUB_OFFLINE=1) unless your environment sets
     HF_HUB_OFFLINE itself, e.g. HF_HUB_OFFLINE=0 to download hub models.
+
+    --backend ray runs each cell as a Ray task asking for the cell's CPUs and
+    GPUs (the matrix's `resources:` section); this process records every
+    result. --backend slurm writes one job-array script per resource shape
+    under runs/<matrix>/slurm/ (printed with --dry-run, submitted with
+    --submit); each array task records its own result in the shared results
+    file. `packbench status` shows the cells' states for either.
     """
     from axolotl_packing_bench.bench import runner
+    from axolotl_packing_bench.bench.post_training import after_training_hook
 
     matrix, cells = load_cells(matrix_path, only)
     timeout = _timeout(timeout_text)
@@ -85,6 +107,17 @@ def run(
     results = read_results_or_fail(results_path)
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh)
     to_run = [plan for plan in plans if not plan.skip]
+    if backend != "local":
+        from axolotl_packing_bench.cluster.resources import ResourcesError, matrix_resources
+
+        try:
+            rules = matrix_resources(matrix)
+        except ResourcesError as error:
+            raise UserInputError(f"{matrix_path}: {error}.") from None
+    if backend == "slurm":
+        _slurm(matrix, matrix_path, plans, rules, dry_run=dry_run, submit=submit, timeout=timeout, train_command=train_command,
+               runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path)
+        return
 
     if dry_run:
         click.echo(f"matrix {matrix.name}: {len(plans)} cells, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
@@ -113,16 +146,35 @@ def run(
             progress.line("interrupted: stopping the running cells (finished results are kept)")
 
         with runner.stop_on_signals(stop, announce) as caught:
-            summary = runner.run_matrix(
-                plans,
-                results_path=results_path,
-                leaderboard_path=leaderboard_path,
-                jobs=jobs,
-                command=command,
-                timeout=timeout,
-                stop=stop,
-                progress=progress,
-            )
+            if backend == "ray":
+                from axolotl_packing_bench.cluster.ray_backend import run_matrix_ray
+
+                summary = run_matrix_ray(
+                    plans,
+                    results_path=results_path,
+                    leaderboard_path=leaderboard_path,
+                    resources=rules.for_cell,
+                    command=command,
+                    timeout=timeout,
+                    retries=retries,
+                    address=ray_address,
+                    stop=stop,
+                    progress=progress,
+                )
+            else:
+                summary = runner.run_matrix(
+                    plans,
+                    results_path=results_path,
+                    leaderboard_path=leaderboard_path,
+                    jobs=jobs,
+                    command=command,
+                    timeout=timeout,
+                    stop=stop,
+                    progress=progress,
+                    after_training=after_training_hook(
+                        matrix, plans, results_path=results_path, leaderboard_path=leaderboard_path
+                    ),
+                )
         if not to_run:  # nothing ran: still make sure the leaderboard exists and is current
             if results_path.exists():
                 runner.render_to(results_path, leaderboard_path)
@@ -139,6 +191,40 @@ def run(
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _slurm(matrix, matrix_path: Path, plans, rules, *, dry_run: bool, submit: bool, timeout: float | None, train_command: str | None,
+           runs_dir: Path, results_path: Path, leaderboard_path: Path) -> None:
+    """`--backend slurm`: write (or print) one job-array script per resource shape; sbatch them with --submit."""
+    import sys
+
+    from axolotl_packing_bench.cluster import slurm
+
+    scripts = slurm.render_scripts(
+        matrix.name, matrix_path, plans, rules.for_cell, runs_dir=runs_dir, results_path=results_path,
+        leaderboard_path=leaderboard_path, python=sys.executable, train_command=train_command, timeout=timeout,
+    )  # fmt: skip
+    skipped = sum(plan.skip for plan in plans)
+    if not scripts:
+        click.echo(f"matrix {matrix.name}: every cell is already ok ({skipped} skipped); nothing to submit")
+        return
+    if dry_run:
+        for script in scripts:
+            click.echo(f"# ---- {runs_dir / matrix.name / 'slurm' / script.name}")
+            click.echo(script.text)
+        return
+    for path, script in zip(slurm.write_scripts(scripts, runs_dir / matrix.name / "slurm"), scripts):
+        if submit:
+            try:
+                job = slurm.submit(path)
+            except RuntimeError as error:
+                raise UserInputError(f"{error}.") from None
+            click.echo(f"submitted {path}: job {job}, {len(script.cells)} cells")
+        else:
+            click.echo(f"wrote {path} ({len(script.cells)} cells); submit it with: sbatch {path}")
+    if skipped:
+        click.echo(f"{skipped} cells already ok were left out")
+    click.echo(f"follow them with: packbench status --matrix {matrix_path} --results {results_path}")
 
 
 @click.command()
