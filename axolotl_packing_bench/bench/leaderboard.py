@@ -54,6 +54,7 @@ class Column:
     delta: str  # "pct" | "time" | "pp" | "abs" | ""
     better: str  # "low" | "high" | ""
     optional: bool = False
+    note: Callable[[RunResult], str] | None = None  # shown after the figure, e.g. "±0.045"
 
     def show(self, value: float) -> str:
         return format(value, self.fmt)
@@ -104,13 +105,61 @@ _SECTIONS = (("scores", "score"), ("judge", "judge"))
 
 
 def score_columns(results: Iterable[RunResult]) -> list[Column]:
-    """One column per numeric leaf of `scores` and of `judge` seen in any result."""
-    getters: dict[str, Callable[[RunResult], Any]] = {}
+    """Evaluation columns: one per lm-eval task (value ± stderr), the judge's
+    score or win rate with how many prompts were judged and how many replies
+    were invalid, and one per numeric leaf of any other `scores`/`judge` data.
+    """
+    results = list(results)
+    columns: dict[str, Column] = {}
     for result in results:
-        for section, prefix in _SECTIONS:
-            for title in _flatten(prefix, getattr(result, section)):
-                getters.setdefault(title, _score_getter(section, prefix, title))
-    return [Column(title, getters[title], ".2f", "abs", "high") for title in sorted(getters)]
+        for task, entry in sorted(result.scores.items()):
+            if isinstance(entry, Mapping) and "value" in entry:
+                title = f"{task} ({entry.get('metric', 'score')})"
+                columns.setdefault(title, Column(title, _task_value(task), ".3f", "abs", "high", note=_task_stderr(task)))
+            else:
+                for title in _flatten("score", {task: entry}):
+                    columns.setdefault(title, Column(title, _score_getter("scores", "score", title), ".2f", "abs", "high"))
+        judge = result.judge
+        if isinstance(judge, Mapping) and "judged" in judge:
+            if judge.get("mode") == "pairwise":
+                columns.setdefault("judge win rate", Column("judge win rate", _win_rate, ".2f", "abs", "high", note=_judge_note))
+            else:
+                columns.setdefault("judge score", Column("judge score", _judge_score, ".2f", "abs", "high", note=_judge_note))
+        elif judge:
+            for title in _flatten("judge", judge):
+                columns.setdefault(title, Column(title, _score_getter("judge", "judge", title), ".2f", "abs", "high"))
+    return [columns[title] for title in sorted(columns)]
+
+
+def _task_value(task: str) -> Callable[[RunResult], Any]:
+    return lambda result: (result.scores.get(task) or {}).get("value") if isinstance(result.scores.get(task), Mapping) else None
+
+
+def _task_stderr(task: str) -> Callable[[RunResult], str]:
+    def note(result: RunResult) -> str:
+        entry = result.scores.get(task)
+        stderr = _number(entry.get("stderr")) if isinstance(entry, Mapping) else None
+        return f" ±{stderr:.3f}" if stderr is not None else ""
+
+    return note
+
+
+def _judge_score(result: RunResult) -> Any:
+    return result.judge.get("mean_score") if isinstance(result.judge, Mapping) else None
+
+
+def _win_rate(result: RunResult) -> Any:
+    judge = result.judge if isinstance(result.judge, Mapping) else {}
+    decided = sum(int(judge.get(k) or 0) for k in ("win", "tie", "loss"))
+    return (int(judge.get("win") or 0) + 0.5 * int(judge.get("tie") or 0)) / decided if decided else None
+
+
+def _judge_note(result: RunResult) -> str:
+    judge = result.judge if isinstance(result.judge, Mapping) else {}
+    if "judged" not in judge:
+        return ""
+    record = f"W/T/L {judge.get('win', 0)}/{judge.get('tie', 0)}/{judge.get('loss', 0)}, " if judge.get("mode") == "pairwise" else ""
+    return f" [{record}{judge['judged']} judged, {judge.get('invalid', 0)} invalid]"
 
 
 def _score_getter(section: str, prefix: str, title: str) -> Callable[[RunResult], Any]:
@@ -186,6 +235,8 @@ def _table(rows: list[RunResult], columns: list[Column]) -> list[str]:
             text = column.show(value)
             if best[index] == text:
                 text = f"**{text}**"
+            if column.note is not None:
+                text += column.note(row)
             base = _number(column.get(baseline)) if baseline is not None and row is not baseline else None
             if base is not None:
                 text += column.show_delta(value, base)
