@@ -90,7 +90,7 @@ def test_absolute_verdicts_cache_and_no_secret_anywhere(tiny_model: Path, tmp_pa
     assert [item["verdict"] for item in report["items"]] == [8.0, None, None]
     assert report["items"][2]["problems"] == ["rating 11 outside 1-10"]
     assert list(run_dir.glob("packbench_answers-*.json"))  # answers kept for the next judge
-    assert "judge: mean_score" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
+    assert "8.00 [1 judged, 2 invalid]" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
     assert SECRET not in first.output + again.output
     assert files_containing(tmp_path, SECRET) == []
 

@@ -245,7 +245,7 @@ class TestBadInput:
     def test_unknown_strategy(self):
         result = run("--capacity", "8", "--strategies", "bfd,best")
         self.assert_user_error(result, "'best'")
-        assert "bfd, greedy, padding, random, sequential" in result.output
+        assert "bfd, greedy, padding, random" in result.output
 
     def test_bad_text_line(self, tmp_path):
         (tmp_path / "l.txt").write_text("3\nfour\n")
