@@ -5,7 +5,9 @@ Enable it in an Axolotl YAML:
     plugins:
       - axolotl_packing_bench.PackingBenchPlugin
     packbench_strategy: bfd          # padding | random | greedy | bfd | sequential | native
+                                     # | related | unrelated | single_turn
     packbench_attention: isolated    # isolated | shared
+    packbench_loss: token            # token | sample (each sample's mean loss weighs the same)
 
 The hooks stay thin: packing lives in `datasets` and `rows`, batching in
 `collator`, the probe in `leakage`, the metrics in `metrics` and `callbacks`.
@@ -67,6 +69,12 @@ class PackingBenchPlugin(BasePlugin):
             100 * s["efficiency"], s["truncated"], s["split"], s["dropped"], s["pack_seconds"],
             cfg.packbench_attention,
         )
+        if s.get("relatedness"):
+            r = s["relatedness"]
+            LOG.info("packbench: relatedness (%s groups from %s): %s of adjacent segments share a group "
+                     "(chance %s), within-row similarity %s (chance %s)", r["num_groups"], r["groups_from"],
+                     r["same_group_adjacent"], r["chance_same_group"], r["within_row_similarity"],
+                     r["chance_similarity"])
         return meta
 
     def get_collator_cls_and_kwargs(self, cfg, is_eval: bool = False):
@@ -74,7 +82,8 @@ class PackingBenchPlugin(BasePlugin):
             return None
         from axolotl_packing_bench.plugin.collator import PackedRowCollator
 
-        return PackedRowCollator, {"attention": cfg.packbench_attention}
+        return PackedRowCollator, {"attention": cfg.packbench_attention,
+                                   "segment_ids": cfg.packbench_loss == "sample"}
 
     def get_training_args(self, cfg) -> dict[str, Any] | None:
         # Rows carry `seq_lens` for the probe; the collator drops it before the model.
@@ -101,6 +110,11 @@ class PackingBenchPlugin(BasePlugin):
             summary = native_packing_summary(trainer)
             recorder.update(packing=summary, dataset=_dataset_section(
                 cfg, samples=summary and summary["samples"], real_tokens=summary and summary["real_tokens"]))
+        if cfg.packbench_loss == "sample":
+            from axolotl_packing_bench.plugin.loss import install_sample_loss
+
+            install_sample_loss(trainer)
+        recorder.update(loss_mode=cfg.packbench_loss)
         trainer.train = _record_failures(trainer.train, recorder)
 
     def add_callbacks_post_trainer(self, cfg, trainer) -> list:

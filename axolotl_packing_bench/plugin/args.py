@@ -90,6 +90,32 @@ class PackingBenchArgs(BaseModel):
         default=False, description="Stop the run when isolated attention leaks."
     )
     packbench_metrics_file: str = Field(default="packbench_metrics.json")
+    packbench_loss: Literal["token", "sample"] = Field(
+        default="token",
+        description="token: the mean over every trained token of the batch (long samples weigh more); "
+        "sample: the mean of each sample's mean token loss (LongAlign), counted over the accumulated batch.",
+    )
+    packbench_group_field: str | None = Field(
+        default=None,
+        description="Dataset field holding each sample's group (e.g. topic) for related/unrelated, read from "
+        "the source files in Axolotl's merge order; unset: TF-IDF clusters of the tokenized samples.",
+    )
+    packbench_groups_k: int = Field(
+        default=16, ge=1, description="Groups (k-means clusters) when they are computed rather than read."
+    )
+    packbench_group_method: Literal["tfidf", "embedding"] = Field(
+        default="tfidf",
+        description="How computed groups cluster samples: TF-IDF of their tokens, or embeddings of their "
+        "decoded text by packbench_group_embedding_model.",
+    )
+    packbench_group_embedding_model: str | None = Field(
+        default=None, description="Local sentence-transformers directory for packbench_group_method: embedding."
+    )
+    packbench_relatedness: bool = Field(
+        default=True,
+        description="Record how related the segments sharing a row are (packing.relatedness), for every "
+        "packing strategy; computes groups if the strategy does not.",
+    )
 
     @field_validator("packbench_strategy", "packbench_eval_strategy")
     @classmethod
@@ -111,7 +137,8 @@ class PackingBenchArgs(BaseModel):
             ignored = [
                 key
                 for key in ("packbench_attention", "packbench_overflow", "packbench_eval_strategy",
-                            "packbench_keep_remainder", "packbench_max_sample_len")
+                            "packbench_keep_remainder", "packbench_max_sample_len", "packbench_loss",
+                            "packbench_group_field")
                 if key in data and data[key] != cls.model_fields[key].default
             ]
             if ignored:
@@ -129,6 +156,11 @@ class PackingBenchArgs(BaseModel):
             raise ValueError(
                 f"packbench_strategy: {strategy} builds the packed rows itself; remove "
                 "`sample_packing: true` (or use packbench_strategy: native for Axolotl's packer)"
+            )
+        if data.get("packbench_group_method") == "embedding" and not data.get("packbench_group_embedding_model"):
+            raise ValueError(
+                "packbench_group_method: embedding needs packbench_group_embedding_model, the path of a local "
+                "sentence-transformers model (nothing is downloaded); or use packbench_group_method: tfidf"
             )
         if backend not in POSITION_ID_BACKENDS:
             raise ValueError(

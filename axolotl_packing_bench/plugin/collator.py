@@ -25,6 +25,12 @@ Two rows of a batch, padded (P) to the longest row:
 
 Padding sits after every real token, so causal attention keeps it invisible
 to them; its labels are -100 and, in isolated rows, it forms its own segment.
+
+With `segment_ids=True` (`packbench_loss: sample`) the batch also carries
+`packbench_segment_ids`, the sample of each token, unique in the batch and -1
+on padding; `plugin.loss` removes it before the model's forward:
+
+    packbench_segment_ids   0  0  0  1  1  2  2  | 3  3  3  3  -1 -1
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class PackedRowCollator:
     Args:
         tokenizer: gives the pad token id.
         attention: `isolated` or `shared`; decides the padding's positions.
+        segment_ids: also return `packbench_segment_ids` (from each row's `seq_lens`).
         pad_to_multiple_of: round the batch length up to a multiple of this.
         padding, return_tensors: accepted for Axolotl's collator interface.
     """
@@ -51,6 +58,7 @@ class PackedRowCollator:
         tokenizer: Any,
         *,
         attention: str = "isolated",
+        segment_ids: bool = False,
         pad_to_multiple_of: int | None = None,
         padding: bool | str = True,
         return_tensors: str = "pt",
@@ -58,6 +66,7 @@ class PackedRowCollator:
     ) -> None:
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.attention = attention
+        self.segment_ids = segment_ids
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -77,4 +86,9 @@ class PackedRowCollator:
             if pad:
                 first = 0 if self.attention == "isolated" or n == 0 else int(position_ids[i, n - 1]) + 1
                 position_ids[i, n:] = torch.arange(first, first + pad)
-        return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
+        batch_out = {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
+        if self.segment_ids:
+            from axolotl_packing_bench.plugin.loss import SEGMENT_KEY, segment_ids_for_rows
+
+            batch_out[SEGMENT_KEY] = segment_ids_for_rows([list(f["seq_lens"]) for f in features], longest)
+        return batch_out

@@ -32,6 +32,7 @@ class PackedSplit:
     plan: PackPlan
     samples: int
     seconds: float
+    relatedness: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Packing figures for the run metrics."""
@@ -48,17 +49,35 @@ class PackedSplit:
             "dropped": plan.num_dropped_empty + plan.num_dropped_overlong,
             "dropped_tokens": plan.num_dropped_tokens,
             "pack_seconds": round(self.seconds, 4),
+            "relatedness": self.relatedness,
         }
 
 
 def pack_split(dataset, *, capacity: int, strategy: str, attention: str, seed: int,
-               overflow: str, options: dict[str, Any]) -> PackedSplit:
-    """Pack one tokenized split into rows."""
+               overflow: str, options: dict[str, Any], cfg=None, tokenizer=None, split: str = "train") -> PackedSplit:
+    """Pack one tokenized split into rows.
+
+    With `cfg`, strategies that take per-sample inputs get them (`groups=` for
+    related/unrelated, `turns=` for single_turn; see `plugin.grouping`), and
+    the plan's relatedness is measured when groups are known.
+    """
     samples = TokenizedSamples.from_dataset(dataset)
+    per_sample, groups, group_seconds = {}, None, 0.0
+    if cfg is not None:
+        from axolotl_packing_bench.plugin.grouping import per_sample_options
+
+        per_sample, groups, group_seconds = per_sample_options(cfg, strategy, samples, tokenizer=tokenizer, split=split)
     started = time.perf_counter()
-    plan = pack(samples.lengths, capacity, strategy, seed=seed, overflow=overflow, **options)
+    plan = pack(samples.lengths, capacity, strategy, seed=seed, overflow=overflow, **options, **per_sample)
     rows = build_rows(samples, plan, attention=attention)
-    return PackedSplit(rows=rows, plan=plan, samples=len(samples.lengths), seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    relatedness = None
+    if groups is not None:
+        from axolotl_packing_bench.relatedness import relatedness_report
+
+        relatedness = {**relatedness_report(plan, groups.labels, groups.vectors), "groups_from": groups.method,
+                       "num_groups": groups.num_groups, "group_seconds": round(group_seconds, 3)}
+    return PackedSplit(rows=rows, plan=plan, samples=len(samples.lengths), seconds=seconds, relatedness=relatedness)
 
 
 def strategy_options(cfg) -> dict[str, Any]:
@@ -97,11 +116,12 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
     train_dataset, eval_dataset, _, _ = prepare_datasets(tokenize_config(cfg), tokenizer)
     seed = cfg.packbench_seed if cfg.packbench_seed is not None else (cfg.seed or 0)
     common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=seed,
-                  overflow=cfg.packbench_overflow, options=strategy_options(cfg))
+                  overflow=cfg.packbench_overflow, options=strategy_options(cfg), cfg=cfg, tokenizer=tokenizer)
     train = pack_split(train_dataset, strategy=cfg.packbench_strategy, **common)
     evaluation = None
     if eval_dataset is not None and len(eval_dataset):
-        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy, **common)
+        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy,
+                                split="eval", **common)
 
     batch = (cfg.micro_batch_size or 1) * (cfg.gradient_accumulation_steps or 1) * max(cfg.world_size or 1, 1)
     total_steps = math.ceil(train.rows.num_rows * (cfg.num_epochs or 1) / batch)

@@ -12,5 +12,8 @@ from axolotl_packing_bench.packing.strategies import (  # noqa: F401  (registers
     greedy,
     padding,
     random_cut,
+    related,
     sequential,
+    single_turn,
+    unrelated,
 )

@@ -1,0 +1,64 @@
+"""`packbench probe`: probes of a trained model (`packbench probe reliance`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from axolotl_packing_bench.cli.errors import UserInputError
+
+
+@click.group()
+def probe() -> None:
+    """Probe a trained model: how much it relies on context."""
+
+
+@probe.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path),
+              help="Local model directory with its tokenizer (a run's output_dir).")
+@click.option("--data", "data_path", required=True, metavar="FILE",
+              help="JSONL of held-out questions with related/conflicting/unrelated contexts, "
+                   "or packbench://heldout?seed=N for the embedded split.")
+@click.option("--k", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Examples in the few-shot condition (0 leaves it out).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Paired-bootstrap resamples over questions for the confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for few-shot examples and resamples.")
+@click.option("--max-questions", type=click.IntRange(min=1), default=None, help="Probe only the first N questions.")
+@click.option("--no-generate", is_flag=True, help="Skip greedy generation (exact match); answer loss only.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on a busy machine).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
+              help="Also write the full result as JSON to OUT.")
+def reliance(model_dir: Path, data_path: str, k: int, bootstrap: int, seed: int, max_questions: int | None,
+             no_generate: bool, threads: int | None, json_path: Path | None) -> None:
+    """Does the model use related context, get misled by a conflicting one, gain from examples?
+
+    For each held-out question, the answer loss and exact match are measured
+    with no context, a related context stating the answer, one stating a
+    conflicting answer, an unrelated one, and k few-shot examples. Effects
+    are paired differences with bootstrap confidence intervals.
+    """
+    from axolotl_packing_bench.probes.reliance import (
+        ProbeDataError,
+        format_table,
+        run_reliance_probe,
+    )
+
+    if not model_dir.is_dir():
+        raise UserInputError(f"--model {str(model_dir)!r} is not a directory; pass the output_dir of a training run.")
+    try:
+        result = run_reliance_probe(model_dir, data_path, k=k, bootstrap=bootstrap, seed=seed,
+                                    max_questions=max_questions, generate=not no_generate,
+                                    threads=threads)
+    except ProbeDataError as error:
+        raise UserInputError(str(error)) from None
+    except ValueError as error:  # a bad packbench:// URI
+        raise UserInputError(f"--data: {error}") from None
+    click.echo(format_table(result), nl=False)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {json_path}")
