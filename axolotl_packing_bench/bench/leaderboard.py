@@ -119,6 +119,16 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
             else:
                 for title in _flatten("score", {task: entry}):
                     columns.setdefault(title, Column(title, _score_getter("scores", "score", title), ".2f", "abs", "high"))
+        effects = result.metric("reliance", "effects")
+        if isinstance(effects, Mapping):
+            for effect in RELIANCE_EFFECTS:
+                if isinstance(effects.get(effect), Mapping):
+                    title = f"{effect} (Δ answer loss)"
+                    columns.setdefault(title, Column(title, _effect_mean(effect), "+.4f", "abs", "", note=_effect_ci(effect)))
+        same_topic = result.metric("packing", "relatedness", "same_group_adjacent")
+        if same_topic is not None:
+            columns.setdefault("same-topic neighbours", Column(
+                "same-topic neighbours", lambda r: r.metric("packing", "relatedness", "same_group_adjacent"), ".2f", "abs", ""))
         judge = result.judge
         if isinstance(judge, Mapping) and "judged" in judge:
             if judge.get("mode") == "pairwise":
@@ -129,6 +139,21 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
             for title in _flatten("judge", judge):
                 columns.setdefault(title, Column(title, _score_getter("judge", "judge", title), ".2f", "abs", "high"))
     return [columns[title] for title in sorted(columns)]
+
+
+RELIANCE_EFFECTS = ("reliance", "distraction", "unrelated", "few_shot")
+
+
+def _effect_mean(effect: str) -> Callable[[RunResult], Any]:
+    return lambda result: result.metric("reliance", "effects", effect, "answer_loss", "mean")
+
+
+def _effect_ci(effect: str) -> Callable[[RunResult], str]:
+    def note(result: RunResult) -> str:
+        low_high = result.metric("reliance", "effects", effect, "answer_loss", "ci")
+        return f" [{low_high[0]:+.4f}, {low_high[1]:+.4f}]" if isinstance(low_high, list) and len(low_high) == 2 else ""
+
+    return note
 
 
 def _task_value(task: str) -> Callable[[RunResult], Any]:
