@@ -108,15 +108,20 @@ def run(
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh)
     to_run = [plan for plan in plans if not plan.skip]
     if backend != "local":
-        from axolotl_packing_bench.cluster.resources import ResourcesError, matrix_resources
+        from axolotl_packing_bench.cluster.resources import (
+            ResourcesError,
+            matrix_resources,
+        )
 
         try:
             rules = matrix_resources(matrix)
         except ResourcesError as error:
             raise UserInputError(f"{matrix_path}: {error}.") from None
+        if matrix.sections.get("eval"):
+            click.echo(f"note: --backend {backend} trains the cells but does not run the matrix's eval: section; run `packbench eval` afterwards.", err=True)
     if backend == "slurm":
         _slurm(matrix, matrix_path, plans, rules, dry_run=dry_run, submit=submit, timeout=timeout, train_command=train_command,
-               runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path)
+               runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path, fresh=fresh)
         return
 
     if dry_run:
@@ -139,7 +144,8 @@ def run(
         if len(to_run) < len(plans):
             progress.line(f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}")
         else:
-            progress.line(f"matrix {matrix.name}: running {len(to_run)} cells, {jobs} at a time")
+            at_once = "as Ray places them" if backend == "ray" else f"{jobs} at a time"
+            progress.line(f"matrix {matrix.name}: running {len(to_run)} cells, {at_once}")
         stop = threading.Event()
 
         def announce(signum: int) -> None:
@@ -194,7 +200,7 @@ def run(
 
 
 def _slurm(matrix, matrix_path: Path, plans, rules, *, dry_run: bool, submit: bool, timeout: float | None, train_command: str | None,
-           runs_dir: Path, results_path: Path, leaderboard_path: Path) -> None:
+           runs_dir: Path, results_path: Path, leaderboard_path: Path, fresh: bool) -> None:
     """`--backend slurm`: write (or print) one job-array script per resource shape; sbatch them with --submit."""
     import sys
 
@@ -202,7 +208,7 @@ def _slurm(matrix, matrix_path: Path, plans, rules, *, dry_run: bool, submit: bo
 
     scripts = slurm.render_scripts(
         matrix.name, matrix_path, plans, rules.for_cell, runs_dir=runs_dir, results_path=results_path,
-        leaderboard_path=leaderboard_path, python=sys.executable, train_command=train_command, timeout=timeout,
+        leaderboard_path=leaderboard_path, python=sys.executable, train_command=train_command, timeout=timeout, fresh=fresh,
     )  # fmt: skip
     skipped = sum(plan.skip for plan in plans)
     if not scripts:
