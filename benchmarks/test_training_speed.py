@@ -29,7 +29,7 @@ SETTINGS = {
 def runs(tmp_path_factory):
     from axolotl_packing_bench.assets import ensure_dataset, ensure_model
 
-    model, data = str(ensure_model("tiny-70b")), str(ensure_dataset("synth-326k"))
+    model, data = str(ensure_model("tiny-70b")), str(ensure_dataset("synth-69k"))
     results = {}
     for strategy, settings in SETTINGS.items():
         workdir = tmp_path_factory.mktemp(strategy)
