@@ -12,6 +12,7 @@ uses one row of 1,024 tokens per micro batch, as in ../shared/ANCHORS.md.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -29,7 +30,8 @@ SETTINGS = {
 def runs(tmp_path_factory):
     from axolotl_packing_bench.assets import ensure_dataset, ensure_model
 
-    model, data = str(ensure_model("tiny-70b")), str(ensure_dataset("synth-69k"))
+    dataset = os.environ.get("PACKBENCH_BENCH_DATASET", "synth-69k")  # e.g. synth-326k for a longer epoch
+    model, data = str(ensure_model("tiny-70b")), str(ensure_dataset(dataset))
     results = {}
     for strategy, settings in SETTINGS.items():
         workdir = tmp_path_factory.mktemp(strategy)
