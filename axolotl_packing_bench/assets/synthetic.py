@@ -225,17 +225,17 @@ def _extra_sentences(
 def make_conversation(
     index: int,
     *,
-    seed: int = 0,
-    mean_tokens: float = 128.0,
-    sigma: float = 0.8,
-    min_tokens: int = 32,
-    max_tokens: int = 500,
-    single_turn_share: float = 0.6,
-    max_turns: int = 4,
-    system_share: float = 0.2,
-    overlong_fraction: float = 0.0,
+    seed: int,
+    mean_tokens: float,
+    sigma: float,
+    min_tokens: int,
+    max_tokens: int,
+    single_turn_share: float,
+    max_turns: int,
+    system_share: float,
+    overlong_fraction: float,
 ) -> dict:
-    """Sample ``index`` of the dataset for ``seed`` (see `generate_dataset`)."""
+    """Sample ``index`` of the dataset for ``seed``; `generate_dataset` holds the defaults."""
     rng = random.Random(f"sample:{seed}:{index}")
     target = _sample_length(
         rng,
