@@ -95,6 +95,11 @@ class PackingBenchPlugin(BasePlugin):
         config = getattr(model, "config", None)
         if config is not None:
             config.use_cache = False
+        if _wants_segment_attention(cfg):
+            from axolotl_packing_bench.plugin.segment_attention import use_segment_attention
+
+            if use_segment_attention(model):
+                LOG.info("packbench: isolated rows run sdpa segment by segment (packbench_sdpa_varlen)")
         if self.recorder is not None:
             self.recorder.update(model={
                 "path": cfg.base_model,
@@ -136,6 +141,11 @@ class PackingBenchPlugin(BasePlugin):
             )
             atexit.register(_finish_if_unfinished, self.recorder)
         return self.recorder
+
+
+def _wants_segment_attention(cfg) -> bool:
+    return bool(cfg.packbench_sdpa_varlen and cfg.packbench_attention == "isolated"
+                and cfg.packbench_strategy not in (NATIVE, "padding"))
 
 
 def _dataset_section(cfg, *, samples: int | None, real_tokens: int | None) -> dict[str, Any]:

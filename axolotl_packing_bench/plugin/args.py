@@ -90,6 +90,12 @@ class PackingBenchArgs(BaseModel):
         default=False, description="Stop the run when isolated attention leaks."
     )
     packbench_metrics_file: str = Field(default="packbench_metrics.json")
+    packbench_sdpa_varlen: bool = Field(
+        default=True,
+        description="isolated rows on sdpa run attention segment by segment (cost: the sum of each segment's "
+        "length squared, as flash-attention varlen), exact; false keeps transformers' block mask over the "
+        "whole row. padding and native runs keep plain sdpa either way.",
+    )
     packbench_loss: Literal["token", "sample"] = Field(
         default="token",
         description="token: the mean over every trained token of the batch (long samples weigh more); "
@@ -138,7 +144,7 @@ class PackingBenchArgs(BaseModel):
                 key
                 for key in ("packbench_attention", "packbench_overflow", "packbench_eval_strategy",
                             "packbench_keep_remainder", "packbench_max_sample_len", "packbench_loss",
-                            "packbench_group_field")
+                            "packbench_group_field", "packbench_sdpa_varlen")
                 if key in data and data[key] != cls.model_fields[key].default
             ]
             if ignored:

@@ -26,6 +26,7 @@ def test_defaults_come_from_the_args_model(base, tmp_path):
     assert cfg.packbench_strategy == "bfd"
     assert cfg.packbench_attention == "isolated"
     assert cfg.packbench_probe_leakage is True
+    assert cfg.packbench_sdpa_varlen is True
     assert not cfg.sample_packing
 
 
@@ -43,6 +44,8 @@ def test_native_turns_on_axolotls_sample_packing(base, tmp_path):
          "native hands packing to Axolotl's sample_packing, which ignores packbench_attention; remove it"),
         ({"packbench_strategy": "native", "packbench_overflow": "split", "packbench_eval_strategy": "bfd"},
          "ignores packbench_overflow, packbench_eval_strategy; remove them"),
+        ({"packbench_strategy": "native", "packbench_sdpa_varlen": False},
+         "ignores packbench_sdpa_varlen; remove it"),
         ({"packbench_strategy": "native", "sample_packing": False}, "remove `sample_packing: false`"),
         ({"packbench_strategy": "bfd", "sample_packing": True}, "builds the packed rows itself; remove `sample_packing: true`"),
         ({"packbench_attention": "shared", "attn_implementation": "flex_attention"},

@@ -11,8 +11,9 @@ from axolotl_packing_bench.packing import pack
 from axolotl_packing_bench.plugin.collator import PackedRowCollator
 from axolotl_packing_bench.plugin.leakage import measure_leakage, segments_from_positions
 from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
+from axolotl_packing_bench.plugin.segment_attention import register
 
-BACKENDS = ["eager", "sdpa"]
+BACKENDS = ["eager", "sdpa", register()]  # register(): packbench_sdpa_varlen, per-segment sdpa
 
 
 def tiny_model(backend: str) -> LlamaForCausalLM:
@@ -59,13 +60,23 @@ def test_shared_rows_leak_by_design(backend):
     assert report.passed is None
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])
 def test_an_all_ones_mask_silently_breaks_isolation_and_the_probe_says_so(backend):
     batch, segments = packed_batch("isolated")
     batch["attention_mask"] = torch.ones_like(batch["input_ids"])
     report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
     assert report.max_abs_diff > 1e-3
     assert report.passed is False
+
+
+@pytest.mark.parametrize("mask", ["all_ones", "segment_ids"])
+def test_varlen_sdpa_keeps_isolation_even_when_a_mask_without_padding_is_passed(mask):
+    batch, segments = packed_batch("isolated")
+    ones = torch.ones_like(batch["input_ids"])
+    batch["attention_mask"] = ones if mask == "all_ones" else ones + (batch["position_ids"] == 0).cumsum(-1)
+    report = measure_leakage(tiny_model(register()), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    assert report.max_abs_diff <= 1e-4
+    assert report.passed is True
 
 
 def test_segments_from_positions():
