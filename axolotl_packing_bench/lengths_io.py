@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from axolotl_packing_bench.jsonl_lines import jsonl_rows
+
 TEXT_SUFFIXES = ("", ".txt", ".lengths")
 DATASET_SUFFIXES = (".json", ".jsonl")
 _ROLES = {
@@ -121,16 +123,7 @@ def read_records(path: Path) -> list[dict]:
     except UnicodeDecodeError:
         raise LengthsInputError(f"{path.name} is not UTF-8 text; save it as UTF-8 JSON.") from None
     if path.suffix.lower() == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except ValueError as error:
-                    raise LengthsInputError(
-                        f"line {number} of {path.name} is not valid JSON ({error.args[0]}); "
-                        "put one JSON object per line."
-                    ) from None
+        records = [row for _, row in jsonl_rows(text.splitlines(), where=path.name, error=LengthsInputError)]
     else:
         try:
             records = json.loads(text)

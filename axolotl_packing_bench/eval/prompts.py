@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axolotl_packing_bench.eval.errors import EvalError
+from axolotl_packing_bench.jsonl_lines import jsonl_rows
 
 OFFLINE = "offline"
 DEFAULT_OFFLINE_PROMPTS = 16
@@ -78,13 +79,7 @@ def load_prompts(source: str | Path, *, seed: int = 0) -> PromptSet:
         raise EvalError(f"prompt file {path} does not exist; pass a JSONL with a `prompt` field per line, or `offline`")
     prompts: list[Prompt] = []
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise EvalError(f"{path} line {number} is not valid JSON; write one JSON object per line") from None
+        for number, row in jsonl_rows(handle, where=str(path), error=EvalError):
             if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
                 raise EvalError(f"{path} line {number} has no `prompt` string; give every line a non-empty `prompt`")
             reference = row.get("reference")

@@ -41,7 +41,6 @@ transformers causal LM and its tokenizer's chat template.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import string
@@ -51,6 +50,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from axolotl_packing_bench.jsonl_lines import jsonl_rows
 
 CONDITIONS: tuple[str, ...] = ("none", "related", "conflicting", "unrelated", "few_shot")
 CONTEXT_FIELDS = {"related": "related_context", "conflicting": "conflicting_context", "unrelated": "unrelated_context"}
@@ -110,13 +111,7 @@ def load_questions(path: str | Path, *, max_questions: int | None = None) -> lis
                              "e.g. the one `packbench assets` builds (packbench://heldout?seed=0).")
     questions = []
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise ProbeDataError(f"{path}:{number} is not valid JSON; write one JSON object per line.") from None
+        for number, row in jsonl_rows(handle, where=str(path), error=ProbeDataError):
             missing = [name for name in REQUIRED_FIELDS if not isinstance(row.get(name), str) or not row[name]]
             if missing:
                 raise ProbeDataError(

@@ -155,6 +155,9 @@ def test_bad_input(tiny_model: Path, tmp_path: Path):
     one_sentence_error(judge(str(run_dir), *url, "--prompts", str(tmp_path / "missing.jsonl")), "prompt file", "does not exist")
     (tmp_path / "bad.jsonl").write_text('{"prompt": "hi"}\n{"question": "no prompt"}\n')
     one_sentence_error(judge(str(run_dir), *url, "--prompts", str(tmp_path / "bad.jsonl")), "line 2 has no `prompt` string")
+    (tmp_path / "torn.jsonl").write_text('{"prompt": "hi"}\n{"prompt": \n')
+    one_sentence_error(judge(str(run_dir), *url, "--prompts", str(tmp_path / "torn.jsonl")),
+                       "line 2 of", "torn.jsonl is not valid JSON")
     one_sentence_error(judge(str(run_dir), *url, "--prompts", "offline:x"), "offline:N")
     one_sentence_error(judge(str(run_dir), *url, "--mode", "pairwise"), "needs the padding run", "--baseline")
     missing = CliRunner().invoke(main, ["judge", str(run_dir)], catch_exceptions=False)

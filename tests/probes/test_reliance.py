@@ -162,6 +162,12 @@ class TestData:
         with pytest.raises(ProbeDataError, match=r"q.jsonl:1 lacks related_context, conflicting_context"):
             load_questions(path)
 
+    def test_a_line_that_is_not_json(self, tmp_path):
+        path = tmp_path / "q.jsonl"
+        path.write_text("{not json\n")
+        with pytest.raises(ProbeDataError, match=r"line 1 of .*q.jsonl is not valid JSON"):
+            load_questions(path)
+
     def test_missing_file(self, tmp_path):
         with pytest.raises(ProbeDataError, match="does not exist"):
             load_questions(tmp_path / "none.jsonl")
