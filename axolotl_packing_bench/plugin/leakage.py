@@ -13,6 +13,8 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
+from axolotl_packing_bench.plugin.segment_attention import segment_bounds
+
 # Half-precision kernels differ from fp32 by far more than 1e-4 even with
 # perfect isolation; below fp32 the tolerance is raised to this floor.
 HALF_PRECISION_TOLERANCE = 5e-2
@@ -35,12 +37,8 @@ class LeakageReport:
 
 
 def segments_from_positions(position_ids: torch.Tensor) -> list[int]:
-    """Segment lengths of one row whose positions restart at each segment."""
-    starts = (torch.nonzero(position_ids == 0).flatten().tolist()) or [0]
-    if starts[0] != 0:
-        starts = [0, *starts]
-    ends = [*starts[1:], len(position_ids)]
-    return [e - s for s, e in zip(starts, ends)]
+    """Segment lengths of one row, cut where positions restart (as transformers and varlen sdpa cut it)."""
+    return [end - start for start, end in segment_bounds(position_ids[None], 1)[0]]
 
 
 @torch.no_grad()

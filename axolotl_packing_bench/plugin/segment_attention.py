@@ -31,10 +31,10 @@ def segment_bounds(position_ids: torch.Tensor, batch_size: int) -> list[list[tup
     """Per row, the `[start, end)` spans where position ids count up by one."""
     positions = position_ids.expand(batch_size, -1)
     length = positions.shape[1]
-    restarts = positions[:, 1:] != positions[:, :-1] + 1
+    breaks = positions[:, 1:] != positions[:, :-1] + 1  # breaks[r, i]: a segment starts at column i + 1
     rows: list[list[int]] = [[0] for _ in range(batch_size)]
-    for row, column in (restarts.nonzero() + torch.tensor([0, 1])).tolist():
-        rows[row].append(column)
+    for row, column in breaks.nonzero().tolist():
+        rows[row].append(column + 1)
     return [list(zip(starts, [*starts[1:], length])) for starts in rows]
 
 

@@ -63,6 +63,19 @@ def recipe(model: str, dataset_entries: list[dict[str, Any]], out: Path, **setti
     return cfg
 
 
+def tiny_llama(backend: str):
+    """A random two-layer Llama (GQA) on `backend` attention, KV cache off, for forward-pass tests."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512,
+                         pad_token_id=0, use_cache=False)
+    config._attn_implementation = backend
+    return LlamaForCausalLM(config).eval()
+
+
 def chat_dataset(path: str) -> list[dict[str, Any]]:
     return [{"path": path, "ds_type": "json", "type": "chat_template", "field_messages": "messages",
              "chat_template": "tokenizer_default", "roles_to_train": ["assistant"], "train_on_eos": "turn"}]

@@ -5,24 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from axolotl_packing_bench.packing import pack
 from axolotl_packing_bench.plugin.collator import PackedRowCollator
 from axolotl_packing_bench.plugin.leakage import measure_leakage, segments_from_positions
 from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
 from axolotl_packing_bench.plugin.segment_attention import register
+from tests.plugin.conftest import tiny_llama
 
 BACKENDS = ["eager", "sdpa", register()]  # register(): packbench_sdpa_varlen, per-segment sdpa
-
-
-def tiny_model(backend: str) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512,
-                         pad_token_id=0)
-    config._attn_implementation = backend
-    return LlamaForCausalLM(config).eval()
 
 
 def packed_batch(attention: str) -> tuple[dict[str, torch.Tensor], list[list[int]]]:
@@ -45,7 +36,7 @@ def packed_batch(attention: str) -> tuple[dict[str, torch.Tensor], list[list[int
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_isolated_rows_do_not_leak(backend):
     batch, segments = packed_batch("isolated")
-    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    report = measure_leakage(tiny_llama(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
     assert report.segments == 12
     assert report.max_abs_diff <= 1e-4
     assert report.passed is True
@@ -55,7 +46,7 @@ def test_isolated_rows_do_not_leak(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_shared_rows_leak_by_design(backend):
     batch, segments = packed_batch("shared")
-    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="shared", tolerance=1e-4)
+    report = measure_leakage(tiny_llama(backend), [(batch, segments)], attention="shared", tolerance=1e-4)
     assert report.max_abs_diff > 1e-3
     assert report.passed is None
 
@@ -64,7 +55,7 @@ def test_shared_rows_leak_by_design(backend):
 def test_an_all_ones_mask_silently_breaks_isolation_and_the_probe_says_so(backend):
     batch, segments = packed_batch("isolated")
     batch["attention_mask"] = torch.ones_like(batch["input_ids"])
-    report = measure_leakage(tiny_model(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    report = measure_leakage(tiny_llama(backend), [(batch, segments)], attention="isolated", tolerance=1e-4)
     assert report.max_abs_diff > 1e-3
     assert report.passed is False
 
@@ -74,7 +65,7 @@ def test_varlen_sdpa_keeps_isolation_even_when_a_mask_without_padding_is_passed(
     batch, segments = packed_batch("isolated")
     ones = torch.ones_like(batch["input_ids"])
     batch["attention_mask"] = ones if mask == "all_ones" else ones + (batch["position_ids"] == 0).cumsum(-1)
-    report = measure_leakage(tiny_model(register()), [(batch, segments)], attention="isolated", tolerance=1e-4)
+    report = measure_leakage(tiny_llama(register()), [(batch, segments)], attention="isolated", tolerance=1e-4)
     assert report.max_abs_diff <= 1e-4
     assert report.passed is True
 

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from axolotl_packing_bench.plugin.segment_attention import NAME, segment_bounds, use_segment_attention
-
-
-def llama(backend: str) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512,
-                         pad_token_id=0, use_cache=False)
-    config._attn_implementation = backend
-    return LlamaForCausalLM(config)
+from tests.plugin.conftest import tiny_llama
 
 
 def packed_rows(lengths_per_row: list[list[int]]) -> dict[str, torch.Tensor]:
@@ -46,8 +38,8 @@ def test_segment_bounds_cut_where_positions_restart():
 @pytest.mark.parametrize("rows", [[[30, 5, 61, 1, 20]], [[17, 40, 9], [3, 3, 3, 50], [66]]])
 def test_same_logits_loss_and_gradients_as_the_block_mask(rows):
     batch = packed_rows(rows)
-    reference = llama("sdpa")
-    varlen = llama("sdpa")
+    reference = tiny_llama("sdpa")
+    varlen = tiny_llama("sdpa")
     assert use_segment_attention(varlen)
     ref_logits, ref_loss, ref_grads = forward_backward(reference, batch)
     logits, loss, grads = forward_backward(varlen, batch)
@@ -58,7 +50,7 @@ def test_same_logits_loss_and_gradients_as_the_block_mask(rows):
 
 
 def test_a_segment_gives_the_same_logits_alone_and_packed():
-    model = llama("sdpa")
+    model = tiny_llama("sdpa")
     use_segment_attention(model)
     batch = packed_rows([[12, 25, 7]])
     with torch.no_grad():
@@ -72,7 +64,7 @@ def test_padding_masks_go_to_plain_sdpa():
     mask = (torch.arange(20)[None] < torch.tensor([[20], [9]])).long()
     batch["input_ids"][1, 9:] = 0
     batch = {"input_ids": batch["input_ids"], "attention_mask": mask}
-    reference, varlen = llama("sdpa"), llama("sdpa")
+    reference, varlen = tiny_llama("sdpa"), tiny_llama("sdpa")
     use_segment_attention(varlen)
     with torch.no_grad():
         expected, got = reference(**batch).logits, varlen(**batch).logits
@@ -81,10 +73,10 @@ def test_padding_masks_go_to_plain_sdpa():
 
 
 def test_only_sdpa_models_switch_and_checkpoints_load_with_sdpa(tmp_path):
-    eager = llama("eager")
+    eager = tiny_llama("eager")
     assert not use_segment_attention(eager)
     assert eager.config._attn_implementation == "eager"
-    model = llama("sdpa")
+    model = tiny_llama("sdpa")
     assert use_segment_attention(model)
     assert all(m.config._attn_implementation == NAME for m in model.modules() if hasattr(m, "config"))
     model.save_pretrained(tmp_path)
@@ -94,9 +86,9 @@ def test_only_sdpa_models_switch_and_checkpoints_load_with_sdpa(tmp_path):
 
 
 def test_new_position_tensors_are_not_served_stale_bounds():
-    model = llama("sdpa")
+    model = tiny_llama("sdpa")
     use_segment_attention(model)
-    reference = llama("sdpa")
+    reference = tiny_llama("sdpa")
     with torch.no_grad():
         for rows in ([[10, 10]], [[5, 15]], [[20]]):
             batch = packed_rows(rows)
