@@ -1,110 +1,12 @@
-"""Hardware and software versions: collected for a run, described in the leaderboard.
-
-Collecting never imports torch or Axolotl (package metadata and /proc only),
-so it is cheap on the driver. The plugin writes the same two sections into
-`packbench_metrics.json`; the runner fills them from here when it does not.
-"""
+"""Re-export of `axolotl_packing_bench.core.environment` (its home), for existing imports."""
 
 from __future__ import annotations
 
-import os
-import platform
-import shutil
-import subprocess
-from collections.abc import Mapping
-from importlib import metadata
-from typing import Any
+from axolotl_packing_bench.core.environment import (
+    collect_hardware,
+    collect_versions,
+    describe_hardware,
+    describe_versions,
+)
 
-_PACKAGES = {
-    "axolotl_packing_bench": "axolotl-packing-bench",
-    "axolotl": "axolotl",
-    "torch": "torch",
-    "transformers": "transformers",
-}
-
-
-def collect_versions() -> dict[str, str | None]:
-    """Versions of this package, Axolotl, torch, transformers and Python."""
-    versions: dict[str, str | None] = {}
-    for key, distribution in _PACKAGES.items():
-        try:
-            versions[key] = metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            versions[key] = None
-    versions["python"] = platform.python_version()
-    return versions
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def _memory_gb() -> float | None:
-    try:
-        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _gpus() -> list[str]:
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
-
-
-def collect_hardware() -> dict[str, Any]:
-    """CPU name and cores, memory (GiB), GPU name and count (nvidia-smi, if any)."""
-    gpus = _gpus()
-    return {
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "memory_gb": _memory_gb(),
-        "gpu": gpus[0] if gpus else None,
-        "gpu_count": len(gpus),
-    }
-
-
-def describe_versions(versions: Mapping[str, Any] | None) -> str:
-    """`axolotl 0.19.0, torch 2.13.0+cpu, ...` (unknown ones left out)."""
-    if not isinstance(versions, Mapping):
-        return "unknown"
-    order = ["axolotl", "torch", "transformers", "python", "axolotl_packing_bench"]
-    keys = order + sorted(key for key in versions if key not in order)
-    parts = [f"{key} {versions[key]}" for key in keys if versions.get(key)]
-    return ", ".join(parts) or "unknown"
-
-
-def describe_hardware(hardware: Mapping[str, Any] | None) -> str:
-    """`<cpu> (2 CPU cores), 23.4 GiB RAM, no GPU` or `... 8 × NVIDIA H100`."""
-    if not isinstance(hardware, Mapping):
-        return "unknown"
-    parts = []
-    cpu = hardware.get("cpu")
-    cores = hardware.get("cpu_count")
-    if cpu or cores:
-        parts.append(f"{cpu or 'CPU'}" + (f" ({cores} CPU cores)" if cores else ""))
-    if hardware.get("memory_gb"):
-        parts.append(f"{hardware['memory_gb']} GiB RAM")
-    gpu, count = hardware.get("gpu"), hardware.get("gpu_count") or 0
-    if gpu:
-        parts.append(f"{count} × {gpu}" if count and count > 1 else str(gpu))
-    else:
-        parts.append("no GPU")
-    return ", ".join(parts)
+__all__ = ["collect_hardware", "collect_versions", "describe_hardware", "describe_versions"]

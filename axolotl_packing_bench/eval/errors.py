@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from axolotl_packing_bench.bench.results import redact
+from axolotl_packing_bench.core.redaction import redact
 
 
 class EvalError(ValueError):

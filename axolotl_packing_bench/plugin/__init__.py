@@ -173,5 +173,8 @@ def _finish_if_unfinished(recorder) -> None:
 
 
 def _one_line(error: BaseException) -> str:
+    """`Type: first line of the message`, redacted: it goes to the metrics file and the results."""
+    from axolotl_packing_bench.core.redaction import redact
+
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
+    return redact(f"{type(error).__name__}: {text[0] if text else ''}".strip()) or ""

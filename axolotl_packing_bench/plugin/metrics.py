@@ -2,65 +2,30 @@
 
 The recorder is filled in as the run goes (packing, leakage, training) and
 written at the end; if the run fails, whatever was known is written with
-`status: failed` and the error.
+`status: failed` and the error. Versions and hardware come from
+`core.environment`, as the runner's do; every string goes through
+`core.redaction` on its way to the file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import sys
-import tempfile
 import uuid
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
+from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.core.redaction import redact_all
 
 METRICS_SCHEMA_VERSION = 1
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of this package and of the stack it measures."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("axolotl-packing-bench", "axolotl", "torch", "transformers", "trl", "accelerate"):
-        try:
-            versions[name.replace("-", "_")] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name.replace("-", "_")] = None
-    return versions
-
-
-def hardware() -> dict[str, Any]:
-    """CPU, memory and GPU of this machine."""
-    info: dict[str, Any] = {
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "gpu": None,
-        "gpu_count": 0,
-    }
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["gpu_count"] = torch.cuda.device_count()
-    return info
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak_memory_mb() -> float:
@@ -71,20 +36,9 @@ def peak_memory_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON so that a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_metrics(path: Path, payload: dict[str, Any]) -> None:
+    """Write the metrics atomically, every string in them redacted (no secret reaches the file)."""
+    atomic_write_text(path, json.dumps(redact_all(payload), indent=2, sort_keys=True) + "\n")
 
 
 class RunMetrics:
@@ -108,7 +62,7 @@ class RunMetrics:
             "training": None,
             "peak_memory_mb": None,
             "leakage": None,
-            "versions": package_versions(),
+            "versions": collect_versions(),
             "hardware": None,
             "started_at": utc_now(),
             "finished_at": None,
@@ -127,7 +81,7 @@ class RunMetrics:
             error=error,
             finished_at=utc_now(),
             peak_memory_mb=peak_memory_mb(),
-            hardware=hardware(),
+            hardware=collect_hardware(),
         )
-        write_json_atomic(self.path, self.data)
+        write_metrics(self.path, self.data)
         self.written = True
