@@ -3,7 +3,9 @@
 Through `bench.results`: the store is append-only and readers keep the
 latest line of each ``run_id``, so attaching appends the run's result again
 with the new sections; the training figures already recorded are kept as
-they are. Shapes (also documented in `axolotl_packing_bench.eval`)::
+they are. Finding the latest line and appending the updated copy is one
+step under the store's lock (`core.fileio.append_line_from`, the lock
+`append_result` takes), so concurrent attachments never lose each other. Shapes (also documented in `axolotl_packing_bench.eval`)::
 
     scores = {"<task>": {"metric": "acc", "value": 0.62, "stderr": 0.01,
                          "n": 96, "shots": 0}}          # or {"error": "..."}
@@ -14,11 +16,13 @@ they are. Shapes (also documented in `axolotl_packing_bench.eval`)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.bench.results import ResultsError, RunResult, read_results
+from axolotl_packing_bench.core.fileio import append_line_from
 
 
 def merge_scores(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,16 +101,64 @@ def record_evaluation(
         The result written, or None when the run is not in the store and no
         fallback was given.
     """
-    current = find_result(results_path, run_id) or fallback
-    if current is None:
+    updated = update_result(
+        results_path, run_id, lambda current: attach(current, scores=scores, judge=judge), fallback=fallback
+    )
+    if updated is None:
         return None
-    updated = attach(current, scores=scores, judge=judge)
-    append_result(results_path, updated)
     if leaderboard_path is not None:
         from axolotl_packing_bench.bench.runner import render_to
 
         render_to(results_path, leaderboard_path)
     return updated
+
+
+def _latest(lines: list[str], run_id: str) -> RunResult | None:
+    needle = json.dumps(run_id, ensure_ascii=False)
+    for line in reversed(lines):
+        if needle not in line:  # cheap filter before parsing
+            continue
+        try:
+            result = RunResult.from_json(line)
+        except ResultsError:
+            continue
+        if result.run_id == run_id:
+            return result
+    return None
+
+
+def update_result(
+    results_path: str | Path,
+    run_id: str,
+    change: Callable[[RunResult], RunResult],
+    *,
+    fallback: RunResult | None = None,
+) -> RunResult | None:
+    """Append ``change(latest result of run_id)``, reading and appending under one lock.
+
+    Args:
+        results_path: The ``results.jsonl`` store (created when missing).
+        run_id: Whose result to update.
+        change: Pure function from the current result to the updated one.
+        fallback: Result to start from when ``run_id`` is not in the store;
+            None: nothing is written.
+
+    Returns:
+        The result written, or None.
+    """
+    if fallback is None and not Path(results_path).is_file():
+        return None
+    written: list[RunResult] = []
+
+    def build(lines: list[str]) -> str | None:
+        current = _latest(lines, run_id) or fallback
+        if current is None:
+            return None
+        written.append(change(current))
+        return written[-1].to_json()
+
+    append_line_from(results_path, build)
+    return written[-1] if written else None
 
 
 def result_for_run(run_dir: str | Path) -> RunResult | None:

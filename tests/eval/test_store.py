@@ -77,3 +77,38 @@ def test_unknown_run_is_not_written_unless_a_fallback_is_given(tmp_path: Path):
     assert record_evaluation(store, "nope", scores={"t": PAD}) is None and not store.exists()
     written = record_evaluation(store, "nope", scores={"t": PAD}, fallback=result("nope", "bfd"))
     assert written is not None and read_results(store)[0].scores == {"t": PAD}
+
+
+def _attach_tasks(results_path: str, run_id: str, worker: int, count: int) -> None:
+    for index in range(count):
+        record_evaluation(results_path, run_id, scores={f"task-{worker}-{index}": {**PAD, "value": index / count}})
+
+
+def test_concurrent_attachments_lose_no_task(tmp_path: Path):
+    """8 processes x 25 attachments, each a different task: the latest row keeps all 200 (issue 14, defect 6)."""
+    import multiprocessing
+
+    path = tmp_path / "results.jsonl"
+    append_result(path, result("r1", "bfd"))
+    append_result(path, result("other", "padding"))
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_attach_tasks, args=(str(path), "r1", worker, 25)) for worker in range(8)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+    assert [process.exitcode for process in workers] == [0] * 8
+    latest = {r.run_id: r for r in read_results(path)}
+    assert len(latest["r1"].scores) == 200
+    assert latest["r1"].scores["task-7-24"]["value"] == 24 / 25
+    assert latest["r1"].metrics == result("r1", "bfd").metrics and latest["other"].scores == {}
+    assert len(path.read_text().splitlines()) == 2 + 200
+
+
+def test_update_result_without_the_run_or_a_fallback_creates_nothing(tmp_path: Path):
+    from axolotl_packing_bench.eval.store import update_result
+
+    path = tmp_path / "results.jsonl"
+    assert update_result(path, "r1", lambda r: r) is None and not path.exists()
+    assert update_result(path, "r1", lambda r: r.replace(judge=JUDGE), fallback=result("r1", "bfd")).judge == JUDGE
+    assert [r.judge for r in read_results(path)] == [JUDGE]
