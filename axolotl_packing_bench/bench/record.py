@@ -16,7 +16,7 @@ from typing import Any
 
 from axolotl_packing_bench.bench.matrix import make_cell_id, sanitize
 from axolotl_packing_bench.bench.results import RunResult, now_iso
-from axolotl_packing_bench.bench.runner import METRICS_FILE
+from axolotl_packing_bench.constants import DEFAULT_ATTENTION, METRICS_FILE, PLUGIN_PATH
 
 HAND_MATRIX = "hand"
 
@@ -35,7 +35,7 @@ def find_metrics(run_dir: str | Path) -> Path:
         if path.is_file():
             return path
     raise RecordError(
-        f"{root} has no {METRICS_FILE}; train with `plugins: [axolotl_packing_bench.PackingBenchPlugin]` "
+        f"{root} has no {METRICS_FILE}; train with `plugins: [{PLUGIN_PATH}]` "
         "and pass the run's output_dir"
     )
 
@@ -73,7 +73,7 @@ def result_from_metrics(
         "model": sanitize(model) if model else _name(model_info.get("path"), "model"),
         "dataset": sanitize(dataset) if dataset else (sanitize(first) + (f"+{len(paths) - 1}" if len(paths) > 1 else "") if first else "dataset"),
         "strategy": str(metrics.get("strategy") or "unknown"),
-        "attention": str(metrics.get("attention") or "isolated"),
+        "attention": str(metrics.get("attention") or DEFAULT_ATTENTION),
     }
     status = "ok" if metrics.get("status", "ok") == "ok" else "failed"
     run_id = metrics.get("run_id") or hashlib.sha256(json.dumps(metrics, sort_keys=True, default=str).encode()).hexdigest()[:32]

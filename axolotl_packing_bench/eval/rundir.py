@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import METRICS_FILE
 from axolotl_packing_bench.eval.errors import EvalError
 
-METRICS_FILE = "packbench_metrics.json"
+__all__ = ["JUDGE_FILE", "METRICS_FILE", "SCORES_FILE", "RunDir", "open_run_dir"]
 SCORES_FILE = "packbench_scores.json"
 JUDGE_FILE = "packbench_judge.json"
 

@@ -1,0 +1,38 @@
+"""Names and defaults used by more than one part, written once (DESIGN.md: one place per fact).
+
+No imports: the CLI, the bench, the plugin and the eval package all read
+these without loading anything heavy. The plugin's config defaults are the
+fields of `plugin.args.PackingBenchArgs`, which take them from here.
+"""
+
+from __future__ import annotations
+
+PLUGIN_PATH = "axolotl_packing_bench.PackingBenchPlugin"
+"""What a recipe lists under `plugins:` to enable the plugin."""
+
+NATIVE = "native"
+"""The strategy that hands packing to Axolotl's own `sample_packing` (the reference row)."""
+
+BASELINE_STRATEGY = "padding"
+"""The baseline every other strategy is compared with: one sample per row."""
+
+DEFAULT_STRATEGY = "bfd"
+"""`packbench_strategy` when a recipe does not set it."""
+
+ATTENTIONS = ("isolated", "shared")
+"""Attention between the segments of a packed row."""
+
+DEFAULT_ATTENTION = "isolated"
+"""`packbench_attention` when unset, a matrix's attention axis when absent, and what `native` always does."""
+
+METRICS_FILE = "packbench_metrics.json"
+"""The plugin's run metrics in `output_dir` (default of `packbench_metrics_file`)."""
+
+DEFAULT_GROUPS_K = 16
+"""Groups (k-means clusters) of related/unrelated packing when groups are computed."""
+
+MAX_SAMPLE_LEN_FACTOR = 4
+"""`packbench_max_sample_len` defaults to this times `sequence_len`."""
+
+RELIANCE_EFFECTS = ("reliance", "distraction", "unrelated", "few_shot", "fact_use")
+"""The context-reliance probe's effects, in display order (`probes.reliance.EFFECTS` keys)."""
