@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from axolotl_packing_bench.jsonl_lines import jsonl_rows
+from axolotl_packing_bench.jsonl_lines import jsonl_file_rows, user_text
 
 TEXT_SUFFIXES = ("", ".txt", ".lengths")
 DATASET_SUFFIXES = (".json", ".jsonl")
@@ -80,9 +80,14 @@ def _checked(path: Path, lengths: np.ndarray) -> np.ndarray:
     from axolotl_packing_bench.packing.overflow import as_lengths
 
     try:
-        return as_lengths(lengths)
+        checked = as_lengths(lengths)
     except ValueError as error:
         raise LengthsInputError(f"{path.name}: {error}") from None
+    if checked.size == 0:
+        raise LengthsInputError(
+            f"{path.name} holds no lengths; write one token count per line (or save a non-empty .npy array)."
+        )
+    return checked
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -118,13 +123,10 @@ def _read_text(path: Path) -> np.ndarray:
 
 def read_records(path: Path) -> list[dict]:
     """The records of a `.json` list or a `.jsonl` file."""
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise LengthsInputError(f"{path.name} is not UTF-8 text; save it as UTF-8 JSON.") from None
     if path.suffix.lower() == ".jsonl":
-        records = [row for _, row in jsonl_rows(text.splitlines(), where=path.name, error=LengthsInputError)]
+        records = [row for _, row in jsonl_file_rows(path, where=path.name, error=LengthsInputError)]
     else:
+        text = user_text(path, error=LengthsInputError)
         try:
             records = json.loads(text)
         except ValueError as error:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from axolotl_packing_bench.bench.problems import MatrixError, Problem
+from axolotl_packing_bench.core.fileio import UnreadableFile, read_user_text
 
 
 class _Loader(yaml.SafeLoader):
@@ -37,7 +38,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def load_yaml_file(path: Path, *, shown_as: str | None = None) -> Any:
-    """Parse a YAML file; a missing or malformed file raises `MatrixError`.
+    """Parse a YAML file; a missing, unreadable, non-UTF-8 or malformed file raises `MatrixError`.
 
     Args:
         path: The file to read.
@@ -45,11 +46,10 @@ def load_yaml_file(path: Path, *, shown_as: str | None = None) -> Any:
     """
     shown = shown_as or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MatrixError([Problem(shown, "", "file not found", "check the path")]) from None
-    except OSError as error:
-        raise MatrixError([Problem(shown, "", f"cannot read the file ({error.strerror})", "check the path")]) from None
+        text = read_user_text(path)
+    except UnreadableFile as error:
+        what = "file not found" if error.what == "does not exist" else error.what
+        raise MatrixError([Problem(shown, "", what, error.fix)]) from None
     return loads_yaml(text, shown)
 
 

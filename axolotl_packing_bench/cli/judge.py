@@ -93,6 +93,8 @@ def judge(
             price_per_1k_output=price_per_1k_output,
             device=device,
             dtype=dtype,
+            api_key_required=click.get_current_context().get_parameter_source("api_key_env")
+            is not click.core.ParameterSource.DEFAULT,
         )
         runs = [open_run_dir(path) for path in run_dirs]
         baseline_run = open_run_dir(baseline) if baseline is not None else None

@@ -10,6 +10,7 @@ an explicit baseline.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +45,18 @@ class JudgeSettings:
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 8
+    api_key_required: bool = False  # the user named the variable: it must be set (unnamed: a local judge)
 
     def __post_init__(self) -> None:
         if self.mode not in judging.MODES:
             raise EvalError(f"unknown judge mode {self.mode!r}; use one of {', '.join(judging.MODES)}")
         if not self.base_url or not self.model:
             raise EvalError("the judge needs a base URL and a model name; pass --judge-base-url and --judge-model")
+        if self.api_key_required and not os.environ.get(self.api_key_env):
+            raise EvalError(
+                f"the judge's API key variable {self.api_key_env} is not set; export {self.api_key_env} with the key, "
+                "or leave out --api-key-env (eval.judge.api_key_env) for a local judge that needs none"
+            )
 
     def client(self) -> JudgeClient:
         return JudgeClient(

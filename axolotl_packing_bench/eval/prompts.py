@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axolotl_packing_bench.eval.errors import EvalError
-from axolotl_packing_bench.jsonl_lines import jsonl_rows
+from axolotl_packing_bench.jsonl_lines import jsonl_file_rows
 
 OFFLINE = "offline"
 DEFAULT_OFFLINE_PROMPTS = 16
@@ -73,19 +73,20 @@ def load_prompts(source: str | Path, *, seed: int = 0) -> PromptSet:
         count = text.partition(":")[2]
         if count and not count.isdigit():
             raise EvalError(f"--prompts {text!r}: write offline or offline:N with N a number of prompts")
+        if count and int(count) == 0:
+            raise EvalError(f"--prompts {text} selects no prompts; write offline:N with N of 1 or more")
         return offline_prompts(int(count) if count else DEFAULT_OFFLINE_PROMPTS, seed=seed)
     path = Path(text).expanduser()
     if not path.is_file():
         raise EvalError(f"prompt file {path} does not exist; pass a JSONL with a `prompt` field per line, or `offline`")
     prompts: list[Prompt] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, row in jsonl_rows(handle, where=str(path), error=EvalError):
-            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-                raise EvalError(f"{path} line {number} has no `prompt` string; give every line a non-empty `prompt`")
-            reference = row.get("reference")
-            prompts.append(
-                Prompt(str(row.get("id", number)), row["prompt"], reference if isinstance(reference, str) else None)
-            )
+    for number, row in jsonl_file_rows(path, error=EvalError):
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+            raise EvalError(f"{path} line {number} has no `prompt` string; give every line a non-empty `prompt`")
+        reference = row.get("reference")
+        prompts.append(
+            Prompt(str(row.get("id", number)), row["prompt"], reference if isinstance(reference, str) else None)
+        )
     if not prompts:
         raise EvalError(f"{path} holds no prompts; write one JSON object with a `prompt` field per line")
     return PromptSet(path.stem, tuple(prompts))

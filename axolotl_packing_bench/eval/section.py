@@ -173,7 +173,8 @@ def judge_settings(section: Mapping[str, Any], base_dir: Path | None = None, *, 
     prompts = str(section.get("prompts", "offline"))
     if not prompts.startswith("offline"):
         options["prompts"] = str(_path(prompts, base_dir))
-    return JudgeSettings(base_url=str(section["base_url"]), model=str(section["model"]), device=device, dtype=dtype, **options)
+    return JudgeSettings(base_url=str(section["base_url"]), model=str(section["model"]), device=device, dtype=dtype,
+                         api_key_required="api_key_env" in section, **options)
 
 
 def run_eval_section(

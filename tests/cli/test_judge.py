@@ -162,3 +162,34 @@ def test_bad_input(tiny_model: Path, tmp_path: Path):
     one_sentence_error(judge(str(run_dir), *url, "--mode", "pairwise"), "needs the padding run", "--baseline")
     missing = CliRunner().invoke(main, ["judge", str(run_dir)], catch_exceptions=False)
     assert missing.exit_code == 2 and "--judge-base-url" in missing.output
+
+
+def test_refusals_of_issue_14(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Defects 2 and 7: a non-UTF-8 prompt file, an unset --api-key-env and offline:0 each stop with one sentence."""
+    monkeypatch.delenv("PACKBENCH_JUDGE_KEY", raising=False)
+    url = ["--judge-base-url", "http://127.0.0.1:9/v1", "--judge-model", "m",
+           "--results", str(tmp_path / "results.jsonl"), "--leaderboard", str(tmp_path / "L.md")]
+    run_dir = make_run(tmp_path, tiny_model, name="bfd", strategy="bfd")
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"prompt": "caf\xe9?"}\n'.encode("latin-1"))
+    one_sentence_error(judge(str(run_dir), *url, "--prompts", str(latin1)),
+                       f"{latin1} is not UTF-8 text (byte 0xe9 at offset 15); save it as UTF-8.")
+    one_sentence_error(judge(str(run_dir), *url, "--api-key-env", "PACKBENCH_JUDGE_KEY"),
+                       "API key variable PACKBENCH_JUDGE_KEY is not set", "export PACKBENCH_JUDGE_KEY")
+    one_sentence_error(judge(str(run_dir), *url, "--prompts", "offline:0"), "--prompts offline:0 selects no prompts")
+    assert not (tmp_path / "results.jsonl").exists() and not (tmp_path / "L.md").exists()
+
+
+def test_the_same_non_utf8_file_reads_the_same_in_stats_and_judge(tmp_path: Path):
+    """One reader: `stats` and `judge` say the same sentence about the same file."""
+    from axolotl_packing_bench.eval.errors import EvalError
+    from axolotl_packing_bench.eval.prompts import load_prompts
+    from axolotl_packing_bench.lengths_io import LengthsInputError, read_records
+
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"prompt": "caf\xe9?"}\n'.encode("latin-1"))
+    with pytest.raises(EvalError) as judged:
+        load_prompts(path)
+    with pytest.raises(LengthsInputError) as counted:
+        read_records(path)
+    assert str(judged.value) == str(counted.value) == f"{path} is not UTF-8 text (byte 0xe9 at offset 15); save it as UTF-8."

@@ -71,6 +71,18 @@ class TestValidateStructure:
         result = invoke("validate", "--matrix", str(tmp_path / "nope.yaml"), "--no-schema")
         assert result.exit_code == 2 and "nope.yaml: file not found" in result.output
 
+    def test_matrix_that_is_not_utf8(self, tmp_path):
+        """A binary or Latin-1 matrix is one problem, not a UnicodeDecodeError (issue 14, defect 1)."""
+        latin1 = tmp_path / "latin1.yaml"
+        latin1.write_bytes(MATRIX.replace("name: tiny", "description: caf\xe9").encode("latin-1"))
+        for path in (latin1, Path("/bin/ls")):
+            result = invoke("validate", "--matrix", str(path), "--no-schema")
+            assert result.exit_code == 2, result.output
+            assert f"{path}: is not UTF-8 text (byte 0x" in result.output and "fix: save it as UTF-8." in result.output
+            assert "Traceback" not in result.output and "UnicodeDecodeError" not in result.output
+        run = invoke("run", "--matrix", str(latin1), "--dry-run")
+        assert run.exit_code == 2 and f"{latin1}: is not UTF-8 text (byte 0xe9 at offset" in run.output
+
 
 class TestValidateSchema:
     """These import Axolotl (~20 s once per session)."""

@@ -255,6 +255,26 @@ class TestBadInput:
         np.save(tmp_path / "l.npy", np.array([3, -1]))
         self.assert_user_error(run(str(tmp_path / "l.npy"), "--capacity", "8"), "lengths[1] is -1")
 
+    @pytest.mark.parametrize("name", ["empty.txt", "blank.lengths", "empty.npy", "empty.json"])
+    def test_no_lengths_is_an_error_not_a_table_of_zeros(self, tmp_path, name):
+        """Issue 14, defect 4: an empty lengths file used to print 100% efficiency and exit 0."""
+        path = tmp_path / name
+        if name.endswith(".npy"):
+            np.save(path, np.array([], dtype=np.int64))
+        else:
+            path.write_text({"empty.txt": "", "blank.lengths": "\n\n", "empty.json": "[]"}[name])
+        result = run(str(path), "--capacity", "8")
+        if name == "empty.json":
+            self.assert_user_error(result, "empty.json has no records; pass a non-empty dataset.")
+        else:
+            self.assert_user_error(result, f"{name} holds no lengths; write one token count per line")
+
+    def test_not_utf8_dataset_is_one_sentence(self, tmp_path, tokenizer_dir):
+        path = tmp_path / "latin1.jsonl"
+        path.write_bytes('{"instruction": "caf\xe9", "output": "x"}\n'.encode("latin-1"))
+        result = run(str(path), "--capacity", "8", "--tokenizer", str(tokenizer_dir))
+        self.assert_user_error(result, f"{path} is not UTF-8 text (byte 0xe9 at offset 20); save it as UTF-8.")
+
     def test_bad_capacity_is_a_usage_error(self):
         result = run("--capacity", "0")
         assert result.exit_code == 2 and "Traceback" not in result.output
