@@ -48,11 +48,15 @@ def record(
 @leaderboard_option
 @click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
 def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None:
-    """Render LEADERBOARD.md from the results (or check that it is current)."""
-    from axolotl_packing_bench.bench.fileio import atomic_write_text
-    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+    """Render LEADERBOARD.md from the results (or check that it is current).
 
-    results = read_results_or_fail(results_path)
+    The results file must exist: a mistyped --results never replaces the
+    leaderboard with an empty one.
+    """
+    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+    from axolotl_packing_bench.core.fileio import atomic_write_text
+
+    results = read_results_or_fail(results_path, must_exist=True)
     text = render_leaderboard(results, source=results_path.name)
     if check:
         current = leaderboard_path.read_text(encoding="utf-8") if leaderboard_path.exists() else None

@@ -115,8 +115,20 @@ class TestLeaderboard:
         assert stale.exit_code == 1 and "is stale; run `packbench leaderboard" in stale.output
 
     def test_no_results_yet(self, tmp_path):
-        result = invoke("leaderboard", "--results", str(tmp_path / "none.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        (tmp_path / "empty.jsonl").write_text("")
+        result = invoke("leaderboard", "--results", str(tmp_path / "empty.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
         assert result.exit_code == 0 and "No successful runs yet" in (tmp_path / "L.md").read_text()
+
+    def test_missing_results_file_never_wipes_the_board(self, tmp_path):
+        """Issue 14, defect 5: a mistyped --results is an error and the board stays as it was."""
+        board = tmp_path / "LEADERBOARD.md"
+        board.write_text("| the board |\n")
+        for extra in ((), ("--check",)):
+            result = invoke("leaderboard", "--results", str(tmp_path / "reslts.jsonl"), "--leaderboard", str(board), *extra)
+            assert result.exit_code == 2, result.output
+            assert result.output == (f"Error: results file {tmp_path / 'reslts.jsonl'} does not exist; "
+                                     "pass the results.jsonl written by `packbench run`.\n")
+            assert board.read_text() == "| the board |\n"
 
 
 def write_results(path: Path, runtimes: dict[str, float], status: str = "ok") -> Path:
