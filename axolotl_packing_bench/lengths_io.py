@@ -202,9 +202,10 @@ def load_tokenizer(directory: Path):
     try:
         from transformers import AutoTokenizer
     except ImportError:
+        from axolotl_packing_bench.extras import install_hint
+
         raise LengthsInputError(
-            "reading a chat dataset needs transformers; install "
-            "axolotl-packing-bench[axolotl] or pass a lengths file."
+            f"reading a chat dataset needs transformers; run {install_hint('axolotl')} or pass a lengths file."
         ) from None
     try:
         return AutoTokenizer.from_pretrained(str(directory), local_files_only=True)

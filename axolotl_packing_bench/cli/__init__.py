@@ -29,7 +29,23 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use."""
+    """A group whose commands are imported on first use.
+
+    A command that needs a module of a pip extra that is not installed ends
+    with one sentence naming the extra (`extras.missing_extra_message`).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as error:
+            from axolotl_packing_bench.cli.errors import UserInputError
+            from axolotl_packing_bench.extras import missing_extra_message
+
+            message = missing_extra_message(error, ctx.invoked_subcommand)
+            if message is None:  # not a module of an extra: a bug, shown as one
+                raise
+            raise UserInputError(message) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self._load(name) is not None)

@@ -89,6 +89,9 @@ def evaluate(
     fact questions generated from the synthetic data (no hub access); the
     `paper` preset runs lm-eval's MMLU, GSM8K, MATH, BBH, IFEval and HumanEval.
     """
+    from axolotl_packing_bench.extras import require
+
+    require("lm_eval", "torch", "transformers", command="eval")
     from axolotl_packing_bench.eval.errors import EvalError
     from axolotl_packing_bench.eval.harness import LmEvalSettings, run_lm_eval
     from axolotl_packing_bench.eval.presets import parse_num_fewshot, plan_tasks

@@ -41,6 +41,9 @@ def reliance(model_dir: Path, data_path: str, k: int, bootstrap: int, seed: int,
     conflicting answer, an unrelated one, and k few-shot examples. Effects
     are paired differences with bootstrap confidence intervals.
     """
+    from axolotl_packing_bench.extras import require
+
+    require("torch", "transformers", command="probe")
     from axolotl_packing_bench.probes.reliance import (
         ProbeDataError,
         format_table,
