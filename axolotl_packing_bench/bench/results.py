@@ -20,6 +20,7 @@ import dataclasses
 import json
 import re
 import sys
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -71,6 +72,7 @@ class RunResult:
         judge: GPT-judge results, added later; {} when none.
         recorded_at: When the row was written (ISO 8601, UTC).
         log: Path of the training log, when there is one.
+        repeat: Which repeat of the cell this is (0 for the first; `packbench run --repeats N`).
         schema_version: Version of this line's layout.
     """
 
@@ -86,11 +88,39 @@ class RunResult:
     judge: Mapping[str, Any] = field(default_factory=dict)
     recorded_at: str = ""
     log: str | None = None
+    repeat: int = 0
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ResultsError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+
+    @classmethod
+    def failed(
+        cls,
+        cell: Any,
+        reason: str,
+        *,
+        status: str = "failed",
+        metrics: Mapping[str, Any] | None = None,
+        log: str | None = None,
+        run_id: str | None = None,
+        repeat: int = 0,
+    ) -> RunResult:
+        """The result of a cell that did not succeed (`cell`: anything with cell_id, matrix, axes, labels)."""
+        return cls(
+            run_id=run_id or uuid.uuid4().hex,
+            cell_id=cell.cell_id,
+            matrix=cell.matrix,
+            status=status,
+            reason=reason,
+            axes=dict(cell.axes),
+            labels=dict(cell.labels),
+            metrics=dict(metrics or {}),
+            recorded_at=now_iso(),
+            log=log,
+            repeat=repeat,
+        )
 
     @property
     def ok(self) -> bool:
@@ -123,6 +153,7 @@ class RunResult:
             "judge": dict(self.judge),
             "recorded_at": self.recorded_at,
             "log": self.log,
+            "repeat": self.repeat,
         }
 
     def to_json(self) -> str:
@@ -161,6 +192,7 @@ class RunResult:
             judge=mapping("judge"),
             recorded_at=str(data.get("recorded_at") or ""),
             log=data.get("log"),
+            repeat=data["repeat"] if isinstance(data.get("repeat"), int) and not isinstance(data.get("repeat"), bool) else 0,
             schema_version=version,
         )
 
@@ -213,3 +245,17 @@ def latest_per_cell(results: Iterable[RunResult]) -> dict[tuple[str, str], RunRe
 def done_cells(results: Iterable[RunResult], matrix: str) -> set[str]:
     """Cell ids of `matrix` whose latest result is ok (a rerun skips them)."""
     return {cell for (name, cell), result in latest_per_cell(results).items() if name == matrix and result.ok}
+
+
+def done_repeats(results: Iterable[RunResult], matrix: str) -> dict[str, set[int]]:
+    """Cell id -> the repeat indices of `matrix` whose latest result is ok (resume counts them)."""
+    latest: dict[tuple[str, int], RunResult] = {}
+    for result in results:
+        if result.matrix == matrix:
+            latest.pop((result.cell_id, result.repeat), None)
+            latest[(result.cell_id, result.repeat)] = result
+    done: dict[str, set[int]] = {}
+    for (cell, repeat), result in latest.items():
+        if result.ok:
+            done.setdefault(cell, set()).add(repeat)
+    return done

@@ -1,27 +1,26 @@
 """Run matrix cells with `axolotl train`, one process per cell, and record results.
 
-Three steps, kept apart so that another backend (Ray, Slurm) can call the
-middle one on a worker and the last one on the driver:
+The pieces every backend (`cluster.local`, `cluster.ray_backend`,
+`cluster.slurm`) shares, driven by one loop (`pipeline.driver`):
 
-1. `plan_cells`: which cells to run and which are already done (their latest
-   result in `results.jsonl` is ok for this matrix), pure.
-2. `run_cell`: render the cell's recipe (URIs resolved) into
-   `runs/<matrix>/<cell_id>/recipe.yml`, run the train command in its own
-   process group with its output in `train.log`, enforce the timeout, and
-   return a `RunResult` (None when stopped by the user). Never raises for a
-   failed cell: a crash is a result.
+1. `plan_cells`: which (cell, repeat) pairs to run and which are already done
+   (their latest result in `results.jsonl` is ok), in run order: the cells of
+   one table (model x dataset) interleaved, repeat after repeat. Pure.
+2. `prepare_cell` renders the cell's recipe (URIs resolved) into
+   `runs/<matrix>/<cell_id>/recipe.yml`; `cell_result` reads what the
+   training left (metrics file, log) into a `RunResult`. `run_cell` does both
+   around a fresh `axolotl train` process under a guard (`procguard`: it dies
+   with the runner), enforcing the timeout. Never raises for a failed cell: a
+   crash is a result.
 3. `record_result`: append the result (locked) and re-render the leaderboard
    (atomically).
-
-`run_matrix` drives them locally, `jobs` cells at a time, reporting progress
-on stderr. Stopping (Ctrl-C) kills every running cell's process group,
-records nothing for them, and leaves finished results as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shlex
@@ -31,9 +30,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,14 +39,14 @@ from axolotl_packing_bench.bench.environment import collect_hardware, collect_ve
 from axolotl_packing_bench.bench.fileio import atomic_write_text
 from axolotl_packing_bench.bench.leaderboard import render_leaderboard
 from axolotl_packing_bench.bench.matrix import Cell
+from axolotl_packing_bench.bench.procguard import guard_argv
 from axolotl_packing_bench.bench.recipe import cell_run_dir, render_recipe
-from axolotl_packing_bench.bench.results import RunResult, append_result, done_cells, now_iso, read_results
+from axolotl_packing_bench.bench.results import RunResult, append_result, done_repeats, now_iso, read_results
 from axolotl_packing_bench.bench.trainlog import last_error_line, metrics_from_log, one_sentence, read_tail
 
 DEFAULT_TRAIN_COMMAND = ("{python}", "-m", "axolotl.cli.main", "train", "{config}", "--launcher", "{launcher}")
 """`axolotl train <recipe> --launcher <launcher>`, through the interpreter running packbench."""
 
-METRICS_FILE = "packbench_metrics.json"
 KILL_GRACE_S = 10.0
 
 
@@ -67,6 +64,11 @@ def parse_train_command(text: str) -> tuple[str, ...]:
     return parts
 
 
+def threads_per_cell(jobs: int) -> int:
+    """CPU threads each of `jobs` parallel cells gets."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
 def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a training process.
 
@@ -80,8 +82,35 @@ def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str,
     env.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
     env["PYTHONUNBUFFERED"] = "1"
     if jobs > 1:
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        env.setdefault("OMP_NUM_THREADS", str(threads_per_cell(jobs)))
     return env
+
+
+@functools.cache
+def default_metrics_file() -> str:
+    """The plugin's default `packbench_metrics_file` (written once, in the shared constants or the args model)."""
+    try:
+        from axolotl_packing_bench.constants import METRICS_FILE  # type: ignore[import-not-found]
+
+        return str(METRICS_FILE)
+    except ImportError:
+        pass
+    import importlib.util
+
+    # plugin/args.py alone (pydantic only): importing it as `plugin.args` would run plugin/__init__, i.e. Axolotl
+    spec = importlib.util.spec_from_file_location(
+        "_packbench_plugin_args", Path(__file__).parents[1] / "plugin" / "args.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.PackingBenchArgs.model_fields["packbench_metrics_file"].default)
+
+
+def metrics_file_name(recipe: Mapping[str, Any]) -> str:
+    """The metrics file a recipe's plugin writes: its `packbench_metrics_file`, else the plugin's default."""
+    name = recipe.get("packbench_metrics_file")
+    return str(name) if name else default_metrics_file()
 
 
 # ---------------------------------------------------------------- 1. plan
@@ -89,11 +118,28 @@ def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str,
 
 @dataclass(frozen=True)
 class CellPlan:
-    """A cell, where it runs, and whether it runs or is skipped as done."""
+    """A cell (one repeat of it), where it runs, and whether it runs or is skipped as done."""
 
     cell: Cell
     run_dir: Path
     skip: bool = False
+    repeat: int = 0
+
+    @property
+    def label(self) -> str:
+        """The cell id, with the repeat when there is more than the first."""
+        return self.cell.cell_id + (f" (repeat {self.repeat + 1})" if self.repeat else "")
+
+
+def repeat_run_dir(runs_dir: str | Path, cell: Cell, repeat: int) -> Path:
+    """`runs/<matrix>/<cell_id>` for the first repeat, `.../<cell_id>.repeat<N>` for the others (same prepared data)."""
+    base = cell_run_dir(runs_dir, cell)
+    return base if repeat == 0 else base.with_name(f"{base.name}.repeat{repeat}")
+
+
+def table_key(cell: Cell) -> tuple[str, str]:
+    """The leaderboard table a cell belongs to: (model, dataset)."""
+    return (str(cell.axes.get("model", "")), str(cell.axes.get("dataset", "")))
 
 
 def plan_cells(
@@ -102,35 +148,75 @@ def plan_cells(
     *,
     runs_dir: str | Path,
     fresh: bool = False,
+    repeats: int = 1,
 ) -> list[CellPlan]:
-    """Plan every cell; those whose latest result is ok are skipped unless `fresh`."""
-    done: set[str] = set()
+    """Plan `repeats` runs of every cell; repeats whose latest result is ok are skipped unless `fresh`.
+
+    Order: table by table (model x dataset, first appearance); inside a table,
+    every cell once (padding, random, greedy, ...), then every cell again for
+    the next repeat, so that drifts of the machine hit every strategy alike.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    done: dict[tuple[str, str], set[int]] = {}
     if not fresh:
         for matrix in {cell.matrix for cell in cells}:
-            done |= {f"{matrix}\0{cell_id}" for cell_id in done_cells(results, matrix)}
+            for cell_id, indices in done_repeats(results, matrix).items():
+                done[(matrix, cell_id)] = indices
+    tables: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        tables.setdefault(table_key(cell), []).append(cell)
     return [
-        CellPlan(cell, cell_run_dir(runs_dir, cell).absolute(), skip=f"{cell.matrix}\0{cell.cell_id}" in done)
-        for cell in cells
+        CellPlan(cell, repeat_run_dir(runs_dir, cell, repeat).absolute(),
+                 skip=repeat in done.get((cell.matrix, cell.cell_id), set()), repeat=repeat)
+        for table in tables.values()
+        for repeat in range(repeats)
+        for cell in table
     ]
 
 
 # ---------------------------------------------------------------- 2. run one cell
 
 
-def _kill_group(process: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
-    for sig, wait_s in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+@dataclass(frozen=True)
+class PreparedCell:
+    """A cell whose recipe is written: where its log, output and metrics go."""
+
+    plan: CellPlan
+    recipe_path: Path
+    log_path: Path
+    output_dir: Path
+    metrics_path: Path
 
 
-def _read_metrics(output_dir: Path) -> dict[str, Any] | None:
-    path = output_dir / METRICS_FILE
+def prepare_cell(plan: CellPlan, resolve: Callable[[str], str] | None = None) -> PreparedCell | RunResult:
+    """Write the cell's recipe (and clear a previous attempt's metrics); a failed result if it cannot be."""
+    run_dir = plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "train.log"
+    recipe_path = run_dir / "recipe.yml"
+    try:
+        if resolve is None:
+            from axolotl_packing_bench.bench.recipe import default_resolver
+
+            resolve = default_resolver()
+        text = render_recipe(plan.cell, recipe_path=recipe_path, run_dir=run_dir, resolve=resolve)
+        import yaml
+
+        recipe = yaml.safe_load(text) or {}
+        metrics_name = metrics_file_name(recipe if isinstance(recipe, Mapping) else {})
+    except Exception as error:  # noqa: BLE001 - an asset that cannot be built fails this cell only
+        atomic_write_text(log_path, f"packbench: cannot prepare the recipe: {error!r}\n")
+        return cell_failure(plan, one_sentence(f"cannot prepare the recipe: {error}"), runner={"started_at": now_iso()})
+    atomic_write_text(recipe_path, text)
+    output_dir = Path(str(recipe.get("output_dir") or run_dir / "output"))
+    metrics_path = output_dir / metrics_name
+    with contextlib.suppress(FileNotFoundError):
+        metrics_path.unlink()  # never read a previous attempt's metrics
+    return PreparedCell(plan, recipe_path, log_path, output_dir, metrics_path)
+
+
+def _read_metrics(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -145,35 +231,124 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def _result(cell: Cell, run_dir: Path, status: str, reason: str | None, metrics: dict[str, Any], runner: dict[str, Any]) -> RunResult:
-    metrics = dict(metrics)
-    metrics.setdefault("versions", None)
-    metrics.setdefault("hardware", None)
-    if not metrics["versions"]:
-        metrics["versions"] = collect_versions()
-    if not metrics["hardware"]:
-        metrics["hardware"] = collect_hardware()
-    metrics["runner"] = runner
-    return RunResult(
-        run_id=str(metrics.get("run_id") or uuid.uuid4().hex),
-        cell_id=cell.cell_id,
-        matrix=cell.matrix,
-        status=status,
-        reason=reason,
-        axes=dict(cell.axes),
-        labels=dict(cell.labels),
-        metrics=metrics,
-        recorded_at=now_iso(),
-        log=_shown(run_dir / "train.log"),
-    )
-
-
 def _shown(path: Path) -> str:
     try:
         relative = os.path.relpath(path)
     except ValueError:
         return str(path)
     return str(path) if relative.startswith("..") else relative
+
+
+def _with_environment(metrics: Mapping[str, Any], runner: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = dict(metrics)
+    if not metrics.get("versions"):
+        metrics["versions"] = collect_versions()
+    if not metrics.get("hardware"):
+        metrics["hardware"] = collect_hardware()
+    metrics["runner"] = dict(runner)
+    return metrics
+
+
+def cell_failure(plan: CellPlan, reason: str, *, status: str = "failed", metrics: Mapping[str, Any] | None = None,
+                 runner: Mapping[str, Any] | None = None) -> RunResult:
+    """A failed (or timed-out) result of a planned cell, with the environment filled in."""
+    metrics = _with_environment(metrics or {}, runner or {})
+    return RunResult.failed(plan.cell, reason, status=status, metrics=metrics, log=_shown(plan.run_dir / "train.log"),
+                            run_id=str(metrics.get("run_id") or "") or None, repeat=plan.repeat)
+
+
+def cell_result(prepared: PreparedCell, *, exit_code: int | None, timed_out: bool, runner: Mapping[str, Any]) -> RunResult:
+    """What a finished training left (metrics file, else the log) as a result; `runner` goes in metrics.runner."""
+    plan = prepared.plan
+    metrics = _read_metrics(prepared.metrics_path)
+    tail = read_tail(prepared.log_path)
+    runtime = ((metrics or {}).get("training") or {}).get("runtime_s")
+    if isinstance(runtime, (int, float)) and isinstance(runner.get("wall_s"), (int, float)):
+        runner = {**runner, "overhead_s": round(runner["wall_s"] - runtime, 2)}  # start-up, imports, loading, saving
+    if timed_out:
+        last = last_error_line(tail)
+        reason = f"timed out after {_duration(runner.get('timeout_s') or runner.get('wall_s') or 0)}" + (f"; last log line: {last}" if last else "")
+        return cell_failure(plan, one_sentence(reason), status="timeout", metrics=metrics, runner=runner)
+    if exit_code != 0:
+        error = (metrics or {}).get("error") or last_error_line(tail) or "no output"
+        if exit_code is not None and exit_code < 0:
+            name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else str(-exit_code)
+            reason = f"training was killed by {name}: {error}"
+        else:
+            reason = f"training exited with status {exit_code}: {error}"
+        return cell_failure(plan, one_sentence(reason), metrics=metrics, runner=runner)
+    if metrics is None:
+        metrics = metrics_from_log(tail)
+    if metrics.get("status") == "failed":
+        reason = metrics.get("error") or "the plugin recorded a failed run"
+        return cell_failure(plan, one_sentence(str(reason)), metrics=metrics, runner=runner)
+    metrics = _with_environment(metrics, runner)
+    return RunResult(
+        run_id=str(metrics.get("run_id") or "") or uuid.uuid4().hex,
+        cell_id=plan.cell.cell_id,
+        matrix=plan.cell.matrix,
+        status="ok",
+        reason=None,
+        axes=dict(plan.cell.axes),
+        labels=dict(plan.cell.labels),
+        metrics=metrics,
+        recorded_at=now_iso(),
+        log=_shown(prepared.log_path),
+        repeat=plan.repeat,
+    )
+
+
+class CellProcess:
+    """A cell's training process, the leader of its own process group (killed as a group)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exit_code: int | None = None
+        self.cpu_s: float | None = None
+
+    def poll(self) -> int | None:
+        raise NotImplementedError
+
+    def signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+class IsolatedProcess(CellProcess):
+    """`argv` in a fresh interpreter, under the guard, output appended to `log_path`."""
+
+    def __init__(self, argv: Sequence[str], *, log_path: Path, env: Mapping[str, str]) -> None:
+        with open(log_path, "a", encoding="utf-8") as log:
+            self.popen = subprocess.Popen(  # noqa: S603 - the user's own train command
+                guard_argv(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=dict(env), start_new_session=True,  # its own process group: launchers and workers die together
+            )
+        super().__init__(self.popen.pid)
+
+    def poll(self) -> int | None:
+        if self.exit_code is None:
+            try:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.exit_code = self.popen.poll() if self.popen.poll() is not None else -signal.SIGKILL
+                return self.exit_code
+            if pid:
+                self.exit_code = os.waitstatus_to_exitcode(status)
+                self.popen.returncode = self.exit_code
+                self.cpu_s = round(usage.ru_utime + usage.ru_stime, 2)
+        return self.exit_code
+
+
+def stop_process(process: CellProcess, grace: float = KILL_GRACE_S, poll_s: float = 0.1) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds; reap the leader."""
+    process.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    process.signal_group(signal.SIGKILL)  # also stragglers a launcher left behind
+    deadline = time.monotonic() + 10
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(poll_s)
 
 
 def run_cell(
@@ -186,8 +361,12 @@ def run_cell(
     env: Mapping[str, str] | None = None,
     stop: threading.Event | None = None,
     poll_s: float = 0.2,
+    repeat: int = 0,
 ) -> RunResult | None:
-    """Train one cell in its own process and return its result.
+    """Train one cell in a fresh process (blocking) and return its result.
+
+    Used where one process trains one cell (a Ray or Slurm task); the local
+    backend runs the same steps without blocking.
 
     Args:
         cell: The cell to run.
@@ -198,92 +377,43 @@ def run_cell(
         env: Environment of the training process (default: `child_env()`).
         stop: When set, the training process is killed and None is returned.
         poll_s: How often to check the process, the timeout and `stop`.
+        repeat: Which repeat of the cell this is.
 
     Returns:
         The result (ok, failed or timeout), or None when stopped.
     """
-    run_dir = Path(run_dir).absolute()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / "train.log"
-    recipe_path = run_dir / "recipe.yml"
-    runner: dict[str, Any] = {"started_at": now_iso(), "timeout_s": timeout}
-    try:
-        if resolve is None:
-            from axolotl_packing_bench.bench.recipe import default_resolver
-
-            resolve = default_resolver()
-        text = render_recipe(cell, recipe_path=recipe_path, run_dir=run_dir, resolve=resolve)
-    except Exception as error:  # noqa: BLE001 - an asset that cannot be built fails this cell only
-        atomic_write_text(log_path, f"packbench: cannot prepare the recipe: {error!r}\n")
-        return _result(cell, run_dir, "failed", one_sentence(f"cannot prepare the recipe: {error}"), {}, runner)
-    atomic_write_text(recipe_path, text)
-    output_dir = run_dir / "output"
-    with contextlib.suppress(FileNotFoundError):
-        (output_dir / METRICS_FILE).unlink()  # never read a previous attempt's metrics
-
-    argv = train_command(command, recipe_path, cell.launcher)
-    runner["command"] = shlex.join(argv)
+    plan = CellPlan(cell, Path(run_dir).absolute(), repeat=repeat)
+    prepared = prepare_cell(plan, resolve)
+    if isinstance(prepared, RunResult):
+        return prepared
+    argv = train_command(command, prepared.recipe_path, cell.launcher)
+    runner: dict[str, Any] = {"started_at": now_iso(), "timeout_s": timeout, "command": shlex.join(argv), "worker": "isolated"}
+    atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
     started = time.monotonic()
-    marker = run_dir / ".running"
-    with open(log_path, "w", encoding="utf-8") as log:
-        log.write(f"$ {shlex.join(argv)}\n")
-        log.flush()
-        try:
-            process = subprocess.Popen(  # noqa: S603 - the user's own train command
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=dict(env) if env is not None else child_env(),
-                start_new_session=True,  # its own process group: we kill launchers and workers together
-            )
-        except OSError as error:
-            return _result(cell, run_dir, "failed", one_sentence(f"cannot start {argv[0]}: {error.strerror}"), {}, runner)
-        atomic_write_text(marker, f"{os.getpid()} {process.pid}\n")
-        timed_out = stopped = False
-        try:
-            while True:
-                try:
-                    process.wait(timeout=poll_s)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if stop is not None and stop.is_set():
-                    stopped = True
-                    _kill_group(process, grace=2.0)
-                    break
-                if timeout is not None and time.monotonic() - started > timeout:
-                    timed_out = True
-                    _kill_group(process)
-                    break
-        finally:
-            if process.poll() is None:  # an exception in this thread: leave no orphan
-                _kill_group(process, grace=1.0)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)  # stragglers a launcher left behind
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
-    wall = time.monotonic() - started
-    runner.update(wall_s=round(wall, 2), exit_code=process.returncode, finished_at=now_iso())
+    marker = plan.run_dir / ".running"
+    process = IsolatedProcess(argv, log_path=prepared.log_path, env=env if env is not None else child_env())
+    atomic_write_text(marker, f"{os.getpid()} {process.pid}\n")
+    timed_out = stopped = False
+    try:
+        while process.poll() is None:
+            time.sleep(poll_s)
+            if stop is not None and stop.is_set():
+                stopped = True
+                stop_process(process, grace=2.0)
+            elif timeout is not None and time.monotonic() - started > timeout:
+                timed_out = True
+                stop_process(process)
+    finally:
+        if process.poll() is None:  # an exception in this thread: leave no orphan
+            stop_process(process, grace=1.0)
+        process.signal_group(signal.SIGKILL)  # stragglers a launcher left behind
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+    runner.update(wall_s=round(time.monotonic() - started, 2), exit_code=process.exit_code, cpu_s=process.cpu_s,
+                  finished_at=now_iso())
     if stopped:
         return None
-
-    metrics = _read_metrics(output_dir)
-    tail = read_tail(log_path)
-    if timed_out:
-        last = last_error_line(tail)
-        reason = f"timed out after {_duration(timeout or wall)}" + (f"; last log line: {last}" if last else "")
-        return _result(cell, run_dir, "timeout", one_sentence(reason), metrics or {}, runner)
-    if process.returncode != 0:
-        error = (metrics or {}).get("error") or last_error_line(tail) or "no output"
-        reason = f"training exited with status {process.returncode}: {error}"
-        return _result(cell, run_dir, "failed", one_sentence(reason), metrics or {}, runner)
-    if metrics is None:
-        metrics = metrics_from_log(tail)
-    if metrics.get("status") == "failed":
-        reason = metrics.get("error") or "the plugin recorded a failed run"
-        return _result(cell, run_dir, "failed", one_sentence(str(reason)), metrics, runner)
-    return _result(cell, run_dir, "ok", None, metrics, runner)
+    return cell_result(prepared, exit_code=process.exit_code, timed_out=timed_out, runner=runner)
 
 
 # ---------------------------------------------------------------- 3. record
@@ -325,10 +455,10 @@ class Progress:
         return f"[{self.done:>{width}}/{self.total}]"
 
     def start(self, plan: CellPlan) -> None:
-        self.line(f"{self._counter()} start   {plan.cell.cell_id}")
+        self.line(f"{self._counter()} start   {plan.label}")
 
     def still_running(self, plan: CellPlan, seconds: float) -> None:
-        self.line(f"{self._counter()} running {plan.cell.cell_id} ({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})")
+        self.line(f"{self._counter()} running {plan.label} ({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})")
 
     def finish(self, plan: CellPlan, result: RunResult, seconds: float) -> None:
         self.done += 1
@@ -337,7 +467,7 @@ class Progress:
         remaining = self.total - self.done
         eta = sum(self.durations) / len(self.durations) * remaining / max(1, self.jobs)
         status = result.status if result.ok else f"{result.status.upper()}"
-        text = f"{self._counter()} {status:<7} {plan.cell.cell_id} in {_duration(seconds)} · elapsed {_duration(elapsed)}"
+        text = f"{self._counter()} {status:<7} {plan.label} in {_duration(seconds)} · elapsed {_duration(elapsed)}"
         text += f" · ETA {_duration(eta)}" if remaining else ""
         if not result.ok and result.reason:
             text += f"\n        reason: {result.reason}\n        log: {result.log}"
@@ -346,7 +476,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What a `run_matrix` call did."""
+    """What one run of the driver loop did."""
 
     results: tuple[RunResult, ...]
     skipped: int
@@ -399,107 +529,3 @@ def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)
-
-
-def _train_and_follow_up(
-    plan: CellPlan, after_training: Callable[[CellPlan, RunResult], RunResult] | None, **run_options: Any
-) -> RunResult | None:
-    result = run_cell(plan.cell, plan.run_dir, **run_options)
-    if result is None or after_training is None:
-        return result
-    return after_training(plan, result)
-
-
-def run_matrix(
-    plans: Sequence[CellPlan],
-    *,
-    results_path: str | Path,
-    leaderboard_path: str | Path | None,
-    jobs: int = 1,
-    command: Sequence[str] = DEFAULT_TRAIN_COMMAND,
-    timeout: float | None = None,
-    resolve: Callable[[str], str] | None = None,
-    env: Mapping[str, str] | None = None,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
-    heartbeat_s: float = 60.0,
-    after_training: Callable[[CellPlan, RunResult], RunResult] | None = None,
-) -> RunSummary:
-    """Run the planned cells, `jobs` at a time, recording each result as it ends.
-
-    Args:
-        plans: From `plan_cells`; skipped plans are not run.
-        results_path: The results JSONL to append to.
-        leaderboard_path: The markdown to re-render after each cell (None: don't).
-        jobs: Cells run at once.
-        command: Train command template.
-        timeout: Per-cell timeout overriding each cell's own.
-        resolve: URI resolver passed to `run_cell`.
-        env: Training environment (default `child_env(jobs)`).
-        stop: Set it (e.g. from a signal handler) to stop: running cells are
-            killed and not recorded, pending ones never start.
-        progress: Where progress goes (default: stderr).
-        heartbeat_s: How often to say which cells are still running.
-        after_training: Called in the cell's thread on each finished result
-            (evaluation, probes); returns the result to record.
-    """
-    stop = stop or threading.Event()
-    to_run = deque(plan for plan in plans if not plan.skip)
-    progress = progress or Progress(total=len(to_run), jobs=jobs)
-    environment = dict(env) if env is not None else child_env(jobs)
-    if resolve is None and to_run:
-        from axolotl_packing_bench.bench.recipe import default_resolver
-
-        resolve = default_resolver()
-    finished: list[RunResult] = []
-    running: dict[Future, tuple[CellPlan, float]] = {}
-    last_beat = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="packbench-cell") as pool:
-        while to_run or running:
-            while to_run and len(running) < jobs and not stop.is_set():
-                plan = to_run.popleft()
-                progress.start(plan)
-                future = pool.submit(
-                    _train_and_follow_up,
-                    plan,
-                    after_training,
-                    command=command,
-                    timeout=timeout if timeout is not None else plan.cell.timeout,
-                    resolve=resolve,
-                    env=environment,
-                    stop=stop,
-                )
-                running[future] = (plan, time.monotonic())
-            if not running:
-                break
-            done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in done:
-                plan, began = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as error:  # noqa: BLE001 - a bug in one cell must not stop the others
-                    result = RunResult(
-                        run_id=uuid.uuid4().hex,
-                        cell_id=plan.cell.cell_id,
-                        matrix=plan.cell.matrix,
-                        status="failed",
-                        reason=one_sentence(f"packbench could not run the cell: {error!r}"),
-                        axes=dict(plan.cell.axes),
-                        labels=dict(plan.cell.labels),
-                        recorded_at=now_iso(),
-                    )
-                if result is None:  # stopped by the user: record nothing
-                    continue
-                record_result(result, results_path, leaderboard_path)
-                finished.append(result)
-                progress.finish(plan, result, time.monotonic() - began)
-            if running and time.monotonic() - last_beat >= heartbeat_s:
-                last_beat = time.monotonic()
-                for plan, began in running.values():
-                    progress.still_running(plan, time.monotonic() - began)
-    return RunSummary(
-        results=tuple(finished),
-        skipped=sum(plan.skip for plan in plans),
-        interrupted=stop.is_set(),
-        not_run=sum(not plan.skip for plan in plans) - len(finished),
-    )

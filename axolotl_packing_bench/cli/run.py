@@ -33,11 +33,21 @@ def _timeout(value: str | None) -> float | None:
         raise UserInputError(f"--timeout {value!r} is not a duration; write seconds (600) or 90s, 15m, 2h.") from None
 
 
+def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from axolotl_packing_bench.cluster.backend import backend_names
+
+    names = backend_names()
+    if value not in names:
+        raise UserInputError(f"--backend {value!r} is not a known backend; choose one of {', '.join(names)}.")
+    return value
+
+
 @click.command()
 @matrix_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and the command of each cell; run nothing.")
 @only_option
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1), help="Cells trained at once (CPU threads are shared out; time figures are fairest with 1).")
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(min=1), help="Train each cell N times and keep every measurement (cells of a table interleaved).")
 @click.option("--timeout", "timeout_text", default=None, metavar="DURATION", help="Per-cell timeout (600, 90s, 15m, 2h); overrides the matrix's `timeout:`.")
 @runs_dir_option
 @results_option
@@ -47,15 +57,20 @@ def _timeout(value: str | None) -> float | None:
     "--train-command",
     default=None,
     metavar="TEMPLATE",
-    help="Command that trains one recipe, with {config} (and {launcher}, {python}); "
-    "default: `{python} -m axolotl.cli.main train {config} --launcher {launcher}`.",
+    help="Command that trains one recipe, with {config} (and {launcher}, {python}); runs each cell in a fresh "
+    "interpreter. Default: Axolotl's train entry in a warm worker (`axolotl train {config} --launcher python`).",
 )
+@click.option("--train-entry", default=None, metavar="MODULE:FUNCTION",
+              help="Python function the warm worker calls with the recipe path instead of Axolotl's train entry.")
+@click.option("--isolated-process", is_flag=True,
+              help="Start every cell in a fresh interpreter (`python -m axolotl.cli.main train ...`) instead of forking it from a warm worker.")
 @click.option(
     "--backend",
-    type=click.Choice(["local", "ray", "slurm"]),
     default="local",
     show_default=True,
-    help="local: processes on this machine; ray: one Ray task per cell; slurm: write job-array scripts (see --submit).",
+    callback=_backend_name,
+    help="local: processes on this machine; ray: one Ray task per cell; slurm: job-array scripts (see --submit); "
+    "or any backend registered with cluster.backend.register_backend.",
 )
 @click.option("--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).")
 @click.option("--retries", default=0, show_default=True, type=click.IntRange(min=0), help="Ray: run a failed cell up to N more times.")
@@ -65,25 +80,34 @@ def run(
     dry_run: bool,
     only: tuple[str, ...],
     jobs: int,
+    repeats: int,
     timeout_text: str | None,
     runs_dir: Path,
     results_path: Path,
     leaderboard_path: Path,
     fresh: bool,
     train_command: str | None,
+    train_entry: str | None,
+    isolated_process: bool,
     backend: str,
     ray_address: str | None,
     retries: int,
     submit: bool,
 ) -> None:
-    """Train every cell of a matrix with `axolotl train`, one process per cell.
+    """Train every cell of a matrix with Axolotl, one process per cell.
 
     Each cell runs in runs/<matrix>/<cell_id>/ (recipe.yml, train.log,
     output/). Cells whose latest result is ok are skipped, so a rerun resumes
     where the last one stopped. A crash or timeout is recorded as a failed
     cell and the matrix goes on; the leaderboard is re-rendered after every
     cell. Ctrl-C kills the running cells, keeps every finished result, and
-    exits with status 130. Exit status 0 only when every cell succeeded.
+    exits with status 130; killing packbench any other way (even kill -9)
+    also ends its cells. Exit status 0 only when every cell succeeded.
+
+    Locally, each cell is forked from a warm worker that imported Axolotl
+    once, and runs `axolotl train <recipe> --launcher python` in process;
+    --isolated-process, --train-command or a launcher other than python
+    starts a fresh interpreter per cell instead.
 
     Training runs offline (HF_HUB_OFFLINE=1) unless your environment sets
     HF_HUB_OFFLINE itself, e.g. HF_HUB_OFFLINE=0 to download hub models.
@@ -93,46 +117,47 @@ def run(
     result. --backend slurm writes one job-array script per resource shape
     under runs/<matrix>/slurm/ (printed with --dry-run, submitted with
     --submit); each array task records its own result in the shared results
-    file. `packbench status` shows the cells' states for either.
+    file. Every backend runs the matrix's eval: and probes: sections after a
+    cell trains. `packbench status` shows the cells' states for any of them.
     """
     from axolotl_packing_bench.bench import runner
-    from axolotl_packing_bench.bench.post_training import after_training_hook
+    from axolotl_packing_bench.cluster.backend import BackendError, BackendOptions, describe, make_backend
+    from axolotl_packing_bench.pipeline.driver import Recorder, drive
+    from axolotl_packing_bench.pipeline.follow_up import follow_up_for
 
     matrix, cells = load_cells(matrix_path, only)
     timeout = _timeout(timeout_text)
     try:
-        command = runner.parse_train_command(train_command) if train_command else runner.DEFAULT_TRAIN_COMMAND
+        command = runner.parse_train_command(train_command) if train_command else None
     except ValueError:
         raise UserInputError("--train-command must contain {config}, e.g. 'axolotl train {config} --launcher python'.") from None
+    if train_entry is not None:
+        if train_command:
+            raise UserInputError("--train-entry and --train-command exclude each other; pass one of them.")
+        if not _is_entry(train_entry):
+            raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     results = read_results_or_fail(results_path)
-    plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh)
+    plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
-    if backend != "local":
-        from axolotl_packing_bench.cluster.resources import (
-            ResourcesError,
-            matrix_resources,
-        )
-
-        try:
-            rules = matrix_resources(matrix)
-        except ResourcesError as error:
-            raise UserInputError(f"{matrix_path}: {error}.") from None
-        if matrix.sections.get("eval"):
-            click.echo(f"note: --backend {backend} trains the cells but does not run the matrix's eval: section; run `packbench eval` afterwards.", err=True)
-    if backend == "slurm":
-        _slurm(matrix, matrix_path, plans, rules, dry_run=dry_run, submit=submit, timeout=timeout, train_command=train_command,
-               runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path, fresh=fresh)
-        return
-
+    follow_up = follow_up_for(matrix, plans)
+    stop = threading.Event()
+    options = BackendOptions(
+        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path, jobs=jobs,
+        command=command, train_entry=train_entry, isolated=isolated_process, timeout=timeout, follow_up=follow_up,
+        extra={"ray_address": ray_address, "retries": retries, "submit": submit, "dry_run": dry_run,
+               "train_command_text": train_command, "fresh": fresh, "matrix_path": matrix_path, "repeats": repeats},
+        stop=stop,
+    )
+    try:
+        chosen = make_backend(backend, options)
+    except ValueError as error:  # a backend's own check of the matrix (e.g. its resources: section)
+        raise UserInputError(f"{matrix_path}: {error}.") from None
     if dry_run:
-        click.echo(f"matrix {matrix.name}: {len(plans)} cells, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
-        for plan in plans:
-            argv = runner.train_command(command, plan.run_dir / "recipe.yml", plan.cell.launcher)
-            cell_timeout = timeout if timeout is not None else plan.cell.timeout
-            limit = f" (timeout {cell_timeout:g} s)" if cell_timeout else ""
-            click.echo(f"{'skip' if plan.skip else 'run '} {plan.cell.cell_id}{limit}")
-            if not plan.skip:
-                click.echo(f"     {shlex.join(argv)}")
+        text = describe(chosen, plans)
+        if text is None:
+            _print_plan(matrix.name, plans, command, timeout, runner)
+        else:
+            click.echo(text)
         return
 
     with runner.matrix_lock(runs_dir, matrix.name) as locked:
@@ -143,48 +168,28 @@ def run(
         progress = runner.Progress(total=len(to_run), jobs=jobs)
         if len(to_run) < len(plans):
             progress.line(f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}")
-        else:
-            at_once = "as Ray places them" if backend == "ray" else f"{jobs} at a time"
+        elif to_run:
+            at_once = f"{jobs} at a time" if chosen.slots else f"as {backend} places them"
             progress.line(f"matrix {matrix.name}: running {len(to_run)} cells, {at_once}")
-        stop = threading.Event()
 
         def announce(signum: int) -> None:
             progress.line("interrupted: stopping the running cells (finished results are kept)")
 
         with runner.stop_on_signals(stop, announce) as caught:
-            if backend == "ray":
-                from axolotl_packing_bench.cluster.ray_backend import run_matrix_ray
-
-                summary = run_matrix_ray(
-                    plans,
-                    results_path=results_path,
-                    leaderboard_path=leaderboard_path,
-                    resources=rules.for_cell,
-                    command=command,
-                    timeout=timeout,
-                    retries=retries,
-                    address=ray_address,
-                    stop=stop,
-                    progress=progress,
+            try:
+                summary, handed_off = drive(
+                    plans, chosen, record=Recorder(results_path, leaderboard_path), follow_up=follow_up, stop=stop, progress=progress
                 )
-            else:
-                summary = runner.run_matrix(
-                    plans,
-                    results_path=results_path,
-                    leaderboard_path=leaderboard_path,
-                    jobs=jobs,
-                    command=command,
-                    timeout=timeout,
-                    stop=stop,
-                    progress=progress,
-                    after_training=after_training_hook(
-                        matrix, plans, results_path=results_path, leaderboard_path=leaderboard_path
-                    ),
-                )
-        if not to_run:  # nothing ran: still make sure the leaderboard exists and is current
-            if results_path.exists():
-                runner.render_to(results_path, leaderboard_path)
+            except BackendError as error:
+                raise UserInputError(str(error)) from None
+        if not to_run and results_path.exists():  # nothing ran: still make sure the leaderboard exists and is current
+            runner.render_to(results_path, leaderboard_path)
 
+    if handed_off:
+        if summary.skipped:
+            click.echo(f"{summary.skipped} cells already ok were left out")
+        click.echo(f"{handed_off} cells handed to {backend}; follow them with: packbench status --matrix {matrix_path} --results {results_path}")
+        return
     failed = [result for result in summary.results if not result.ok]
     ok = len(summary.results) - len(failed)
     progress.line(
@@ -199,38 +204,21 @@ def run(
         raise SystemExit(1)
 
 
-def _slurm(matrix, matrix_path: Path, plans, rules, *, dry_run: bool, submit: bool, timeout: float | None, train_command: str | None,
-           runs_dir: Path, results_path: Path, leaderboard_path: Path, fresh: bool) -> None:
-    """`--backend slurm`: write (or print) one job-array script per resource shape; sbatch them with --submit."""
-    import sys
+def _is_entry(text: str) -> bool:
+    module, _, name = text.partition(":")
+    return bool(module) and name.isidentifier() and all(part.isidentifier() for part in module.split("."))
 
-    from axolotl_packing_bench.cluster import slurm
 
-    scripts = slurm.render_scripts(
-        matrix.name, matrix_path, plans, rules.for_cell, runs_dir=runs_dir, results_path=results_path,
-        leaderboard_path=leaderboard_path, python=sys.executable, train_command=train_command, timeout=timeout, fresh=fresh,
-    )  # fmt: skip
-    skipped = sum(plan.skip for plan in plans)
-    if not scripts:
-        click.echo(f"matrix {matrix.name}: every cell is already ok ({skipped} skipped); nothing to submit")
-        return
-    if dry_run:
-        for script in scripts:
-            click.echo(f"# ---- {runs_dir / matrix.name / 'slurm' / script.name}")
-            click.echo(script.text)
-        return
-    for path, script in zip(slurm.write_scripts(scripts, runs_dir / matrix.name / "slurm"), scripts):
-        if submit:
-            try:
-                job = slurm.submit(path)
-            except RuntimeError as error:
-                raise UserInputError(f"{error}.") from None
-            click.echo(f"submitted {path}: job {job}, {len(script.cells)} cells")
-        else:
-            click.echo(f"wrote {path} ({len(script.cells)} cells); submit it with: sbatch {path}")
-    if skipped:
-        click.echo(f"{skipped} cells already ok were left out")
-    click.echo(f"follow them with: packbench status --matrix {matrix_path} --results {results_path}")
+def _print_plan(name: str, plans, command, timeout: float | None, runner) -> None:
+    to_run = [plan for plan in plans if not plan.skip]
+    click.echo(f"matrix {name}: {len(plans)} cells, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
+    for plan in plans:
+        argv = runner.train_command(command or runner.DEFAULT_TRAIN_COMMAND, plan.run_dir / "recipe.yml", plan.cell.launcher)
+        cell_timeout = timeout if timeout is not None else plan.cell.timeout
+        limit = f" (timeout {cell_timeout:g} s)" if cell_timeout else ""
+        click.echo(f"{'skip' if plan.skip else 'run '} {plan.label}{limit}")
+        if not plan.skip:
+            click.echo(f"     {shlex.join(argv)}")
 
 
 @click.command()

@@ -9,7 +9,11 @@ returns the `RunResult`, `train.log` and `packbench_metrics.json` as its
 value: workers need not share a file system with the driver. The driver
 writes them back under its own `runs/<matrix>/<cell_id>/`, appends the
 result, and re-renders the leaderboard as each cell finishes. The driver is
-the only writer of the results store.
+the only writer of the results store. The matrix's eval and probes run in
+the same task right after training, on the node that holds the trained
+model; the task returns the training result and the evaluated one, and the
+driver records both, in that order (a worker lost during evaluation loses
+the training result too: the cell is then failed and rerun).
 
 A worker that dies (preemption, OOM kill, lost node) surfaces as a Ray
 error; the cell is recorded as failed with that reason. `retries` re-runs a
@@ -23,25 +27,17 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import threading
-import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.bench.fileio import atomic_write_text
 from axolotl_packing_bench.bench.matrix import Cell
 from axolotl_packing_bench.bench.results import RunResult, now_iso
-from axolotl_packing_bench.bench.runner import (
-    DEFAULT_TRAIN_COMMAND,
-    METRICS_FILE,
-    CellPlan,
-    Progress,
-    RunSummary,
-    record_result,
-)
+from axolotl_packing_bench.bench.runner import CellPlan
 from axolotl_packing_bench.bench.trainlog import one_sentence
+from axolotl_packing_bench.cluster.backend import BackendOptions, FollowUp, Outcome
 from axolotl_packing_bench.cluster.resources import Resources
 
 MAX_LOG_BYTES = 8 * 1024 * 1024
@@ -49,25 +45,45 @@ MAX_LOG_BYTES = 8 * 1024 * 1024
 
 
 def cell_task(
-    cell: Cell, run_dir: str, command: Sequence[str], timeout: float | None, cpus: int
+    cell: Cell, run_dir: str, command: Sequence[str], timeout: float | None, cpus: int, repeat: int = 0,
+    follow_up: FollowUp | None = None,
 ) -> dict[str, Any]:
-    """Body of the Ray task: train one cell on this node, return what the driver records.
+    """Body of the Ray task: train one cell on this node (then its follow-up), return what the driver records.
 
     Returns:
-        `{"result": RunResult dict or None, "log": str | None, "metrics": str | None, "node": hostname}`.
+        `{"result": RunResult dict or None, "final": evaluated RunResult dict or None, "log": str | None,
+        "metrics": str | None, "metrics_file": name, "node": hostname}`.
     """
     from axolotl_packing_bench.bench.runner import child_env, run_cell
 
     env = child_env()  # this node's environment, including Ray's CUDA_VISIBLE_DEVICES
     env.setdefault("OMP_NUM_THREADS", str(cpus))
-    result = run_cell(cell, run_dir, command=command, timeout=timeout, env=env)
+    result = run_cell(cell, run_dir, command=command, timeout=timeout, env=env, repeat=repeat)
     path = Path(run_dir)
+    final = None
+    if result is not None and result.ok and follow_up is not None:
+        final = follow_up(CellPlan(cell, path, repeat=repeat), result)
+    metrics_file = _metrics_file(path)
     return {
         "result": result.to_dict() if result is not None else None,
+        "final": final.to_dict() if final is not None else None,
         "log": _read_tail(path / "train.log"),
-        "metrics": _read_text(path / "output" / METRICS_FILE),
+        "metrics": _read_text(path / "output" / metrics_file),
+        "metrics_file": metrics_file,
         "node": socket.gethostname(),
     }
+
+
+def _metrics_file(run_dir: Path) -> str:
+    import yaml
+
+    from axolotl_packing_bench.bench.runner import metrics_file_name
+
+    try:
+        recipe = yaml.safe_load((run_dir / "recipe.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        recipe = {}
+    return metrics_file_name(recipe if isinstance(recipe, dict) else {})
 
 
 def _read_text(path: Path) -> str | None:
@@ -92,13 +108,13 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def bring_back(payload: Mapping[str, Any], run_dir: Path) -> RunResult | None:
-    """Write the task's log and metrics under the driver's `run_dir`; return its result."""
-    if payload.get("result") is None:
+def bring_back(payload: Mapping[str, Any], run_dir: Path, key: str = "result") -> RunResult | None:
+    """Write the task's log and metrics under the driver's `run_dir`; return its result (or its `final` one)."""
+    if payload.get(key) is None:
         return None
     for relative, text in (
         ("train.log", payload.get("log")),
-        (f"output/{METRICS_FILE}", payload.get("metrics")),
+        (f"output/{payload.get('metrics_file') or _metrics_file(run_dir)}", payload.get("metrics")),
     ):
         if text is None:
             continue
@@ -106,7 +122,7 @@ def bring_back(payload: Mapping[str, Any], run_dir: Path) -> RunResult | None:
         if _read_text(target) != text:  # on a shared file system it is already there
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(target, text)
-    result = RunResult.from_dict(payload["result"])
+    result = RunResult.from_dict(payload[key])
     metrics = dict(result.metrics)
     runner = dict(metrics.get("runner") or {})
     runner.update(backend="ray", node=payload.get("node"))
@@ -114,7 +130,7 @@ def bring_back(payload: Mapping[str, Any], run_dir: Path) -> RunResult | None:
     return result.replace(metrics=metrics, log=_shown(run_dir / "train.log"))
 
 
-def lost_result(cell: Cell, run_dir: Path, error: BaseException) -> RunResult:
+def lost_result(cell: Cell, run_dir: Path, error: BaseException, repeat: int = 0) -> RunResult:
     """A failed result for a task Ray lost (worker or node died, task raised)."""
     import ray.exceptions as rex
 
@@ -136,17 +152,9 @@ def lost_result(cell: Cell, run_dir: Path, error: BaseException) -> RunResult:
         what = "Ray could not run the cell"
     first = str(error).strip().splitlines()
     detail = f"{type(error).__name__}: {first[-1] if first else ''}".strip()
-    return RunResult(
-        run_id=uuid.uuid4().hex,
-        cell_id=cell.cell_id,
-        matrix=cell.matrix,
-        status="failed",
-        reason=one_sentence(f"{what}: {detail}"),
-        axes=dict(cell.axes),
-        labels=dict(cell.labels),
-        metrics={"runner": {"backend": "ray", "finished_at": now_iso()}},
-        recorded_at=now_iso(),
-        log=_shown(run_dir / "train.log"),
+    return RunResult.failed(
+        cell, one_sentence(f"{what}: {detail}"), metrics={"runner": {"backend": "ray", "finished_at": now_iso()}},
+        log=_shown(run_dir / "train.log"), repeat=repeat,
     )
 
 
@@ -180,108 +188,99 @@ def unplaceable(need: Resources, nodes: Sequence[Mapping[str, Any]]) -> str | No
     return f"asks for {need.gpus} GPUs and {need.cpus} CPUs on one node; the largest node has {most_gpus} GPUs and {most_cpus} CPUs"
 
 
-def run_matrix_ray(
-    plans: Sequence[CellPlan],
-    *,
-    results_path: str | Path,
-    leaderboard_path: str | Path | None,
-    resources: Callable[[Cell], Resources],
-    command: Sequence[str] = DEFAULT_TRAIN_COMMAND,
-    timeout: float | None = None,
-    retries: int = 0,
-    address: str | None = None,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
-    poll_s: float = 0.25,
-) -> RunSummary:
-    """Run the planned cells on Ray, recording each result on this (driver) process.
+class RayBackend:
+    """`--backend ray`: one Ray task per planned cell; this (driver) process records every result."""
 
-    Args:
-        plans: From `runner.plan_cells`; skipped plans are not run.
-        results_path: The results JSONL (only this process writes it).
-        leaderboard_path: Re-rendered after each result (None: don't).
-        resources: What each cell asks Ray for.
-        command: Train command template, as for the local runner.
-        timeout: Per-cell timeout overriding each cell's own.
-        retries: Extra attempts for a cell that fails or whose worker dies.
-        address: Ray cluster address (None: RAY_ADDRESS or a new local cluster).
-        stop: Set it to cancel running tasks (nothing is recorded for them).
-        progress: Where progress goes (default: stderr).
-        poll_s: How often to check for finished tasks and `stop`.
-    """
-    import ray
+    name = "ray"
+    slots: int | None = None  # Ray queues the tasks until a node has the resources
+    runs_follow_up = True
 
-    stop = stop or threading.Event()
-    to_run = [plan for plan in plans if not plan.skip]
-    progress = progress or Progress(total=len(to_run))
-    finished: list[RunResult] = []
-    if to_run:
-        connect(address)
-    remote = ray.remote(max_retries=0, retry_exceptions=False)(cell_task)
-    running: dict[Any, tuple[CellPlan, float, int]] = {}
+    def __init__(self, options: BackendOptions, *, poll_s: float = 0.25) -> None:
+        from axolotl_packing_bench.cluster.resources import ResourcesError, matrix_resources
 
-    def submit(plan: CellPlan, attempt: int) -> None:
-        need = resources(plan.cell)
-        cell_timeout = (
-            timeout if timeout is not None else (plan.cell.timeout or need.time_s)
-        )
-        ref = remote.options(
-            num_cpus=need.cpus,
-            num_gpus=need.gpus,
-            name=f"packbench:{plan.cell.cell_id}",
-        ).remote(plan.cell, str(plan.run_dir), tuple(command), cell_timeout, need.cpus)
-        running[ref] = (plan, time.monotonic(), attempt)
-        progress.start(plan)
-
-    if to_run:
-        nodes = ray.nodes()
-        for plan in to_run:
-            why = unplaceable(resources(plan.cell), nodes)
-            if why:  # Ray waits (an autoscaler may add such a node); say so rather than hang silently
-                progress.line(
-                    f"waiting {plan.cell.cell_id} {why}; Ray holds it until such a node joins (see `resources:`)"
-                )
-    for plan in to_run:
-        submit(plan, 0)
-    while running and not stop.is_set():
-        done, _ = ray.wait(list(running), num_returns=1, timeout=poll_s)
-        for ref in done:
-            plan, began, attempt = running.pop(ref)
+        if options.matrix is not None:
             try:
-                result = bring_back(ray.get(ref), plan.run_dir)
+                self.resources = matrix_resources(options.matrix).for_cell
+            except ResourcesError as error:
+                raise ValueError(str(error)) from None
+        else:
+            self.resources = options.extra["resources"]
+        self.options = options
+        self.retries = int(options.extra.get("retries") or 0)
+        self.running: dict[Any, tuple[CellPlan, int]] = {}
+        self.remote = None
+        self.nodes_checked = False
+
+    def _remote(self):
+        import ray
+
+        if self.remote is None:
+            connect(self.options.extra.get("ray_address"))
+            self.remote = ray.remote(max_retries=0, retry_exceptions=False)(cell_task)
+        return self.remote
+
+    def submit(self, plan: CellPlan, attempt: int = 0) -> None:
+        import ray
+
+        remote = self._remote()
+        need = self.resources(plan.cell)
+        if not self.nodes_checked:
+            self.nodes_checked = True
+            self._nodes = ray.nodes()
+        why = unplaceable(need, self._nodes) if attempt == 0 else None
+        if why:  # Ray waits (an autoscaler may add such a node); say so rather than hang silently
+            print(f"waiting {plan.label} {why}; Ray holds it until such a node joins (see `resources:`)", file=sys.stderr, flush=True)
+        timeout = self.options.timeout if self.options.timeout is not None else (plan.cell.timeout or need.time_s)
+        ref = remote.options(num_cpus=need.cpus, num_gpus=need.gpus, name=f"packbench:{plan.cell.cell_id}").remote(
+            plan.cell, str(plan.run_dir), tuple(self.options.train_command), timeout, need.cpus, plan.repeat,
+            self.options.follow_up,
+        )
+        self.running[ref] = (plan, attempt)
+
+    def poll(self, wait_s: float) -> list[Outcome]:
+        import ray
+
+        if not self.running:
+            return []
+        done, _ = ray.wait(list(self.running), num_returns=1, timeout=wait_s)
+        outcomes: list[Outcome] = []
+        for ref in done:
+            plan, attempt = self.running.pop(ref)
+            final = None
+            try:
+                payload = ray.get(ref)
+                result = bring_back(payload, plan.run_dir)
+                final = bring_back(payload, plan.run_dir, "final")
             except Exception as error:  # noqa: BLE001 - a lost task fails its cell only
-                result = lost_result(plan.cell, plan.run_dir, error)
+                result = lost_result(plan.cell, plan.run_dir, error, plan.repeat)
             if result is None:
+                outcomes.append(Outcome(plan, None))
                 continue
-            if not result.ok and attempt < retries:
-                result = result.replace(
-                    reason=one_sentence(
-                        f"attempt {attempt + 1} of {retries + 1}: {result.reason}"
-                    )
-                )
-                record_result(result, results_path, leaderboard_path)
-                progress.line(
-                    f"retry   {plan.cell.cell_id} (attempt {attempt + 2} of {retries + 1}): {result.reason}"
-                )
-                submit(plan, attempt + 1)
+            if not result.ok and attempt < self.retries:
+                result = result.replace(reason=one_sentence(f"attempt {attempt + 1} of {self.retries + 1}: {result.reason}"))
+                print(f"retry   {plan.label} (attempt {attempt + 2} of {self.retries + 1}): {result.reason}", file=sys.stderr, flush=True)
+                outcomes.append(Outcome(plan, result, "attempt"))
+                self.submit(plan, attempt + 1)
                 continue
-            record_result(result, results_path, leaderboard_path)
-            finished.append(result)
-            progress.finish(plan, result, time.monotonic() - began)
-    if (
-        running
-    ):  # stopped: cancel (KeyboardInterrupt in the task kills its training), then force
+            if final is not None:
+                outcomes += [Outcome(plan, result, "trained"), Outcome(plan, final, "final")]
+            else:
+                outcomes.append(Outcome(plan, result, "final"))
+        return outcomes
+
+    def cancel(self) -> None:
+        """Cancel running tasks (KeyboardInterrupt in the task kills its training), then force."""
+        import ray
+
+        running, self.running = list(self.running), {}
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)
         with contextlib.suppress(Exception):
-            ray.wait(list(running), num_returns=len(running), timeout=15)
+            ray.wait(running, num_returns=len(running), timeout=15)
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
-    return RunSummary(
-        results=tuple(finished),
-        skipped=sum(plan.skip for plan in plans),
-        interrupted=stop.is_set(),
-        not_run=len(to_run) - len(finished),
-    )
+
+    def close(self) -> None:
+        pass

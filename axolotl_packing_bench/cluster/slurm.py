@@ -3,10 +3,16 @@
 Tasks of one job array share its `#SBATCH` resources, so cells are grouped by
 `Resources.shape` (CPUs, GPUs, memory, time) and each group becomes one
 script, `runs/<matrix>/slurm/<matrix>-<shape>.sbatch`. Array task `i` runs
-cell `CELLS[i]` with `python -m axolotl_packing_bench.cluster.task`, which
+cell `CELLS[i]` with `python -m axolotl_packing_bench.pipeline.task`, which
 trains it with the same `axolotl train <recipe> --launcher <launcher>`
-command as `packbench run` and appends its result to the shared results file
-(locked; see `cluster.task`). Cells already ok are left out of the arrays.
+command as `packbench run`, appends its result to the shared results file
+(locked; see `pipeline.task`), then runs the matrix's eval and probes there,
+where the model is, and records the evaluated result. Cells already ok are
+left out of the arrays.
+
+`SlurmBackend` is the `--backend slurm` of the driver loop: it collects the
+planned cells, then writes (or prints, or `sbatch`es) the scripts and hands
+the cells off; the array tasks record them.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class SlurmScript:
     text: str
     cells: tuple[Cell, ...]
     resources: Resources
+    repeats: tuple[int, ...] = ()
 
 
 def slurm_time(seconds: float) -> str:
@@ -68,6 +75,7 @@ def render_script(
     timeout: float | None = None,
     fresh: bool = False,
     extra_sbatch: Sequence[str] = (),
+    repeats: Sequence[int] = (),
 ) -> str:
     """The job-array script for `cells`, which all ask for `resources` (pure)."""
     tag = shape_name(resources)
@@ -99,9 +107,12 @@ def render_script(
     lines += [f"#SBATCH {option}" for option in extra_sbatch]
     lines += ["", "set -euo pipefail", 'cd "${SLURM_SUBMIT_DIR:-.}"', "", "CELLS=("]
     lines += [f"  {shlex.quote(cell.cell_id)}" for cell in cells]
-    lines += [")", 'CELL="${CELLS[$SLURM_ARRAY_TASK_ID]}"', ""]
+    lines += [")", 'CELL="${CELLS[$SLURM_ARRAY_TASK_ID]}"']
+    if any(repeats):
+        lines += ["REPEATS=(" + " ".join(str(repeat) for repeat in repeats) + ")"]
+    lines.append("")
     argv = [
-        python, "-m", "axolotl_packing_bench.cluster.task",
+        python, "-m", "axolotl_packing_bench.pipeline.task",
         "--matrix", str(matrix_path),
         "--cell", "CELL_PLACEHOLDER",
         "--runs-dir", str(runs_dir),
@@ -114,7 +125,10 @@ def render_script(
         argv += ["--timeout", f"{timeout:g}"]
     if fresh:
         argv.append("--fresh")
+    if any(repeats):
+        argv += ["--repeat", "REPEAT_PLACEHOLDER"]
     command = shlex.join(argv).replace("CELL_PLACEHOLDER", '"$CELL"')
+    command = command.replace("REPEAT_PLACEHOLDER", '"${REPEATS[$SLURM_ARRAY_TASK_ID]}"')
     lines += [f"exec {command}", ""]
     return "\n".join(lines)
 
@@ -127,20 +141,22 @@ def render_scripts(
     **options,
 ) -> list[SlurmScript]:
     """One script per resource shape, for the plans not skipped, in first-cell order."""
-    groups: dict[tuple, tuple[Resources, list[Cell]]] = {}
+    groups: dict[tuple, tuple[Resources, list[CellPlan]]] = {}
     for plan in plans:
         if plan.skip:
             continue
         need = resources(plan.cell)
-        groups.setdefault(need.shape, (need, []))[1].append(plan.cell)
+        groups.setdefault(need.shape, (need, []))[1].append(plan)
     return [
         SlurmScript(
             name=f"{matrix_name}-{shape_name(need)}.sbatch",
-            text=render_script(matrix_name, matrix_path, cells, need, **options),
-            cells=tuple(cells),
+            text=render_script(matrix_name, matrix_path, [plan.cell for plan in group], need,
+                               repeats=[plan.repeat for plan in group], **options),
+            cells=tuple(plan.cell for plan in group),
             resources=need,
+            repeats=tuple(plan.repeat for plan in group),
         )
-        for need, cells in groups.values()
+        for need, group in groups.values()
     ]
 
 
@@ -176,3 +192,75 @@ def submit(path: str | Path, sbatch: str = "sbatch") -> str:
             f"sbatch {path} failed: {message[-1] if message else f'exit status {done.returncode}'}"
         )
     return done.stdout.strip().split(";")[0]
+
+
+class SlurmBackend:
+    """`--backend slurm`: collect the planned cells, then write/print/submit their job arrays and hand them off."""
+
+    name = "slurm"
+    slots: int | None = None
+    runs_follow_up = True  # the array task runs eval and probes where the model is
+
+    def __init__(self, options) -> None:
+        import sys
+
+        from axolotl_packing_bench.cluster.resources import ResourcesError, matrix_resources
+
+        if options.matrix is None:
+            raise ValueError("the slurm backend needs the matrix")
+        try:
+            self.rules = matrix_resources(options.matrix)
+        except ResourcesError as error:
+            raise ValueError(str(error)) from None
+        self.options = options
+        self.python = sys.executable
+        self.plans: list[CellPlan] = []
+
+    def describe(self, plans: Sequence[CellPlan]) -> str:
+        """The scripts `--dry-run` prints."""
+        scripts = self._scripts(plans)
+        if not scripts:
+            return self._nothing(plans)
+        folder = Path(self.options.runs_dir) / self.options.matrix.name / "slurm"
+        return "\n".join(f"# ---- {folder / script.name}\n{script.text}" for script in scripts)
+
+    def _scripts(self, plans: Sequence[CellPlan]) -> list[SlurmScript]:
+        extra = self.options.extra
+        return render_scripts(
+            self.options.matrix.name, extra.get("matrix_path") or self.options.matrix.path, plans, self.rules.for_cell,
+            runs_dir=self.options.runs_dir, results_path=self.options.results_path,
+            leaderboard_path=self.options.leaderboard_path, python=self.python,
+            train_command=extra.get("train_command_text"), timeout=self.options.timeout, fresh=bool(extra.get("fresh")),
+        )  # fmt: skip
+
+    def _nothing(self, plans: Sequence[CellPlan]) -> str:
+        skipped = sum(plan.skip for plan in plans)
+        return f"matrix {self.options.matrix.name}: every cell is already ok ({skipped} skipped); nothing to submit"
+
+    def submit(self, plan: CellPlan) -> None:
+        self.plans.append(plan)
+
+    def poll(self, wait_s: float):
+        from axolotl_packing_bench.cluster.backend import BackendError, Outcome
+
+        if not self.plans:
+            return []
+        plans, self.plans = self.plans, []
+        scripts = self._scripts(plans)
+        folder = Path(self.options.runs_dir) / self.options.matrix.name / "slurm"
+        for path, script in zip(write_scripts(scripts, folder), scripts):
+            if self.options.extra.get("submit"):
+                try:
+                    job = submit(path)
+                except RuntimeError as error:
+                    raise BackendError(f"{error}.") from None
+                print(f"submitted {path}: job {job}, {len(script.cells)} cells", flush=True)
+            else:
+                print(f"wrote {path} ({len(script.cells)} cells); submit it with: sbatch {path}", flush=True)
+        return [Outcome(plan, None, "handed_off") for plan in plans]
+
+    def cancel(self) -> None:
+        self.plans.clear()
+
+    def close(self) -> None:
+        pass

@@ -7,9 +7,13 @@ Reads the recipe, then behaves as `FAKE_TRAIN_PLAN` (JSON: strategy -> action,
 - `crash`: prints a traceback ending in `RuntimeError: boom in <strategy>` and exits 1;
 - `failed_metrics`: writes metrics with status failed and exits 1;
 - `log_only`: prints Hugging Face trainer lines, writes no metrics, exits 0;
-- `sleep:N`: sleeps N seconds (for timeouts and Ctrl-C), then acts `ok`.
+- `sleep:N`: sleeps N seconds (for timeouts and Ctrl-C), then acts `ok`;
+- `raise`: raises `RuntimeError: raised in <strategy>` (an uncaught exception);
+- `kill:SIG`: kills itself with signal SIG (e.g. `kill:SIGKILL`, `kill:SIGSEGV`).
 
 Each call appends `<cell strategy> <pid>` to `$FAKE_TRAIN_CALLS` when set.
+As a command: `python fake_train.py CONFIG`; as a warm worker's train entry:
+`tests.bench.fake_train:run` (called with the config path).
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ import yaml
 
 
 def main() -> int:
-    config_path = Path(sys.argv[1])
+    return run(sys.argv[1])
+
+
+def run(config: str) -> int:
+    """Train (pretend) on the recipe at `config`; returns the exit status."""
+    config_path = Path(config)
     config = yaml.safe_load(config_path.read_text())
     strategy = config.get("packbench_strategy") or ("native" if config.get("sample_packing") else "padding")
     plan = json.loads(os.environ.get("FAKE_TRAIN_PLAN", "{}"))
@@ -37,6 +46,13 @@ def main() -> int:
     if action.startswith("sleep:"):
         time.sleep(float(action.split(":", 1)[1]))
         action = "ok"
+    if action == "raise":
+        raise RuntimeError(f"raised in {strategy}")
+    if action.startswith("kill:"):
+        import signal
+
+        os.kill(os.getpid(), getattr(signal, action.split(":", 1)[1]))
+        time.sleep(10)
     output = Path(config["output_dir"])
     output.mkdir(parents=True, exist_ok=True)
     if action == "crash":

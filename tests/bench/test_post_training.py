@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from axolotl_packing_bench.bench.leaderboard import render_leaderboard
-from axolotl_packing_bench.bench.post_training import reliance_probe
+from axolotl_packing_bench.pipeline.follow_up import reliance_probe
 from axolotl_packing_bench.bench.results import RunResult
 
 

@@ -19,9 +19,9 @@ from axolotl_packing_bench.bench.runner import (
     parse_train_command,
     plan_cells,
     run_cell,
-    run_matrix,
     train_command,
 )
+from axolotl_packing_bench.pipeline.driver import run_matrix
 from axolotl_packing_bench.bench.trainlog import last_error_line, metrics_from_log
 from tests.bench.helpers import fake_command
 
@@ -153,20 +153,59 @@ class TestRunMatrix:
         assert summary.interrupted and summary.not_run == 2
         assert [r.axes["strategy"] for r in read_results(results)] == ["padding"]
 
-    def test_a_bug_in_one_cell_does_not_stop_the_others(self, cells, tmp_path, monkeypatch):
-        import axolotl_packing_bench.bench.runner as runner
+    def test_a_bug_in_one_cell_does_not_stop_the_others(self, cells, tmp_path):
+        from axolotl_packing_bench.cluster.backend import Outcome
+        from axolotl_packing_bench.pipeline.driver import drive
 
-        def flaky(cell, run_dir, **kwargs):
-            if cell.axes["strategy"] == "greedy":
-                raise RuntimeError("bug")
-            return RunResult(run_id=cell.cell_id, cell_id=cell.cell_id, matrix=cell.matrix, status="ok")
+        class Flaky:
+            name, slots, runs_follow_up = "flaky", 2, False
 
-        monkeypatch.setattr(runner, "run_cell", flaky)
+            def __init__(self):
+                self.done = []
+
+            def submit(self, plan):
+                if plan.cell.axes["strategy"] == "greedy":
+                    raise RuntimeError("bug")
+                self.done.append(Outcome(plan, RunResult(run_id=plan.cell.cell_id, cell_id=plan.cell.cell_id, matrix="hand", status="ok")))
+
+            def poll(self, wait_s):
+                done, self.done = self.done, []
+                return done
+
+            def cancel(self):
+                pass
+
+            def close(self):
+                pass
+
+        recorded = []
         plans = [CellPlan(cell, tmp_path / cell.cell_id) for cell in cells]
-        summary = run_matrix(plans, results_path=tmp_path / "r.jsonl", leaderboard_path=None, resolve=identity,
-                             progress=Progress(total=6, stream=open(os.devnull, "w")))
-        assert sorted(r.status for r in summary.results) == ["failed"] * 4 + ["ok"] * 2
-        assert "packbench could not run the cell: RuntimeError('bug')" in summary.results[1].reason
+        summary, handed_off = drive(plans, Flaky(), record=recorded.append, progress=Progress(total=6, stream=open(os.devnull, "w")))
+        assert sorted(r.status for r in summary.results) == ["failed"] * 4 + ["ok"] * 2 and handed_off == 0
+        assert recorded == list(summary.results)
+        failed = next(r for r in summary.results if not r.ok)
+        assert failed.reason == "packbench could not run the cell: RuntimeError('bug')"
+
+
+class TestPlan:
+    def test_repeats_interleave_the_cells_of_a_table(self, cells, tmp_path):
+        plans = plan_cells(cells, [], runs_dir=tmp_path, repeats=2)
+        assert len(plans) == 12
+        small = [(p.cell.axes["strategy"], p.cell.axes["attention"], p.repeat) for p in plans if p.cell.axes["model"] == "small"]
+        assert small == [("padding", "isolated", 0), ("greedy", "isolated", 0), ("greedy", "shared", 0),
+                         ("padding", "isolated", 1), ("greedy", "isolated", 1), ("greedy", "shared", 1)]
+        assert plans[3].run_dir.name == plans[0].run_dir.name + ".repeat1"
+        assert plans[3].run_dir.parent == plans[0].run_dir.parent  # the repeats share the prepared data
+
+    def test_resume_counts_the_repeats_done(self, cells, tmp_path):
+        done = [RunResult(run_id=f"r{r}", cell_id=cells[0].cell_id, matrix="hand", status="ok", repeat=r) for r in (0, 2)]
+        failed = RunResult(run_id="f", cell_id=cells[0].cell_id, matrix="hand", status="failed", repeat=1)
+        plans = [p for p in plan_cells(cells, [*done, failed], runs_dir=tmp_path, repeats=3) if p.cell == cells[0]]
+        assert [(p.repeat, p.skip) for p in plans] == [(0, True), (1, False), (2, True)]
+
+    def test_repeats_must_be_positive(self, cells, tmp_path):
+        with pytest.raises(ValueError):
+            plan_cells(cells, [], runs_dir=tmp_path, repeats=0)
 
 
 def test_progress_lines(cells, tmp_path):

@@ -162,13 +162,10 @@ def test_stop_cancels_running_cells_and_kills_their_training(tmp_path, cpu_matri
     import threading
     import time
 
-    from axolotl_packing_bench.bench.runner import (
-        Progress,
-        parse_train_command,
-        plan_cells,
-    )
-    from axolotl_packing_bench.cluster.ray_backend import run_matrix_ray
-    from axolotl_packing_bench.cluster.resources import matrix_resources
+    from axolotl_packing_bench.bench.runner import Progress, parse_train_command, plan_cells
+    from axolotl_packing_bench.cluster.backend import BackendOptions
+    from axolotl_packing_bench.cluster.ray_backend import RayBackend
+    from axolotl_packing_bench.pipeline.driver import drive
 
     calls = tmp_path / "calls.txt"
     matrix = load_matrix(cpu_matrix)
@@ -182,15 +179,10 @@ def test_stop_cancels_running_cells_and_kills_their_training(tmp_path, cpu_matri
         stop.set()
 
     threading.Thread(target=set_stop_when_training, daemon=True).start()
-    summary = run_matrix_ray(
-        plans,
-        results_path=tmp_path / "results.jsonl",
-        leaderboard_path=None,
-        resources=matrix_resources(matrix).for_cell,
-        command=parse_train_command(fake_train_command({"*": "sleep:60"}, calls=calls)),
-        stop=stop,
-        progress=Progress(total=1),
-    )
+    backend = RayBackend(BackendOptions(matrix=matrix, command=parse_train_command(fake_train_command({"*": "sleep:60"}, calls=calls))))
+    recorded = []
+    summary, _ = drive(plans, backend, record=recorded.append, stop=stop, progress=Progress(total=1))
+    assert not recorded
     assert summary.interrupted and summary.not_run == 1 and not summary.results
     assert not (tmp_path / "results.jsonl").exists()
     pid = int(calls.read_text().split()[1])

@@ -17,7 +17,7 @@ from axolotl_packing_bench.bench.matrix import expand, load_matrix
 from axolotl_packing_bench.bench.results import latest_per_cell, read_results
 from axolotl_packing_bench.bench.runner import plan_cells
 from axolotl_packing_bench.cli import main
-from axolotl_packing_bench.cluster import task
+from axolotl_packing_bench.pipeline import task
 from axolotl_packing_bench.cluster.resources import matrix_resources
 from axolotl_packing_bench.cluster.slurm import render_scripts, slurm_time
 from tests.cluster.conftest import fake_train_command
@@ -166,7 +166,7 @@ def test_concurrent_tasks_lose_no_result(tmp_path, cpu_matrix):
             [
                 sys.executable,
                 "-m",
-                "axolotl_packing_bench.cluster.task",
+                "axolotl_packing_bench.pipeline.task",
                 "--matrix",
                 str(cpu_matrix),
                 "--cell",

@@ -1,16 +1,18 @@
-"""One matrix cell as one batch task: train it, record it. Used by the Slurm scripts.
+"""One matrix cell as one batch task: train it, record it, follow up. Used by the Slurm scripts.
 
-    python -m axolotl_packing_bench.cluster.task --matrix M.yaml --cell CELL_ID \
+    python -m axolotl_packing_bench.pipeline.task --matrix M.yaml --cell CELL_ID [--repeat N] \
         [--runs-dir runs] [--results R.jsonl] [--leaderboard L.md] [--train-command T] [--fresh]
 
 It runs the cell's `axolotl train` exactly as `packbench run` does
 (`runner.run_cell`: recipe, log, timeout, failure reasons) and then appends
 the result to the shared results file (fcntl lock + append + fsync) and
 re-renders the leaderboard under a second lock, so tasks finishing at once
-on several nodes neither lose a line nor leave a stale leaderboard. A cell
-whose latest result is already ok is skipped (unless --fresh), so
-resubmitting an array resumes it. Exit status 0 when the cell is ok (or
-skipped), 1 when it failed.
+on several nodes neither lose a line nor leave a stale leaderboard. Then it
+runs the matrix's eval and probes on the trained model, here on the node
+that holds it, and records the evaluated result the same way. A cell whose
+latest result is already ok is skipped (unless --fresh), so resubmitting an
+array resumes it. Exit status 0 when the cell is ok (or skipped), 1 when it
+failed.
 
 `packbench record RUN_DIR` is not used here because it derives a cell id from
 the metrics alone, while matrix cell ids also hash the recipe; and a crashed
@@ -25,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from axolotl_packing_bench.cli.bench_options import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
+from axolotl_packing_bench.bench.results import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 
 
 def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:
@@ -45,7 +47,7 @@ def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m axolotl_packing_bench.cluster.task",
+        prog="python -m axolotl_packing_bench.pipeline.task",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--matrix", required=True, type=Path)
@@ -56,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-command", default=None)
     parser.add_argument("--timeout", default=None, type=float, help="seconds")
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--repeat", default=0, type=int, help="which repeat of the cell (0: the first)")
     args = parser.parse_args(argv)
 
     from axolotl_packing_bench.bench import runner
     from axolotl_packing_bench.bench.matrix import expand, load_matrix
     from axolotl_packing_bench.bench.results import read_results
+    from axolotl_packing_bench.pipeline.follow_up import follow_up_for
 
     matrix = load_matrix(args.matrix)
     cells = [cell for cell in expand(matrix) if cell.cell_id == args.cell]
@@ -71,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     results = read_results(args.results) if args.results.exists() else []
-    (plan,) = runner.plan_cells(
-        cells, results, runs_dir=args.runs_dir, fresh=args.fresh
-    )
+    plan = runner.plan_cells(cells, results, runs_dir=args.runs_dir, fresh=args.fresh, repeats=args.repeat + 1)[-1]
     if plan.skip:
         print(
             f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)"
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         else runner.DEFAULT_TRAIN_COMMAND
     )
     timeout = args.timeout if args.timeout is not None else plan.cell.timeout
-    result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout)
+    result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat)
     if result is None:
         return 1
     metrics = dict(result.metrics)
@@ -96,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     result = result.replace(metrics=metrics)
     record_locked(result, args.results, args.leaderboard)
+    follow_up = follow_up_for(matrix, runner.plan_cells(expand(matrix), [], runs_dir=args.runs_dir, repeats=args.repeat + 1))
+    if follow_up is not None and result.ok:
+        evaluated = follow_up(plan, result)
+        if evaluated is not result:
+            result = evaluated
+            record_locked(result, args.results, args.leaderboard)
     print(
         f"packbench: cell {args.cell}: {result.status}"
         + (f" ({result.reason})" if result.reason else "")
