@@ -35,7 +35,7 @@ def runs(tmp_path_factory):
     from axolotl_packing_bench.assets import ensure_dataset, ensure_model
 
     dataset = os.environ.get("PACKBENCH_BENCH_DATASET", "synth-69k")  # e.g. synth-326k for a longer epoch
-    model, data = str(ensure_model("tiny-70b")), str(ensure_dataset(dataset))
+    model, data = str(ensure_model("tiny-70b-init")), str(ensure_dataset(dataset))
     results = {}
     for run, settings in SETTINGS.items():
         workdir = tmp_path_factory.mktemp(run)

@@ -16,7 +16,7 @@ from axolotl_packing_bench.assets.specs import (
 )
 
 URI_SCHEME = "packbench"
-URI_KINDS = ("model", "dataset", "tokenizer", "heldout")
+URI_KINDS = ("model", "dataset", "tokenizer", "heldout", "heldout-chats")
 
 
 def ensure_tokenizer(rebuild: bool = False) -> Path:
@@ -33,7 +33,7 @@ def ensure_model(name: str, rebuild: bool = False) -> Path:
     spec = model_spec(name)
     tokenizer_dir = ensure_tokenizer()
     return build_once(
-        assets_root() / "models" / name,
+        assets_root() / "models" / spec.directory_name(),
         lambda path: save_model(spec, path, tokenizer_dir),
         rebuild=rebuild,
     )
@@ -87,6 +87,15 @@ def ensure_heldout(seed: int = 0, rebuild: bool = False) -> Path:
     )
 
 
+def ensure_heldout_chats(seed: int = 0, rebuild: bool = False) -> Path:
+    """The held-out chats JSONL for ``seed`` (see `synthetic.heldout_chats`): every cell's held-out loss."""
+    return build_once(
+        assets_root() / "datasets" / f"heldout-chats-seed{seed}.jsonl",
+        lambda path: synthetic.write_jsonl(synthetic.heldout_chats(seed), path),
+        rebuild=rebuild,
+    )
+
+
 def ensure_assets(rebuild: bool = False) -> dict:
     """Build everything; returns paths under tokenizer, models, datasets, heldout."""
     return {
@@ -94,6 +103,7 @@ def ensure_assets(rebuild: bool = False) -> dict:
         "models": {name: ensure_model(name, rebuild=rebuild) for name in MODELS},
         "datasets": {name: ensure_dataset(name, rebuild=rebuild) for name in DATASETS},
         "heldout": ensure_heldout(rebuild=rebuild),
+        "heldout_chats": ensure_heldout_chats(rebuild=rebuild),
     }
 
 
@@ -102,7 +112,9 @@ def resolve_asset_uri(uri: str) -> str:
 
     ``packbench://model/tiny-8b``, ``packbench://dataset/synth-69k`` (or
     ``packbench://dataset/500?seed=1&overlong=0.02``), ``packbench://tokenizer``
-    and ``packbench://heldout?seed=0``. Any other string is returned unchanged.
+    ``packbench://heldout?seed=0`` (the reliance probe's questions) and
+    ``packbench://heldout-chats?seed=0`` (the chats held-out loss is measured
+    on). Any other string is returned unchanged.
 
     Raises:
         ValueError: Unknown kind or name; the message lists the valid ones.
@@ -132,9 +144,12 @@ def resolve_asset_uri(uri: str) -> str:
         return str(ensure_tokenizer())
     if kind == "heldout" and not name:
         return str(ensure_heldout(seed))
+    if kind == "heldout-chats" and not name:
+        return str(ensure_heldout_chats(seed))
     raise ValueError(
         f"unknown asset URI {uri!r}; valid: packbench://model/<{'|'.join(MODELS)}>, "
-        f"packbench://dataset/<{'|'.join(DATASETS)}|N>, packbench://tokenizer, packbench://heldout"
+        f"packbench://dataset/<{'|'.join(DATASETS)}|N>, packbench://tokenizer, packbench://heldout, "
+        "packbench://heldout-chats"
     )
 
 

@@ -1,7 +1,10 @@
-"""Tiny Llama-architecture models with random weights, saved for Axolotl.
+"""Tiny Llama-architecture models, initialized from a fixed seed and pre-trained, saved for Axolotl.
 
 Weights are fp32 safetensors from a fixed seed (same bytes for the same torch
-version); the tokenizer is saved next to them so ``base_model: <dir>`` works.
+version); a base with a pre-training recipe is then pre-trained on the
+synthetic world (`pretrain`) and its `pretraining.json` records the recipe,
+its hash, the loss curve and the time taken. The tokenizer is saved next to
+the weights so ``base_model: <dir>`` works.
 The config leaves ``attn_implementation`` unset so Axolotl chooses it
 (``sdp_attention``, ``flash_attention``...) and keeps ``use_cache: true`` as
 released checkpoints do; training turns the cache off.
@@ -9,7 +12,9 @@ released checkpoints do; training turns the cache off.
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,8 +54,11 @@ def model_config(spec: ModelSpec) -> LlamaConfig:
     )
 
 
-def save_model(spec: ModelSpec, directory: Path, tokenizer_dir: Path) -> None:
-    """Initialize ``spec`` from `MODEL_SEED` and save it with the tokenizer files."""
+PRETRAINING_FILE = "pretraining.json"
+
+
+def save_model(spec: ModelSpec, directory: Path, tokenizer_dir: Path, *, show_progress: bool = True) -> None:
+    """Initialize ``spec`` from `MODEL_SEED`, pre-train it if it has a recipe, save it with the tokenizer files."""
     import torch
     from transformers import GenerationConfig, LlamaForCausalLM
 
@@ -58,6 +66,8 @@ def save_model(spec: ModelSpec, directory: Path, tokenizer_dir: Path) -> None:
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG untouched
         torch.manual_seed(MODEL_SEED)
         model = LlamaForCausalLM(config).to(torch.float32)
+        if spec.pretrain is not None:
+            report = _pretrain(model, spec, tokenizer_dir, show_progress=show_progress)
     vocab = build_vocab()
     # Chat generations end at <|eot_id|>, plain text at <|end_of_text|> (as Llama 3).
     model.generation_config = GenerationConfig(
@@ -68,3 +78,26 @@ def save_model(spec: ModelSpec, directory: Path, tokenizer_dir: Path) -> None:
     model.save_pretrained(str(directory))
     for path in sorted(tokenizer_dir.iterdir()):
         shutil.copyfile(path, directory / path.name)
+    if spec.pretrain is not None:
+        (directory / PRETRAINING_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: bool) -> dict:
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer
+
+    from axolotl_packing_bench.assets.pretrain import pretrain
+
+    chosen, model.config._attn_implementation = model.config._attn_implementation, "sdpa"
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    with tqdm(total=spec.pretrain.steps, desc=f"pre-training {spec.name}", unit="step", file=sys.stderr,
+              disable=not show_progress, mininterval=2.0) as bar:
+        def advance(step: int, steps: int, loss: float) -> None:
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}")
+
+        report = pretrain(model, tokenizer, spec.pretrain, progress=advance)
+    model.config._attn_implementation = chosen  # saved as before: Axolotl chooses the backend
+    return {"model": spec.name, "architecture": dict(zip(("hidden", "layers", "heads", "kv_heads", "intermediate"),
+                                                           spec.architecture)), **report}

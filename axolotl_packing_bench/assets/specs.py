@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from axolotl_packing_bench.assets.pretrain import PretrainRecipe
+
 # Bump when any built byte would change (lexicon, generator, tokenizer, model
 # config or init): the cache directory is named after it.
 RECIPE_VERSION = 1
@@ -46,6 +48,8 @@ class ModelSpec:
         kv_heads: Key/value heads (fewer than ``heads`` means GQA).
         intermediate: MLP intermediate size.
         stands_for: The paper model it stands in for.
+        pretrain: How the base is pre-trained (`pretrain.PretrainRecipe`)
+            from its random initialization; None for the raw initialization.
     """
 
     name: str
@@ -55,6 +59,16 @@ class ModelSpec:
     kv_heads: int
     intermediate: int
     stands_for: str
+    pretrain: PretrainRecipe | None = None
+
+    @property
+    def architecture(self) -> tuple[int, int, int, int, int]:
+        """(hidden, layers, heads, kv_heads, intermediate): what the weights' shapes depend on."""
+        return (self.hidden, self.layers, self.heads, self.kv_heads, self.intermediate)
+
+    def directory_name(self) -> str:
+        """The cache folder: the name, plus the pre-training recipe's hash for a base."""
+        return f"{self.name}-{self.pretrain.digest()}" if self.pretrain else self.name
 
     def num_parameters(self, vocab_size: int) -> int:
         """Exact parameter count (untied embeddings, no biases, RMSNorm weights)."""
@@ -86,29 +100,25 @@ class DatasetSpec:
     stands_for: str
 
 
+_TINY_8B = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 4, "intermediate": 256, "stands_for": "Llama-3-8B"}
+_TINY_70B = {"hidden": 128, "layers": 4, "heads": 4, "kv_heads": 2, "intermediate": 512, "stands_for": "Llama-3-70B"}
+
+# Pre-training recipes of the bases: long enough that each reads a stated fact
+# from its context (the reliance probe's positive control), short enough
+# that both build in minutes on a 2-core CPU.
+PRETRAIN_8B = PretrainRecipe(steps=1500, batch_size=32, learning_rate=3e-3)
+PRETRAIN_70B = PretrainRecipe(steps=1000, batch_size=32, learning_rate=2e-3)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(
-            "tiny-8b",
-            hidden=64,
-            layers=2,
-            heads=4,
-            kv_heads=4,
-            intermediate=256,
-            stands_for="Llama-3-8B",
-        ),
-        ModelSpec(
-            "tiny-70b",
-            hidden=128,
-            layers=4,
-            heads=4,
-            kv_heads=2,
-            intermediate=512,
-            stands_for="Llama-3-70B",
-        ),
+        ModelSpec("tiny-8b", **_TINY_8B, pretrain=PRETRAIN_8B),
+        ModelSpec("tiny-70b", **_TINY_70B, pretrain=PRETRAIN_70B),
+        ModelSpec("tiny-8b-init", **_TINY_8B),
+        ModelSpec("tiny-70b-init", **_TINY_70B),
     )
 }
+"""The pre-trained bases matrices fine-tune, and their random initializations (`-init`)."""
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec

@@ -48,6 +48,11 @@ BOS_TOKENS = 1
 
 HELDOUT_PER_TOPIC = 4
 
+# The held-out chats every cell's held-out loss is measured on: sample indices
+# no named or sized dataset reaches, so they never appear in training data.
+HELDOUT_CHATS_START = 10_000_000
+HELDOUT_CHATS = 240
+
 _QUESTION_FORMS = (
     "What is the {attribute} of {entity}?",
     "Which {attribute} does {entity} have?",
@@ -296,6 +301,7 @@ def generate_dataset(
     *,
     seed: int = 0,
     path: str | Path | None = None,
+    start: int = 0,
     mean_tokens: float = 128.0,
     sigma: float = 0.8,
     min_tokens: int = 32,
@@ -311,6 +317,7 @@ def generate_dataset(
         n: Number of samples.
         seed: Chooses the fact table, held-out facts and every sample.
         path: If given, also write the rows there as JSONL.
+        start: Index of the first sample (samples ``start .. start + n - 1``).
         mean_tokens: Mean of the lognormal length (tokens incl. template).
         sigma: Lognormal shape; larger means a longer tail.
         min_tokens: Lengths below are resampled.
@@ -349,10 +356,15 @@ def generate_dataset(
         "system_share": system_share,
         "overlong_fraction": overlong_fraction,
     }
-    rows = [make_conversation(i, seed=seed, **options) for i in range(n)]
+    rows = [make_conversation(i, seed=seed, **options) for i in range(start, start + n)]
     if path is not None:
         write_jsonl(rows, path)
     return rows
+
+
+def heldout_chats(seed: int = 0) -> list[dict]:
+    """The held-out chats of ``seed``: the same world and generator, samples no dataset trains on."""
+    return generate_dataset(HELDOUT_CHATS, seed=seed, start=HELDOUT_CHATS_START)
 
 
 def heldout_rows(seed: int = 0) -> list[dict]:

@@ -15,6 +15,8 @@ import click
 def assets(rebuild: bool, only: str | None) -> None:
     """Build the embedded tiny models, tokenizer and synthetic datasets.
 
+    tiny-8b and tiny-70b are pre-trained bases (minutes on a 2-core CPU, with
+    a progress bar, once); the -init models are their random initializations.
     Everything is built locally (no GPU, no download) under $PACKBENCH_HOME
     (default ~/.cache/axolotl-packing-bench) and reused afterwards. Prints
     what stands for what, where it is, and how big it is. Use the paths, or
@@ -39,15 +41,10 @@ def assets(rebuild: bool, only: str | None) -> None:
         vocab_size = len(build_vocab())
         for name, spec in lib.MODELS.items():
             path = lib.ensure_model(name, rebuild=rebuild)
-            rows.append(
-                (
-                    "model",
-                    name,
-                    spec.stands_for,
-                    str(path),
-                    f"{spec.num_parameters(vocab_size):,} params",
-                )
-            )
+            size = f"{spec.num_parameters(vocab_size):,} params"
+            if spec.pretrain is not None:
+                size += f", {_pretraining_note(path)}"
+            rows.append(("model", name, spec.stands_for, str(path), size))
     if only in (None, "datasets"):
         for name, spec in lib.DATASETS.items():
             path = lib.ensure_dataset(name, rebuild=rebuild)
@@ -66,7 +63,21 @@ def assets(rebuild: bool, only: str | None) -> None:
                 f"{count:,} questions",
             )
         )
+        path = lib.ensure_heldout_chats(rebuild=rebuild)
+        stats = lib.dataset_stats(path)
+        rows.append(("heldout-chats", "heldout-chats", "held-out chats (held-out loss)", str(path),
+                     f"{stats['samples']:,} samples, {stats['tokens']:,} tokens"))
     _print_table(("kind", "name", "stands for", "path", "size"), rows)
+
+
+def _pretraining_note(path) -> str:
+    """`pre-trained N steps (loss L, S s)` from a base's pretraining.json."""
+    import json
+
+    from axolotl_packing_bench.assets.models import PRETRAINING_FILE
+
+    report = json.loads((path / PRETRAINING_FILE).read_text(encoding="utf-8"))
+    return f"pre-trained {report['recipe']['steps']:,} steps (loss {report['final_loss']:.3f}, {report['seconds']:.0f} s)"
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -22,11 +22,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An asset root holding the tokenizer and every model, built once per session."""
+    """An asset root holding the tokenizer and every randomly initialized model, built once per session.
+
+    The pre-trained bases take minutes each; tests/assets/test_bases.py covers them.
+    """
     from axolotl_packing_bench.assets import MODELS, assets_root, ensure_model
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PACKBENCH_HOME", str(tmp_path_factory.mktemp("built")))
-        for name in MODELS:
-            ensure_model(name)
+        for name, spec in MODELS.items():
+            if spec.pretrain is None:
+                ensure_model(name)
         return assets_root()

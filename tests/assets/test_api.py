@@ -124,8 +124,8 @@ class TestResolveAssetUri:
         self, built: Path, monkeypatch: pytest.MonkeyPatch
     ):
         monkeypatch.setenv("PACKBENCH_HOME", str(built.parent))
-        assert resolve_asset_uri("packbench://model/tiny-8b") == str(
-            built / "models" / "tiny-8b"
+        assert resolve_asset_uri("packbench://model/tiny-8b-init") == str(
+            built / "models" / "tiny-8b-init"
         )
         assert resolve_asset_uri("packbench://tokenizer") == str(built / "tokenizer")
 
@@ -139,9 +139,9 @@ class TestResolveAssetUri:
     @pytest.mark.parametrize(
         ("uri", "names"),
         [
-            ("packbench://model/tiny-9b", "tiny-8b, tiny-70b"),
+            ("packbench://model/tiny-9b", "tiny-8b, tiny-70b, tiny-8b-init, tiny-70b-init"),
             ("packbench://dataset/synth-1k", "synth-69k"),
-            ("packbench://weights/x", "packbench://model/<tiny-8b|tiny-70b>"),
+            ("packbench://weights/x", "packbench://model/<tiny-8b|tiny-70b|tiny-8b-init|tiny-70b-init>"),
             ("packbench://dataset/synth-69k?sed=1", "seed, overlong"),
             ("packbench://dataset/synth-69k?seed=x", "seed must be an integer"),
         ],

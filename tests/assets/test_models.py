@@ -37,7 +37,17 @@ def test_documented_parameter_counts():
     )
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+INIT_MODELS = [name for name, spec in MODELS.items() if spec.pretrain is None]
+
+
+def test_every_base_has_its_initialization():
+    bases = {name: spec for name, spec in MODELS.items() if spec.pretrain is not None}
+    assert set(bases) == {"tiny-8b", "tiny-70b"}
+    for name, spec in bases.items():
+        assert MODELS[f"{name}-init"].architecture == spec.architecture
+
+
+@pytest.mark.parametrize("name", INIT_MODELS)
 def test_loads_with_documented_config_and_size(built: Path, name: str):
     spec = MODELS[name]
     model = transformers.AutoModelForCausalLM.from_pretrained(
@@ -77,7 +87,7 @@ def test_loads_with_documented_config_and_size(built: Path, name: str):
 
 
 def test_weights_identical_when_built_twice(built: Path, home: Path):
-    for name in MODELS:
+    for name in INIT_MODELS:
         again = ensure_model(name)
         for file in (
             "model.safetensors",
@@ -94,13 +104,13 @@ def test_building_leaves_the_callers_rng_alone(home: Path):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    ensure_model("tiny-8b")
+    ensure_model("tiny-8b-init")
     assert torch.equal(torch.rand(3), expected)
 
 
 def _build_in_child(results) -> None:
     torch.set_num_threads(1)  # as DataLoader workers do: OpenMP is not fork-safe
-    results.put(str(ensure_model("tiny-8b")))
+    results.put(str(ensure_model("tiny-8b-init")))
 
 
 def test_two_processes_get_one_intact_build(
@@ -131,15 +141,15 @@ def test_two_processes_get_one_intact_build(
             child.terminate()
     assert [child.exitcode for child in children] == [0, 0]
     paths = {results.get() for _ in children}
-    assert paths == {str(home / f"assets-v{RECIPE_VERSION}" / "models" / "tiny-8b")}
+    assert paths == {str(home / f"assets-v{RECIPE_VERSION}" / "models" / "tiny-8b-init")}
     assert len(builds.read_text().splitlines()) == 1
     model_dir = Path(paths.pop())
     assert sorted(p.name for p in model_dir.parent.iterdir()) == [
-        "tiny-8b"
+        "tiny-8b-init"
     ]  # no staging left over
     model = transformers.AutoModelForCausalLM.from_pretrained(
         str(model_dir), local_files_only=True
     )
     assert sum(p.numel() for p in model.parameters()) == MODELS[
-        "tiny-8b"
+        "tiny-8b-init"
     ].num_parameters(VOCAB_SIZE)

@@ -15,7 +15,7 @@ from axolotl_packing_bench.bench.results import RunResult
 def test_reliance_probe_runs_on_a_cell_and_reaches_the_leaderboard(tmp_path):
     from axolotl_packing_bench.assets import ensure_model
 
-    shutil.copytree(ensure_model("tiny-8b"), tmp_path / "output")
+    shutil.copytree(ensure_model("tiny-8b-init"), tmp_path / "output")
     report = reliance_probe(tmp_path, {"max_questions": 6, "bootstrap": 50, "generate": False, "threads": 1})
     assert "error" not in report, (tmp_path / "probe.log").read_text()[-2000:]
     assert set(report["effects"]) >= {"reliance", "distraction", "unrelated", "few_shot"}

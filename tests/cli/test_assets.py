@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,14 @@ pytest.importorskip("transformers")
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PACKBENCH_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    # Keep the suite quick: only the smallest named dataset.
+    # Keep the suite quick: only the smallest named dataset, and bases pre-trained for a few steps
+    # (tests/assets/test_bases.py checks the real ones).
     for name in [n for n in DATASETS if n != "synth-69k"]:
         monkeypatch.delitem(DATASETS, name)
+    for name, spec in list(MODELS.items()):
+        if spec.pretrain is not None:
+            recipe = dataclasses.replace(spec.pretrain, steps=3, warmup_steps=1)
+            monkeypatch.setitem(MODELS, name, dataclasses.replace(spec, pretrain=recipe))
     return tmp_path
 
 
@@ -34,9 +40,13 @@ def test_builds_everything_and_prints_a_table(home: Path):
     assert lines[0].split() == ["kind", "name", "stands", "for", "path", "size"]
     text = result.stdout
     for name, spec in MODELS.items():
-        assert str(assets_root() / "models" / name) in text and spec.stands_for in text
+        assert str(assets_root() / "models" / spec.directory_name()) in text and spec.stands_for in text
     assert "690 samples" in text and "held-out QA probe" in text and "tokens" in text
-    assert (assets_root() / "models" / "tiny-70b" / "model.safetensors").is_file()
+    assert "held-out chats" in text and "240 samples" in text
+    assert "pre-trained 3 steps" in text
+    base = MODELS["tiny-70b"].directory_name()
+    assert (assets_root() / "models" / base / "model.safetensors").is_file()
+    assert (assets_root() / "models" / base / "pretraining.json").is_file()
 
 
 def test_only_and_rebuild(home: Path):

@@ -25,7 +25,7 @@ def tiny_model() -> Path:
     pytest.importorskip("transformers")
     from axolotl_packing_bench.assets import ensure_model
 
-    return ensure_model("tiny-8b")
+    return ensure_model("tiny-8b-init")
 
 
 def run(*args: str):

@@ -41,7 +41,7 @@ def questions() -> None:
 def tiny_model() -> Path:
     from axolotl_packing_bench.assets import ensure_model
 
-    return ensure_model("tiny-8b")
+    return ensure_model("tiny-8b-init")
 
 
 def judge(*args: str):

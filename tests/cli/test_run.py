@@ -204,7 +204,7 @@ base:
   dataset_num_proc: 1
 axes:
   model:
-    - {name: tiny-8b, path: packbench://model/tiny-8b, size: 8B}
+    - {name: tiny-8b, path: packbench://model/tiny-8b-init, size: 8B}
   dataset:
     - name: synth-48
       size: "48"

@@ -21,7 +21,7 @@ AXOLOTL = str(Path(sys.executable).with_name("axolotl"))
 def tiny_model() -> str:
     from axolotl_packing_bench.assets import ensure_model
 
-    return str(ensure_model("tiny-8b"))
+    return str(ensure_model("tiny-8b-init"))
 
 
 @pytest.fixture(scope="session")

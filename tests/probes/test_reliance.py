@@ -188,7 +188,7 @@ class TestTransformersModel:
         from axolotl_packing_bench.probes.reliance import HFChatModel
 
         torch.manual_seed(0)
-        return HFChatModel.from_pretrained(ensure_model("tiny-8b"))
+        return HFChatModel.from_pretrained(ensure_model("tiny-8b-init"))
 
     def test_answer_loss_is_the_mean_nll_of_the_answer_tokens(self, model):
         import torch
@@ -231,7 +231,7 @@ class TestCli:
         from axolotl_packing_bench.assets import ensure_model
 
         out = tmp_path / "r.json"
-        result = CliRunner().invoke(main, ["probe", "reliance", "--model", str(ensure_model("tiny-8b")), "--data",
+        result = CliRunner().invoke(main, ["probe", "reliance", "--model", str(ensure_model("tiny-8b-init")), "--data",
                                            "packbench://heldout?seed=0", "--max-questions", "6", "--k", "2",
                                            "--bootstrap", "50", "--threads", "1", "--json", str(out)],
                                     catch_exceptions=False)

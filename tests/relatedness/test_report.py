@@ -113,6 +113,6 @@ class TestGroups:
     def test_embedding_from_a_local_transformers_model(self):
         from axolotl_packing_bench.assets import ensure_model
 
-        vectors = embedding_vectors(["The river of Belmora.", "A banner."], ensure_model("tiny-8b"))
+        vectors = embedding_vectors(["The river of Belmora.", "A banner."], ensure_model("tiny-8b-init"))
         assert vectors.shape[0] == 2
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
