@@ -1,29 +1,40 @@
-"""Regression mode: compare a candidate results file with a baseline, cell by cell.
+"""Regression mode: compare a candidate results file with a baseline, cell by cell, like with like.
 
-Cells are matched by cell id (the latest result of each). A candidate cell
-regresses when, against its baseline cell:
+Each cell (by cell id) is compared on every ok repeat it has in each file:
 
-- train time grew by more than `max_slowdown` (relative, 0.10 = 10%);
-- packing efficiency fell by more than `max_efficiency_drop`
-  (absolute percentage points of efficiency: 0.01 = 1 pp);
-- final train loss grew by more than `max_loss_increase` (relative);
-- it failed or timed out where the baseline was ok.
+- **time**: the steady-state step time (`training.median_step_s`, the median
+  after the warm-up); when either side lacks it, both sides' trainer runtime
+  (`training.runtime_s`) instead, and the report says which;
+- **ratio to padding**: that time divided by the padding row of the same
+  table (every other axis equal), same repeat, same file: a ratio measured
+  within one run, which holds across machines.
 
-A baseline cell missing from the candidate is a regression unless
-`allow_missing` (then a warning). Cells only in the candidate are listed as
-new. A limit left as None is not checked. Compare runs made on the same
-machine: absolute times from different hardware say little.
+A slowdown counts only beyond the measured spread: with repeats, the cell
+regresses when its *fastest* candidate measurement is slower than its
+*slowest* baseline one by more than `max_slowdown` (min(cand) / max(base) - 1
+> limit), on the time or on the ratio. With one repeat each this is the plain
+change. `spread` in the report is the relative range (max - min) / median of
+the measurements, the larger of the two sides.
+
+Also a regression: efficiency down by more than `max_efficiency_drop`
+(percentage points), final train loss up by more than `max_loss_increase`
+(relative), a cell ok in the baseline and failed in the candidate, a metric
+the baseline has and the candidate lacks or cannot be read (missing, null,
+NaN, text), and a baseline cell missing from the candidate. `allow_missing`
+turns the last two into warnings. A limit left as None is not checked.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from axolotl_packing_bench.bench.results import RunResult
 
 MINUS = "\u2212"
+BASELINE_STRATEGY = "padding"
 
 
 def parse_fraction(text: str | float) -> float:
@@ -49,12 +60,44 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Series:
+    """One figure of one cell over its repeats in one file (values None where unreadable)."""
+
+    values: tuple[float | None, ...] = ()
+
+    @property
+    def readable(self) -> tuple[float, ...]:
+        return tuple(value for value in self.values if value is not None)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.values) and len(self.readable) == len(self.values)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.readable) if self.readable else None
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median; 0 for a single measurement."""
+        values = self.readable
+        if len(values) < 2 or not self.median:
+            return 0.0
+        return (max(values) - min(values)) / self.median
+
+
+@dataclass(frozen=True)
 class CellComparison:
     """One cell's figures in baseline and candidate, and what regressed."""
 
     cell_id: str
     baseline: RunResult | None
     candidate: RunResult | None
+    time_metric: str = "median_step_s"
+    time: tuple[Series, Series] = (Series(), Series())
+    ratio: tuple[Series, Series] = (Series(), Series())
+    efficiency: tuple[Series, Series] = (Series(), Series())
+    loss: tuple[Series, Series] = (Series(), Series())
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -81,92 +124,162 @@ class Comparison:
         return any(cell.problems for cell in self.cells)
 
 
-def _latest(results: Iterable[RunResult]) -> dict[str, RunResult]:
-    latest: dict[str, RunResult] = {}
-    for result in results:
-        latest.pop(result.cell_id, None)
-        latest[result.cell_id] = result
-    return latest
-
-
 def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
         return None
     return float(value)
 
 
-def _figures(result: RunResult | None) -> tuple[float | None, float | None, float | None]:
-    if result is None or not result.ok:
-        return None, None, None
-    return (
-        _number(result.metric("training", "runtime_s")),
-        _number(result.metric("packing", "efficiency")),
-        _number(result.metric("training", "final_train_loss")),
-    )
+def _by_cell(results: Iterable[RunResult]) -> dict[str, dict[int, RunResult]]:
+    """cell id -> repeat -> latest result of that repeat."""
+    cells: dict[str, dict[int, RunResult]] = {}
+    for result in results:
+        repeats = cells.setdefault(result.cell_id, {})
+        repeats.pop(result.repeat, None)
+        repeats[result.repeat] = result
+    return cells
+
+
+def _table(result: RunResult) -> tuple:
+    return tuple(sorted((key, value) for key, value in result.axes.items() if key != "strategy"))
+
+
+def _paddings(results: Iterable[RunResult]) -> dict[tuple, RunResult]:
+    """(matrix, table, repeat) -> the padding result of that table and repeat."""
+    return {(result.matrix, _table(result), result.repeat): result
+            for result in results if result.axes.get("strategy") == BASELINE_STRATEGY}
+
+
+def _has(results: Sequence[RunResult], *path: str) -> bool:
+    return any(result.metric(*path) is not None for result in results)
+
+
+def _series(results: Sequence[RunResult], *path: str) -> Series:
+    return Series(tuple(_number(result.metric(*path)) for result in results))
+
+
+def _ratios(results: Sequence[RunResult], paddings: dict[tuple, RunResult], metric: str) -> Series:
+    values = []
+    for result in results:
+        padding = paddings.get((result.matrix, _table(result), result.repeat))
+        if padding is None or not padding.ok:
+            continue
+        own, base = _number(result.metric("training", metric)), _number(padding.metric("training", metric))
+        values.append(own / base if own is not None and base else None)
+    return Series(tuple(values))
 
 
 def _pct(value: float) -> str:
     return f"{'+' if value >= 0 else MINUS}{abs(value) * 100:.1f}%"
 
 
+def _worst_slowdown(pair: tuple[Series, Series]) -> float | None:
+    """min(candidate) / max(baseline) - 1: the slowdown every measurement agrees on."""
+    base, cand = pair[0].readable, pair[1].readable
+    if not base or not cand or not max(base):
+        return None
+    return min(cand) / max(base) - 1
+
+
 def compare_results(baseline: Iterable[RunResult], candidate: Iterable[RunResult], limits: Limits) -> Comparison:
-    """Compare the latest result of each cell id; pure."""
-    base, cand = _latest(baseline), _latest(candidate)
+    """Compare every cell over its ok repeats; pure."""
+    baseline, candidate = list(baseline), list(candidate)
+    base, cand = _by_cell(baseline), _by_cell(candidate)
+    base_pad, cand_pad = _paddings(baseline), _paddings(candidate)
     cells: list[CellComparison] = []
     for cell_id in sorted(set(base) | set(cand)):
-        old, new = base.get(cell_id), cand.get(cell_id)
+        old_runs, new_runs = base.get(cell_id, {}), cand.get(cell_id, {})
+        old = old_runs[max(old_runs)] if old_runs else None
+        new = new_runs[max(new_runs)] if new_runs else None
         problems: list[str] = []
         warnings: list[str] = []
+        old_ok = [run for _, run in sorted(old_runs.items()) if run.ok]
+        new_ok = [run for _, run in sorted(new_runs.items()) if run.ok]
+        failed = [run for _, run in sorted(new_runs.items()) if not run.ok]
         if new is None:
             (warnings if limits.allow_missing else problems).append("missing from the candidate")
-        elif old is not None and old.ok and not new.ok:
-            problems.append(f"{new.status} in the candidate: {new.reason or 'no reason recorded'}")
-        elif old is not None and old.ok and new.ok:
-            (t0, e0, l0), (t1, e1, l1) = _figures(old), _figures(new)
-            if limits.max_slowdown is not None and t0 and t1 is not None and t1 / t0 - 1 > limits.max_slowdown:
-                problems.append(f"train time {_pct(t1 / t0 - 1)} (limit +{limits.max_slowdown * 100:g}%)")
-            if limits.max_efficiency_drop is not None and e0 is not None and e1 is not None and e0 - e1 > limits.max_efficiency_drop:
-                problems.append(f"efficiency {MINUS}{(e0 - e1) * 100:.2f} pp (limit {limits.max_efficiency_drop * 100:g} pp)")
-            if limits.max_loss_increase is not None and l0 and l1 is not None and l1 / l0 - 1 > limits.max_loss_increase:
-                problems.append(f"final loss {_pct(l1 / l0 - 1)} (limit +{limits.max_loss_increase * 100:g}%)")
-        cells.append(CellComparison(cell_id, old, new, tuple(problems), tuple(warnings)))
+        elif old_ok and failed:
+            problems.append(f"{failed[-1].status} in the candidate: {failed[-1].reason or 'no reason recorded'}")
+        metric = "median_step_s" if _has(old_ok or new_ok, "training", "median_step_s") else "runtime_s"
+        pairs = {
+            "time": (_series(old_ok, "training", metric), _series(new_ok, "training", metric)),
+            "ratio": (_ratios(old_ok, base_pad, metric), _ratios(new_ok, cand_pad, metric)),
+            "efficiency": (_series(old_ok, "packing", "efficiency"), _series(new_ok, "packing", "efficiency")),
+            "loss": (_series(old_ok, "training", "final_train_loss"), _series(new_ok, "training", "final_train_loss")),
+        }
+        comparison = CellComparison(cell_id, old, new, metric, pairs["time"], pairs["ratio"], pairs["efficiency"], pairs["loss"])
+        if old_ok and new_ok:
+            paths = {"time": ("training", metric), "efficiency": ("packing", "efficiency"), "loss": ("training", "final_train_loss")}
+            checked = {"time": limits.max_slowdown, "efficiency": limits.max_efficiency_drop, "loss": limits.max_loss_increase}
+            for key, path in paths.items():
+                before, after = pairs[key]
+                if checked[key] is None or not before.readable or after.complete:
+                    continue
+                what = "missing" if all(run.metric(*path) is None for run in new_ok) else "unreadable"
+                (warnings if limits.allow_missing else problems).append(f"{'.'.join(path)} {what} in the candidate")
+            if limits.max_slowdown is not None:
+                for key, label in (("time", f"steady-state time ({metric})" if metric == "median_step_s" else "train time"),
+                                   ("ratio", "time relative to padding")):
+                    worst = _worst_slowdown(pairs[key])
+                    if worst is not None and worst > limits.max_slowdown:
+                        problems.append(f"{label} {_pct(worst)} beyond the spread (limit +{limits.max_slowdown * 100:g}%)")
+            before, after = pairs["efficiency"]
+            if limits.max_efficiency_drop is not None and before.median is not None and after.median is not None \
+                    and before.median - after.median > limits.max_efficiency_drop:
+                problems.append(f"efficiency {MINUS}{(before.median - after.median) * 100:.2f} pp (limit {limits.max_efficiency_drop * 100:g} pp)")
+            before, after = pairs["loss"]
+            if limits.max_loss_increase is not None and before.median and after.median is not None \
+                    and after.median / before.median - 1 > limits.max_loss_increase:
+                problems.append(f"final loss {_pct(after.median / before.median - 1)} (limit +{limits.max_loss_increase * 100:g}%)")
+        cells.append(CellComparison(cell_id, old, new, comparison.time_metric, comparison.time, comparison.ratio,
+                                    comparison.efficiency, comparison.loss, tuple(problems), tuple(warnings)))
     return Comparison(tuple(cells), limits)
 
 
-def _cell(value: float | None, fmt: str) -> str:
-    return "—" if value is None else format(value, fmt)
+def _value(series: Series, fmt: str) -> str:
+    if not series.values:
+        return "—"
+    if series.median is None:
+        return "unreadable" if series.values else "—"
+    text = format(series.median, fmt)
+    return text + (f" (n={len(series.values)})" if len(series.values) > 1 else "")
 
 
-def _change(old: float | None, new: float | None, kind: str) -> str:
-    if old is None or new is None:
-        return ""
+def _change(pair: tuple[Series, Series], kind: str = "pct") -> str:
+    before, after = pair[0].median, pair[1].median
+    if before is None or after is None:
+        return "—"
     if kind == "pp":
-        diff = (new - old) * 100
-        return f" ({'+' if diff >= 0 else MINUS}{abs(diff):.2f} pp)"
-    if not old:
-        return ""
-    return f" ({_pct(new / old - 1)})"
+        diff = (after - before) * 100
+        return f"{'+' if diff >= 0 else MINUS}{abs(diff):.2f} pp"
+    return _pct(after / before - 1) if before else "—"
 
 
 def render_comparison(comparison: Comparison) -> str:
-    """A markdown table of every cell, then the regressions, one per line."""
+    """A markdown table of every cell (baseline → candidate, change, spread, verdict), then the problems."""
     lines = [
-        "| cell | train time (s) base → cand | efficiency base → cand | final loss base → cand | verdict |",
-        "| --- | --- | --- | --- | --- |",
+        "| cell | time (s) base → cand | change | spread | ÷ padding base → cand | change | efficiency base → cand | final loss base → cand | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for cell in comparison.cells:
-        (t0, e0, l0), (t1, e1, l1) = _figures(cell.baseline), _figures(cell.candidate)
+        spread = max(cell.time[0].spread, cell.time[1].spread)
+        label = "" if cell.time_metric == "median_step_s" or not cell.time[0].values else " (runtime)"
         lines.append(
             f"| `{cell.cell_id}` "
-            f"| {_cell(t0, '.1f')} → {_cell(t1, '.1f')}{_change(t0, t1, 'pct')} "
-            f"| {_cell(e0, '.2%')} → {_cell(e1, '.2%')}{_change(e0, e1, 'pp')} "
-            f"| {_cell(l0, '.3f')} → {_cell(l1, '.3f')}{_change(l0, l1, 'pct')} "
+            f"| {_value(cell.time[0], '.4g')} → {_value(cell.time[1], '.4g')}{label} | {_change(cell.time)} "
+            f"| {'±' + format(spread * 100, '.1f') + '%' if cell.time[0].values and cell.time[1].values else '—'} "
+            f"| {_value(cell.ratio[0], '.3f')} → {_value(cell.ratio[1], '.3f')} | {_change(cell.ratio)} "
+            f"| {_value(cell.efficiency[0], '.2%')} → {_value(cell.efficiency[1], '.2%')} "
+            f"| {_value(cell.loss[0], '.3f')} → {_value(cell.loss[1], '.3f')} "
             f"| {cell.verdict} |"
         )
     regressions = [cell for cell in comparison.cells if cell.problems]
-    warnings = [cell for cell in comparison.cells if cell.warnings]
+    warned = [cell for cell in comparison.cells if cell.warnings]
     lines.append("")
-    for cell in warnings:
+    lines.append("time: the steady-state step time (median after the warm-up) where both files have it, else the trainer's runtime; "
+                 "spread: (max − min) / median over the repeats; a slowdown fails only when min(candidate) / max(baseline) − 1 "
+                 "exceeds the limit.")
+    for cell in warned:
         lines.append(f"warning: {cell.cell_id}: {'; '.join(cell.warnings)}")
     if regressions:
         lines.append(f"{len(regressions)} regression(s):")

@@ -1,8 +1,21 @@
-"""Trainer callbacks: the leakage probe before training, the run metrics after."""
+"""Trainer callbacks: the leakage probe before training, step timing during it, the run metrics after.
+
+Steady-state timing: the wall time of every optimizer step is recorded
+(step i = from the end of step i-1 to the end of step i, so data loading,
+collation and logging between steps count; step 1 from its own begin). The
+first `warmup_steps(n)` steps are left out (10% of the steps, at least 3,
+never more than half): they pay for lazy initialisation, allocator growth
+and compilation. The median of the rest is the steady-state step time, and
+real tokens per step over it the steady-state throughput.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import statistics
+import time
+from collections.abc import Sequence
 from typing import Any, Iterator
 
 import numpy as np
@@ -46,13 +59,89 @@ def probe_batches(trainer, *, num_batches: int) -> Iterator[tuple[dict[str, torc
         torch.set_rng_state(rng_state)
 
 
+WARMUP_FRACTION = 0.10
+WARMUP_MIN_STEPS = 3
+
+
+def warmup_steps(steps: int) -> int:
+    """Steps left out of the steady state: 10% of them, at least 3, never more than half."""
+    return min(max(WARMUP_MIN_STEPS, math.ceil(WARMUP_FRACTION * steps)), steps // 2)
+
+
+def steady_state(step_times: Sequence[float], *, real_tokens_per_step: float | None = None) -> dict[str, Any]:
+    """Median step time after the warm-up, its spread, and the throughput it gives.
+
+    Returns `warmup_steps`, `median_step_s`, `step_iqr_s` (interquartile
+    range of the kept steps) and `steady_real_tokens_per_s` (None without
+    steps or tokens).
+    """
+    warmup = warmup_steps(len(step_times))
+    kept = sorted(float(value) for value in step_times[warmup:])
+    if not kept:
+        return {"warmup_steps": warmup, "median_step_s": None, "step_iqr_s": None, "steady_real_tokens_per_s": None}
+    median = statistics.median(kept)
+    quartiles = statistics.quantiles(kept, n=4, method="inclusive") if len(kept) > 1 else [median] * 3
+    iqr = quartiles[2] - quartiles[0]
+    tokens = round(real_tokens_per_step / median, 3) if real_tokens_per_step and median > 0 else None
+    return {"warmup_steps": warmup, "median_step_s": round(median, 5), "step_iqr_s": round(iqr, 5), "steady_real_tokens_per_s": tokens}
+
+
+class StepTimer:
+    """Wall time of each optimizer step, and the process CPU time from the first step to the end."""
+
+    def __init__(self, clock=time.perf_counter, cpu_clock=time.process_time) -> None:
+        self.clock, self.cpu_clock = clock, cpu_clock
+        self.step_times: list[float] = []
+        self._began: float | None = None
+        self._last_end: float | None = None
+        self._cpu_start: float | None = None
+        self.cpu_s: float | None = None
+
+    def step_begin(self) -> None:
+        if self._last_end is None:  # the first step: CPU time counts from here (after the leakage probe)
+            self._began = self.clock()
+            self._cpu_start = self.cpu_clock()
+
+    def step_end(self) -> None:
+        now = self.clock()
+        start = self._last_end if self._last_end is not None else self._began
+        if start is not None:
+            self.step_times.append(now - start)
+        self._last_end = now
+
+    def train_end(self) -> None:
+        if self._cpu_start is not None:
+            self.cpu_s = round(self.cpu_clock() - self._cpu_start, 2)
+
+
+def timing_summary(timer: StepTimer, state, real_tokens_per_epoch: int | None) -> dict[str, Any]:
+    """The steady-state fields of the training section (see the module docstring)."""
+    steps = len(timer.step_times)
+    per_step = None
+    if real_tokens_per_epoch and state.global_step:
+        per_step = real_tokens_per_epoch * float(state.epoch or 0.0) / state.global_step
+    return {
+        "step_times_s": [round(value, 4) for value in timer.step_times],
+        "timed_steps": steps,
+        **steady_state(timer.step_times, real_tokens_per_step=per_step),
+        "cpu_s": timer.cpu_s,
+    }
+
+
 class PackBenchCallback(TrainerCallback):
-    """Probes leakage when training begins and records the run when it ends."""
+    """Probes leakage when training begins, times each step, and records the run when it ends."""
 
     def __init__(self, *, cfg, trainer, recorder: RunMetrics) -> None:
         self.cfg = cfg
         self.trainer = trainer
         self.recorder = recorder
+        self.timer = StepTimer()
+
+    def on_step_begin(self, args, state, control, **kwargs: Any):
+        self.timer.step_begin()
+
+    def on_step_end(self, args, state, control, **kwargs: Any):
+        self.timer.step_end()
 
     def on_train_begin(self, args, state, control, model=None, **kwargs: Any):
         if not self.cfg.packbench_probe_leakage:
@@ -74,9 +163,12 @@ class PackBenchCallback(TrainerCallback):
             )
 
     def on_train_end(self, args, state, control, **kwargs: Any):
+        self.timer.train_end()
         if state.is_world_process_zero:
             dataset = self.recorder.data["dataset"]
-            self.recorder.update(training=training_summary(state, dataset["real_tokens"], dataset["samples"]))
+            training = training_summary(state, dataset["real_tokens"], dataset["samples"])
+            training.update(timing_summary(self.timer, state, dataset["real_tokens"]))
+            self.recorder.update(training=training)
             self.recorder.finish(status="ok")
 
 

@@ -144,7 +144,7 @@ class TestCompare:
         cand = write_results(tmp_path / "cand.jsonl", {"a": 10.5, "b": 19.0})
         result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
         assert result.exit_code == 0, result.output
-        assert "| `a` | 10.0 → 10.5 (+5.0%)" in result.output and "no regression in 2 compared cell(s)." in result.output
+        assert "| `a` | 10 → 10.5 (runtime) | +5.0% |" in result.output and "no regression in 2 compared cell(s)." in result.output
 
     def test_fail_on_slowdown_and_on_missing_cells(self, tmp_path):
         base = write_results(tmp_path / "base.jsonl", {"a": 10.0, "b": 20.0})
@@ -152,7 +152,7 @@ class TestCompare:
         result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
         assert result.exit_code == 1
         assert "2 regression(s):" in result.output
-        assert "- a: train time +20.0% (limit +10%)" in result.output and "- b: missing from the candidate" in result.output
+        assert "- a: train time +20.0% beyond the spread (limit +10%)" in result.output and "- b: missing from the candidate" in result.output
         allowed = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "25%", "--allow-missing")
         assert allowed.exit_code == 0 and "warning: b: missing from the candidate" in allowed.output
 
