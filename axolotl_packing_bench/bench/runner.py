@@ -107,6 +107,12 @@ def default_metrics_file() -> str:
     return str(module.PackingBenchArgs.model_fields["packbench_metrics_file"].default)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "METRICS_FILE":  # the old constant, for modules not yet reading it from the recipe (bench/record.py)
+        return default_metrics_file()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def metrics_file_name(recipe: Mapping[str, Any]) -> str:
     """The metrics file a recipe's plugin writes: its `packbench_metrics_file`, else the plugin's default."""
     name = recipe.get("packbench_metrics_file")
