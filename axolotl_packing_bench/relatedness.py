@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from axolotl_packing_bench.constants import DEFAULT_GROUPS_K
+
 DEFAULT_GROUP_FIELDS: tuple[str, ...] = ("topic", "category", "tags", "source")
 """Dataset fields read as a sample's group, first present wins."""
 
 GROUP_METHODS: tuple[str, ...] = ("tfidf", "embedding")
 """How groups are computed when no field gives them."""
 
-DEFAULT_K = 16
+DEFAULT_K = DEFAULT_GROUPS_K
 KMEANS_EXACT_MAX = 10_000  # above this many samples, MiniBatchKMeans
 _SKIPPED_TEXT_KEYS = frozenset({"id", "role", "from", *DEFAULT_GROUP_FIELDS})
 

@@ -56,16 +56,15 @@ from typing import Any
 
 from axolotl_packing_bench.bench.problems import MatrixError, Problem, did_you_mean
 from axolotl_packing_bench.bench.yamlio import load_yaml_file
+from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE
+from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
 
-PLUGIN = "axolotl_packing_bench.PackingBenchPlugin"
-NATIVE = "native"
 CORE_AXES = ("model", "dataset", "strategy", "attention")
-ATTENTIONS = ("isolated", "shared")
 LAUNCHERS = ("python", "accelerate", "torchrun")
-STRATEGY_ORDER = ("padding", "random", "greedy", "bfd", "sequential", NATIVE, "related", "unrelated", "single_turn")
+STRATEGY_ORDER = (BASELINE_STRATEGY, "random", "greedy", "bfd", "sequential", NATIVE, "related", "unrelated", "single_turn")
 """Display order of strategies: padding (the baseline) first."""
 
-FALLBACK_STRATEGIES = ("padding", "random", "greedy", "bfd", "sequential")
+FALLBACK_STRATEGIES = (BASELINE_STRATEGY, "random", "greedy", "bfd", "sequential")
 """Used only when the packing library cannot be imported."""
 
 RUNNER_KEYS = ("output_dir", "dataset_prepared_path")
@@ -186,7 +185,7 @@ def known_strategies() -> tuple[str, ...]:
         names = set(STRATEGIES)
     except ImportError:
         names = set(FALLBACK_STRATEGIES)
-    names |= {"padding", NATIVE}
+    names |= {BASELINE_STRATEGY, NATIVE}
     return tuple(sorted(names, key=strategy_sort_key))
 
 
@@ -412,7 +411,7 @@ class _Parser:
                         )
             axes.append(Axis(name, tuple(values)))
         if raw_axes and "attention" not in raw_axes:
-            axes.append(Axis("attention", (AxisValue("isolated", "isolated", source="default attention"),)))
+            axes.append(Axis("attention", (AxisValue(DEFAULT_ATTENTION, DEFAULT_ATTENTION, source="default attention"),)))
         order = {name: index for index, name in enumerate(CORE_AXES)}
         return tuple(sorted(axes, key=lambda axis: order.get(axis.name, len(CORE_AXES))))
 
@@ -425,7 +424,7 @@ class _Parser:
                     f"unknown strategy {value.name!r}{did_you_mean(value.name, known)}",
                     f"use one of {', '.join(known)}",
                 )
-            elif not plugin and value.name not in ("padding", NATIVE):
+            elif not plugin and value.name not in (BASELINE_STRATEGY, NATIVE):
                 self.problem(
                     "axes.strategy",
                     f"strategy {value.name!r} needs the packbench plugin, which `plugin: false` turns off",

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from axolotl_packing_bench.cli.errors import UserInputError
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 
 # Kept light: numpy/numba load inside the command, so `packbench --help` is fast.
 # The choices mirror packing.OVERFLOW_POLICIES (a test keeps them in sync).
@@ -93,7 +94,7 @@ def stats(
     rows, skipped = _measure(
         lengths, capacity, names, seed, overflow, explicit=strategies is not None
     )
-    padding = _measure(lengths, capacity, ["padding"], seed, overflow, explicit=True)[0][0]
+    padding = _measure(lengths, capacity, [BASELINE_STRATEGY], seed, overflow, explicit=True)[0][0]
     for row in rows:
         row["saved_rows_vs_padding"] = padding["num_bins"] - row["num_bins"]
         row["saved_pad_tokens_vs_padding"] = _pad_tokens(padding) - _pad_tokens(row)
@@ -116,7 +117,7 @@ def stats(
 
 def _strategy_names(option: str | None, registry: dict) -> list[str]:
     if option is None:  # the baseline first, then the rest by name
-        return sorted(registry, key=lambda name: (name != "padding", name))
+        return sorted(registry, key=lambda name: (name != BASELINE_STRATEGY, name))
     names = [name.strip() for name in option.split(",") if name.strip()]
     unknown = [name for name in names if name not in registry]
     if unknown or not names:
@@ -199,7 +200,7 @@ def _table(summary: dict) -> str:
     lines.append("")
     lines.append("vs padding (each sample alone in a row of full capacity):")
     for row in summary["strategies"]:
-        if row["strategy"] == "padding":
+        if row["strategy"] == BASELINE_STRATEGY:
             continue
         base = row["num_bins"] + row["saved_rows_vs_padding"]
         share = row["saved_rows_vs_padding"] / base if base else 0.0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.eval import judging
 from axolotl_packing_bench.eval.errors import EvalError
 from axolotl_packing_bench.eval.generate import generate_answers
@@ -177,8 +178,8 @@ def pick_baselines(runs: Sequence[RunDir], baseline: RunDir | None) -> dict[Path
         if baseline is not None:
             chosen[run.path] = None if run.path.resolve() == baseline.path.resolve() else baseline
             continue
-        padding = [r for r in runs if r.strategy == "padding" and r.group_key() == run.group_key()]
-        if run.strategy == "padding" or (padding and padding[0].path == run.path):
+        padding = [r for r in runs if r.strategy == BASELINE_STRATEGY and r.group_key() == run.group_key()]
+        if run.strategy == BASELINE_STRATEGY or (padding and padding[0].path == run.path):
             chosen[run.path] = None
         elif padding:
             chosen[run.path] = padding[0]

@@ -2,16 +2,31 @@
 
 Axolotl merges this model into its own config schema, so each field becomes a
 flat top-level YAML key. Mistakes fail at config validation with one sentence.
+Defaults shared with other parts come from `axolotl_packing_bench.constants`;
+defaults that follow from other keys (`derived_defaults`: the eval strategy,
+the seed, the longest sample tokenized) are resolved here, once, so the
+plugin's code reads every value from the validated config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-NATIVE = "native"
-PLUGIN_PATH = "axolotl_packing_bench.PackingBenchPlugin"
+from axolotl_packing_bench.constants import (
+    ATTENTIONS,
+    DEFAULT_ATTENTION,
+    DEFAULT_GROUPS_K,
+    DEFAULT_STRATEGY,
+    MAX_SAMPLE_LEN_FACTOR,
+    METRICS_FILE,
+    NATIVE,
+    PLUGIN_PATH,
+)
+
+__all__ = ["NATIVE", "PLUGIN_PATH", "PackingBenchArgs", "attention_backend", "derived_defaults", "known_strategies"]
 
 # Attention backends whose isolation comes from restarted position ids with no
 # 2-D mask (transformers' packed-sequence detection), and which therefore also
@@ -46,19 +61,40 @@ def attention_backend(data: dict[str, Any]) -> str:
 
 
 def _uses_plugin(data: dict[str, Any]) -> bool:
-    return any(str(p).endswith("PackingBenchPlugin") for p in data.get("plugins") or [])
+    class_name = PLUGIN_PATH.rsplit(".", 1)[1]
+    return any(str(p).endswith(class_name) for p in data.get("plugins") or [])
+
+
+def derived_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The unset `packbench_*` keys whose defaults follow from other keys of the config, resolved.
+
+    - `packbench_eval_strategy`: `packbench_strategy` (native: left unset, Axolotl packs eval too).
+    - `packbench_seed`: Axolotl's `seed` (0 when unset).
+    - `packbench_max_sample_len`: `MAX_SAMPLE_LEN_FACTOR` x `sequence_len` (native: left unset).
+    """
+    strategy = values.get("packbench_strategy") or DEFAULT_STRATEGY
+    derived: dict[str, Any] = {}
+    if values.get("packbench_seed") is None:
+        derived["packbench_seed"] = int(values.get("seed") or 0)
+    if strategy == NATIVE:  # its other keys are refused when set, so they stay unset
+        return derived
+    if values.get("packbench_eval_strategy") is None:
+        derived["packbench_eval_strategy"] = strategy
+    if values.get("packbench_max_sample_len") is None and values.get("sequence_len"):
+        derived["packbench_max_sample_len"] = MAX_SAMPLE_LEN_FACTOR * int(values["sequence_len"])
+    return derived
 
 
 class PackingBenchArgs(BaseModel):
     """Config keys of `axolotl_packing_bench.PackingBenchPlugin`."""
 
     packbench_strategy: str = Field(
-        default="bfd",
+        default=DEFAULT_STRATEGY,
         description="How training rows are built: padding | random | greedy | bfd | "
         "sequential | native (Axolotl's own sample_packing) | any registered strategy.",
     )
-    packbench_attention: Literal["isolated", "shared"] = Field(
-        default="isolated",
+    packbench_attention: Literal[ATTENTIONS] = Field(  # type: ignore[valid-type]
+        default=DEFAULT_ATTENTION,
         description="isolated: each segment attends only to itself (positions restart); "
         "shared: plain concatenation, positions continue through the row.",
     )
@@ -72,7 +108,7 @@ class PackingBenchArgs(BaseModel):
     packbench_max_sample_len: int | None = Field(
         default=None,
         description="Longest sample tokenized before the overflow policy applies; longer "
-        "ones are dropped by Axolotl. Defaults to 4 x sequence_len.",
+        f"ones are dropped by Axolotl. Defaults to {MAX_SAMPLE_LEN_FACTOR} x sequence_len.",
     )
     packbench_seed: int | None = Field(
         default=None, description="Seed for strategies that shuffle; defaults to Axolotl's seed."
@@ -89,7 +125,7 @@ class PackingBenchArgs(BaseModel):
     packbench_fail_on_leakage: bool = Field(
         default=False, description="Stop the run when isolated attention leaks."
     )
-    packbench_metrics_file: str = Field(default="packbench_metrics.json")
+    packbench_metrics_file: str = Field(default=METRICS_FILE, description="Run metrics file, in output_dir.")
     packbench_sdpa_varlen: bool = Field(
         default=True,
         description="isolated rows on sdpa run attention segment by segment (cost: the sum of each segment's "
@@ -107,7 +143,7 @@ class PackingBenchArgs(BaseModel):
         "the source files in Axolotl's merge order; unset: TF-IDF clusters of the tokenized samples.",
     )
     packbench_groups_k: int = Field(
-        default=16, ge=1, description="Groups (k-means clusters) when they are computed rather than read."
+        default=DEFAULT_GROUPS_K, ge=1, description="Groups (k-means clusters) when they are computed rather than read."
     )
     packbench_group_method: Literal["tfidf", "embedding"] = Field(
         default="tfidf",
@@ -122,6 +158,17 @@ class PackingBenchArgs(BaseModel):
         description="Record how related the segments sharing a row are (packing.relatedness), for every "
         "packing strategy; computes groups if the strategy does not.",
     )
+
+    packbench_heldout: str | None = Field(
+        default=None,
+        description="Chat file (JSON/JSONL: OpenAI messages, ShareGPT or Alpaca) scored after training for the "
+        "held-out loss: one chat per row, unpacked, loss on assistant replies, the same for every strategy. "
+        "packbench://heldout-chats is the embedded default's. Unset: no held-out loss.",
+    )
+    packbench_heldout_max_samples: int | None = Field(
+        default=None, ge=1, description="Score only the first N held-out chats."
+    )
+    packbench_heldout_batch_size: int = Field(default=16, ge=1, description="Held-out chats scored per forward.")
 
     @field_validator("packbench_strategy", "packbench_eval_strategy")
     @classmethod
@@ -171,7 +218,17 @@ class PackingBenchArgs(BaseModel):
         if backend not in POSITION_ID_BACKENDS:
             raise ValueError(
                 f"attention backend {backend!r} cannot run packbench rows "
-                f"({data.get('packbench_attention', 'isolated')} attention needs position-id "
+                f"({data.get('packbench_attention', DEFAULT_ATTENTION)} attention needs position-id "
                 f"packing); use attn_implementation one of {', '.join(POSITION_ID_BACKENDS)}"
             )
         return data
+
+    @model_validator(mode="after")
+    def _resolve_derived_defaults(self) -> PackingBenchArgs:
+        # `self` is Axolotl's whole config (this model merged into it), so sequence_len and seed are there
+        values = {name: getattr(self, name, None)
+                  for name in ("packbench_strategy", "packbench_eval_strategy", "packbench_seed",
+                               "packbench_max_sample_len", "seed", "sequence_len")}
+        for name, value in derived_defaults(values).items():
+            setattr(self, name, value)
+        return self

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from axolotl_packing_bench.constants import DEFAULT_ATTENTION
 from axolotl_packing_bench.plugin.rows import IGNORE_INDEX
 
 
@@ -57,7 +58,7 @@ class PackedRowCollator:
         self,
         tokenizer: Any,
         *,
-        attention: str = "isolated",
+        attention: str = DEFAULT_ATTENTION,
         segment_ids: bool = False,
         pad_to_multiple_of: int | None = None,
         padding: bool | str = True,

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from axolotl_packing_bench.constants import NATIVE
 from axolotl_packing_bench.packing import PackPlan, pack
 from axolotl_packing_bench.plugin.rows import PackedRows, TokenizedSamples, build_rows
 
 LOG = logging.getLogger("axolotl.packbench")
-
-MAX_SAMPLE_LEN_FACTOR = 4  # default packbench_max_sample_len = this x sequence_len
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def tokenize_config(cfg):
     """A copy of the Axolotl config that tokenizes without packing or dropping."""
     from axolotl.utils.dict import DictDefault
 
-    max_len = cfg.packbench_max_sample_len or MAX_SAMPLE_LEN_FACTOR * cfg.sequence_len
+    max_len = cfg.packbench_max_sample_len  # resolved by the args model (derived_defaults)
     return DictDefault(
         {
             **cfg,
@@ -114,13 +113,12 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
 
     tokenizer = load_tokenizer(cfg)
     train_dataset, eval_dataset, _, _ = prepare_datasets(tokenize_config(cfg), tokenizer)
-    seed = cfg.packbench_seed if cfg.packbench_seed is not None else (cfg.seed or 0)
-    common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=seed,
+    common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=cfg.packbench_seed,
                   overflow=cfg.packbench_overflow, options=strategy_options(cfg), cfg=cfg, tokenizer=tokenizer)
     train = pack_split(train_dataset, strategy=cfg.packbench_strategy, **common)
     evaluation = None
     if eval_dataset is not None and len(eval_dataset):
-        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy,
+        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy,
                                 split="eval", **common)
 
     batch = (cfg.micro_batch_size or 1) * (cfg.gradient_accumulation_steps or 1) * max(cfg.world_size or 1, 1)
@@ -147,7 +145,7 @@ def native_packing_summary(trainer) -> dict[str, Any] | None:
     total = int(lengths.sum())
     capacity = int(sampler.batch_max_len)
     return {
-        "strategy": "native",
+        "strategy": NATIVE,
         "rows": int(sum(len(batch) for batch in batches)),
         "lower_bound": math.ceil(total / capacity) if capacity else 0,
         "efficiency": round(sampler.efficiency(), 6),

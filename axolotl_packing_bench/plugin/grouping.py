@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.plugin.rows import IGNORE_INDEX, TokenizedSamples
 
 LOG = logging.getLogger("axolotl.packbench")
@@ -81,7 +82,7 @@ def compute_sample_groups(cfg, samples: TokenizedSamples, *, tokenizer: Any = No
     """
     from axolotl_packing_bench import relatedness
 
-    seed = cfg.packbench_seed if cfg.packbench_seed is not None else (cfg.seed or 0)
+    seed = cfg.packbench_seed  # resolved by the args model (derived_defaults)
     pad = getattr(tokenizer, "pad_token_id", None)
     vectors = relatedness.token_tfidf_vectors(samples.input_ids, samples.offsets, ignore=[] if pad is None else [pad])
     if cfg.packbench_group_field and split == "train":
@@ -111,8 +112,8 @@ def per_sample_options(cfg, strategy: str, samples: TokenizedSamples, *, tokeniz
     options: dict[str, Any] = {}
     groups = None
     n = samples.offsets.shape[0] - 1
-    report_only = cfg.packbench_relatedness and strategy != "padding" and n <= RELATEDNESS_MAX_SAMPLES
-    if cfg.packbench_relatedness and strategy != "padding" and n > RELATEDNESS_MAX_SAMPLES:
+    report_only = cfg.packbench_relatedness and strategy != BASELINE_STRATEGY and n <= RELATEDNESS_MAX_SAMPLES
+    if cfg.packbench_relatedness and strategy != BASELINE_STRATEGY and n > RELATEDNESS_MAX_SAMPLES:
         LOG.info("packbench: relatedness not measured for %d samples (> %d); strategy %s needs no groups",
                  n, RELATEDNESS_MAX_SAMPLES, strategy)
     if GROUP_OPTION in parameters or report_only:

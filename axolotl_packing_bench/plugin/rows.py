@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from axolotl_packing_bench.constants import ATTENTIONS
 from axolotl_packing_bench.packing import PackPlan
 
 IGNORE_INDEX = -100
@@ -106,8 +107,8 @@ def build_rows(samples: TokenizedSamples, plan: PackPlan, *, attention: str) -> 
         attention: `isolated` (positions restart per segment) or `shared`
             (positions continue through the row).
     """
-    if attention not in ("isolated", "shared"):
-        raise ValueError(f"unknown attention mode {attention!r}; use isolated or shared")
+    if attention not in ATTENTIONS:
+        raise ValueError(f"unknown attention mode {attention!r}; use {' or '.join(ATTENTIONS)}")
     seg_len = (plan.stop - plan.start).astype(np.int64)
     seg_out_start = np.zeros(len(seg_len), dtype=np.int64)
     np.cumsum(seg_len[:-1], out=seg_out_start[1:])

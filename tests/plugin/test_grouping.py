@@ -38,8 +38,11 @@ class Cfg(dict):
 
 
 def config(**settings) -> Cfg:
-    defaults = {name: field.default for name, field in PackingBenchArgs.model_fields.items()}
-    return Cfg({**defaults, "seed": 0, **settings})
+    """A validated config's values: field defaults, then the args model's derived defaults."""
+    from axolotl_packing_bench.plugin.args import derived_defaults
+
+    values = {**{name: field.default for name, field in PackingBenchArgs.model_fields.items()}, "seed": 0, **settings}
+    return Cfg({**values, **derived_defaults(values)})
 
 
 @pytest.fixture(scope="module")
