@@ -155,7 +155,7 @@ def run(
     if dry_run:
         text = describe(chosen, plans)
         if text is None:
-            _print_plan(matrix.name, plans, command, timeout, runner)
+            _print_plan(matrix.name, plans, command, timeout, runner, isolated=isolated_process)
         else:
             click.echo(text)
         return
@@ -209,16 +209,21 @@ def _is_entry(text: str) -> bool:
     return bool(module) and name.isidentifier() and all(part.isidentifier() for part in module.split("."))
 
 
-def _print_plan(name: str, plans, command, timeout: float | None, runner) -> None:
+def _print_plan(name: str, plans, command, timeout: float | None, runner, *, isolated: bool) -> None:
     to_run = [plan for plan in plans if not plan.skip]
-    click.echo(f"matrix {name}: {len(plans)} cells, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
+    cells = len({plan.cell.cell_id for plan in plans})
+    what = f"{cells} cells" if cells == len(plans) else f"{len(plans)} runs ({cells} cells x {len(plans) // max(1, cells)} repeats)"
+    click.echo(f"matrix {name}: {what}, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
     for plan in plans:
         argv = runner.train_command(command or runner.DEFAULT_TRAIN_COMMAND, plan.run_dir / "recipe.yml", plan.cell.launcher)
+        warm = command is None and not isolated and plan.cell.launcher == "python"
+        if warm:
+            argv = ["axolotl", "train", str(plan.run_dir / "recipe.yml"), "--launcher", "python"]
         cell_timeout = timeout if timeout is not None else plan.cell.timeout
         limit = f" (timeout {cell_timeout:g} s)" if cell_timeout else ""
         click.echo(f"{'skip' if plan.skip else 'run '} {plan.label}{limit}")
         if not plan.skip:
-            click.echo(f"     {shlex.join(argv)}")
+            click.echo(f"     {shlex.join(argv)}" + ("  # forked from the warm worker" if warm else ""))
 
 
 @click.command()
