@@ -268,6 +268,7 @@ class WarmWorker:
             self.process = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "axolotl_packing_bench.bench.warm", str(os.getpid()), *preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                start_new_session=True,  # signals for the runner's group (Ctrl-C, `timeout`) are the runner's to handle
             )
         self.log_path = log_path
         self._buffer = b""

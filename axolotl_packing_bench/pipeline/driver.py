@@ -89,7 +89,7 @@ def drive(
                     handed_off += 1
                     in_flight.pop(plan.run_dir, None)
                     continue
-                if result is None:  # stopped: record nothing
+                if result is None or (stop.is_set() and not result.ok):  # stopped (or killed by the stop): record nothing
                     in_flight.pop(plan.run_dir, None)
                     continue
                 record(result)

@@ -74,3 +74,29 @@ def test_kill_9_of_the_runner_leaves_no_cell_process(tmp_path, path):
     while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
         time.sleep(0.1)
     assert [pid for pid in tree if _alive(pid)] == []
+
+
+def test_sigterm_to_the_runners_group_stops_cleanly_on_the_warm_path(tmp_path):
+    """As `timeout` or a terminal does: the whole group gets the signal; running cells are stopped, not recorded."""
+    (tmp_path / "m.yaml").write_text(MATRIX)
+    calls = tmp_path / "calls.txt"
+    env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps({"greedy": "sleep:120"}), "FAKE_TRAIN_CALLS": str(calls),
+           "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "axolotl_packing_bench.cli", "run", "--matrix", "m.yaml", "--train-entry", "tests.bench.fake_train:run"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (calls.exists() and "greedy" in calls.read_text()):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.killpg(runner.pid, signal.SIGTERM)
+    output, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 128 + signal.SIGTERM, output
+    lines = (tmp_path / "leaderboard/results.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and '"padding"' in lines[0] and '"status":"ok"' in lines[0]
+    sleeper = int([line for line in calls.read_text().splitlines() if line.startswith("greedy")][0].split()[1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(sleeper):
+        time.sleep(0.1)
+    assert not _alive(sleeper)
