@@ -16,12 +16,9 @@ else its texts are joined with blank lines; the length is the token count.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-
-from axolotl_packing_bench.jsonl_lines import jsonl_file_rows, user_text
 
 TEXT_SUFFIXES = ("", ".txt", ".lengths")
 DATASET_SUFFIXES = (".json", ".jsonl")
@@ -122,26 +119,10 @@ def _read_text(path: Path) -> np.ndarray:
 
 
 def read_records(path: Path) -> list[dict]:
-    """The records of a `.json` list or a `.jsonl` file."""
-    if path.suffix.lower() == ".jsonl":
-        records = [row for _, row in jsonl_file_rows(path, where=path.name, error=LengthsInputError)]
-    else:
-        text = user_text(path, error=LengthsInputError)
-        try:
-            records = json.loads(text)
-        except ValueError as error:
-            raise LengthsInputError(
-                f"{path.name} is not valid JSON ({error.args[0]}); "
-                "fix the file or save it as JSONL."
-            ) from None
-        if not isinstance(records, list):
-            raise LengthsInputError(
-                f"{path.name} holds a JSON {type(records).__name__}, not a list of "
-                "records; save the records as a JSON list or as JSONL."
-            )
-    if not records:
-        raise LengthsInputError(f"{path.name} has no records; pass a non-empty dataset.")
-    return records
+    """The records of a `.json` list or a `.jsonl` file (read as `dataset_files.read_records` reads them)."""
+    from axolotl_packing_bench.dataset_files import read_records as read_dataset_records
+
+    return [record for _, record in read_dataset_records(path, shown=path.name, error=LengthsInputError)]
 
 
 def to_messages(record: object, where: str) -> list[dict[str, str]]:

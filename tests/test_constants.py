@@ -11,7 +11,7 @@ from axolotl_packing_bench import constants
 def test_constants_and_core_import_nothing_heavy():
     code = ("import sys, axolotl_packing_bench.constants, axolotl_packing_bench.core.fileio, "
             "axolotl_packing_bench.core.environment, axolotl_packing_bench.core.redaction, "
-            "axolotl_packing_bench.extras; "
+            "axolotl_packing_bench.extras, axolotl_packing_bench.dataset_files, axolotl_packing_bench.core.last_word; "
             "print(sorted(m for m in ('torch', 'axolotl', 'openai', 'transformers', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,4 +1,4 @@
-"""`packbench validate` and `packbench recipes`: check a matrix, write its recipes."""
+"""`packbench validate` and `packbench recipes`: check a matrix (or a recipe), write its recipes."""
 
 from __future__ import annotations
 
@@ -13,32 +13,82 @@ from axolotl_packing_bench.cli.bench_options import (
     only_option,
     runs_dir_option,
 )
+from axolotl_packing_bench.cli.errors import UserInputError
 
 
 @click.command()
-@matrix_option
+@click.option("--matrix", "matrix_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Matrix YAML file (see recipes/matrices/smoke.yaml).")
+@click.option("--recipe", "recipe_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="A hand-written Axolotl recipe (YAML) instead of a matrix.")
 @click.option(
     "--schema/--no-schema",
     default=True,
     show_default=True,
     help="Also check every generated recipe against Axolotl's config schema (imports Axolotl: ~20 s).",
 )
-def validate(matrix_path: Path, schema: bool) -> None:
-    """Check a matrix file and every Axolotl recipe it generates.
+@click.option(
+    "--data/--no-data",
+    default=True,
+    show_default=True,
+    help="Also check local dataset files: they exist, are UTF-8, not empty, parse, and have the fields "
+    "their dataset type reads (relative paths: from this directory, as `packbench run` reads them).",
+)
+def validate(matrix_path: Path | None, recipe_path: Path | None, schema: bool, data: bool) -> None:
+    """Check a matrix file (or one recipe) and every Axolotl recipe it generates.
 
     Reports each problem with the file and key to edit and the fix, and exits
     with status 2 if there is any. The schema check runs offline: it loads no
-    model and downloads nothing.
+    model and downloads nothing. With --recipe, the plugin's own config
+    errors show here as one line each, before any training starts.
     """
+    if (matrix_path is None) == (recipe_path is None):
+        raise UserInputError("pass either --matrix FILE or --recipe FILE to `packbench validate`.")
+    checked = ", ".join([
+        "checked against Axolotl's schema" if schema else "schema not checked",
+        "dataset files checked" if data else "dataset files not checked",
+    ])
+    if recipe_path is not None:
+        _validate_recipe(recipe_path, schema=schema, data=data)
+        click.echo(f"{recipe_path}: OK ({checked}).")
+        return
     matrix, cells = load_cells(matrix_path)
+    problems = []
     if schema:
         from axolotl_packing_bench.bench.schema import check_cells
 
-        problems = check_cells(matrix, cells)
-        if problems:
-            raise ProblemsError(problems, str(matrix_path))
-    checked = "checked against Axolotl's schema" if schema else "schema not checked"
+        problems += check_cells(matrix, cells)
+    if data:
+        from axolotl_packing_bench.bench.datacheck import check_cell_datasets
+
+        problems += check_cell_datasets(matrix, cells)
+    if problems:
+        raise ProblemsError(problems, str(matrix_path))
     click.echo(f"{matrix_path}: OK, {len(cells)} cells ({checked}).")
+
+
+def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
+    from axolotl_packing_bench.bench.problems import MatrixError, Problem
+    from axolotl_packing_bench.bench.yamlio import load_yaml_file
+
+    try:
+        config = load_yaml_file(path)
+    except MatrixError as error:
+        raise ProblemsError(error.problems, str(path)) from None
+    if not isinstance(config, dict):
+        raise ProblemsError([Problem(str(path), "", "is not a YAML mapping", "write the recipe as key: value lines")],
+                            str(path))
+    problems = []
+    if schema:
+        from axolotl_packing_bench.bench.schema import check_recipe_file
+
+        problems += check_recipe_file(path)
+    if data:
+        from axolotl_packing_bench.bench.datacheck import check_recipe_datasets
+
+        problems += check_recipe_datasets(path, config)
+    if problems:
+        raise ProblemsError(problems, str(path))
 
 
 @click.command()
@@ -65,7 +115,5 @@ def recipes(matrix_path: Path, out_dir: Path, resolve: bool, only: tuple[str, ..
     try:
         written = write_recipes(cells, out_dir, runs_dir=runs_dir, resolve=default_resolver() if resolve else None, prune=not only)
     except ValueError as error:  # an unknown packbench:// asset
-        from axolotl_packing_bench.cli.errors import UserInputError
-
         raise UserInputError(f"cannot resolve an asset of {matrix_path}: {error}") from None
     click.echo(f"wrote {len(written)} recipe(s) to {out_dir}")

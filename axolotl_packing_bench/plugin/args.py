@@ -25,6 +25,7 @@ from axolotl_packing_bench.constants import (
     NATIVE,
     PLUGIN_PATH,
 )
+from axolotl_packing_bench.core.last_word import fatal
 
 __all__ = ["NATIVE", "PLUGIN_PATH", "PackingBenchArgs", "attention_backend", "derived_defaults", "known_strategies"]
 
@@ -174,9 +175,9 @@ class PackingBenchArgs(BaseModel):
     @classmethod
     def _known_strategy(cls, value: str | None) -> str | None:
         if value is not None and value not in known_strategies():
-            raise ValueError(
+            raise ValueError(fatal(
                 f"unknown packbench strategy {value!r}; use one of {', '.join(known_strategies())}"
-            )
+            ))
         return value
 
     @model_validator(mode="before")
@@ -195,32 +196,32 @@ class PackingBenchArgs(BaseModel):
                 if key in data and data[key] != cls.model_fields[key].default
             ]
             if ignored:
-                raise ValueError(
+                raise ValueError(fatal(
                     f"packbench_strategy: native hands packing to Axolotl's sample_packing, which "
                     f"ignores {', '.join(ignored)}; remove {'them' if len(ignored) > 1 else 'it'}"
-                )
+                ))
             if data.get("sample_packing") is False:
-                raise ValueError(
+                raise ValueError(fatal(
                     "packbench_strategy: native needs Axolotl's sample_packing; "
                     "remove `sample_packing: false`"
-                )
+                ))
             return {**data, "sample_packing": True}
         if data.get("sample_packing"):
-            raise ValueError(
+            raise ValueError(fatal(
                 f"packbench_strategy: {strategy} builds the packed rows itself; remove "
                 "`sample_packing: true` (or use packbench_strategy: native for Axolotl's packer)"
-            )
+            ))
         if data.get("packbench_group_method") == "embedding" and not data.get("packbench_group_embedding_model"):
-            raise ValueError(
+            raise ValueError(fatal(
                 "packbench_group_method: embedding needs packbench_group_embedding_model, the path of a local "
                 "sentence-transformers model (nothing is downloaded); or use packbench_group_method: tfidf"
-            )
+            ))
         if backend not in POSITION_ID_BACKENDS:
-            raise ValueError(
+            raise ValueError(fatal(
                 f"attention backend {backend!r} cannot run packbench rows "
                 f"({data.get('packbench_attention', DEFAULT_ATTENTION)} attention needs position-id "
                 f"packing); use attn_implementation one of {', '.join(POSITION_ID_BACKENDS)}"
-            )
+            ))
         return data
 
     @model_validator(mode="after")

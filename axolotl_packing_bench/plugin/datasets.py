@@ -101,6 +101,23 @@ def tokenize_config(cfg):
     )
 
 
+def check_local_datasets(cfg) -> None:
+    """Check the local dataset files before Axolotl loads them (as `packbench validate` and `stats` do).
+
+    Raises:
+        DatasetFileError: One sentence naming the file, the line and the fix
+            (also repeated as the run's last line, see `core.last_word`).
+    """
+    from axolotl_packing_bench.core.last_word import fatal
+    from axolotl_packing_bench.dataset_files import DatasetFileError, check_dataset_entries
+
+    try:
+        check_dataset_entries(cfg.datasets or [])
+    except DatasetFileError as error:
+        fatal(str(error))
+        raise
+
+
 def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
     """Axolotl's tokenized train/eval splits, packed per the plugin's config.
 
@@ -111,6 +128,7 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
     from axolotl.loaders import load_tokenizer
     from axolotl.utils.data import prepare_datasets
 
+    check_local_datasets(cfg)
     tokenizer = load_tokenizer(cfg)
     train_dataset, eval_dataset, _, _ = prepare_datasets(tokenize_config(cfg), tokenizer)
     common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=cfg.packbench_seed,

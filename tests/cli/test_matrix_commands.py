@@ -42,11 +42,56 @@ def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
     return path
 
 
+CHAT = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+
+
+def with_data(tmp_path: Path, text: str = MATRIX, data: str = CHAT) -> str:
+    """`text` reading a real chats.jsonl (holding `data`) instead of /data/chats.jsonl."""
+    path = tmp_path / "chats.jsonl"
+    path.write_text(data)
+    return text.replace("/data/chats.jsonl", str(path))
+
+
 class TestValidateStructure:
     def test_ok_without_schema(self, tmp_path):
+        result = invoke("validate", "--matrix", str(write(tmp_path, with_data(tmp_path))), "--no-schema")
+        assert result.exit_code == 0, result.output
+        assert "OK, 2 cells (schema not checked, dataset files checked)" in result.output
+        result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema", "--no-data")
+        assert "OK, 2 cells (schema not checked, dataset files not checked)" in result.output
+
+    @pytest.mark.parametrize(
+        ("data", "what", "fix"),
+        [
+            ("", "{d} is empty", "write one JSON record per line, or pass another file"),
+            (CHAT + '{"messages": [\n', "line 2 of {d} is not valid JSON (Expecting value)",
+             "write one JSON object per line"),
+            (CHAT + '{"conversations": []}\n', "line 2 of {d} has no `messages` list of turns (type chat_template "
+             "reads field_messages: messages)", "add it, or set field_messages to the field that holds the turns"),
+        ],
+    )
+    def test_dataset_files_are_checked_as_stats_reads_them(self, tmp_path, data, what, fix):
+        """Issue 14, defect 3: an empty file or a broken line used to pass `validate` and fail the cell."""
+        path = write(tmp_path, with_data(tmp_path, data=data))
+        result = invoke("validate", "--matrix", str(path), "--no-schema")
+        assert result.exit_code == 2, result.output
+        what = what.format(d=tmp_path / "chats.jsonl")
+        assert result.output.splitlines() == [
+            f"Error: {path}: axes.dataset[chats].datasets[0].path: {what} (2 cells); fix: {fix}.",
+            f"1 problem in {path}.",
+        ]
+
+    def test_missing_dataset_file(self, tmp_path):
         result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema")
-        assert result.exit_code == 0
-        assert "OK, 2 cells (schema not checked)" in result.output
+        assert result.exit_code == 2
+        assert ("axes.dataset[chats].datasets[0].path: dataset file /data/chats.jsonl does not exist (2 cells); "
+                "fix: check the path") in result.output
+
+    def test_matrix_or_recipe(self, tmp_path):
+        for args in ((), ("--matrix", "a.yaml", "--recipe", "b.yml")):
+            result = invoke("validate", *args)
+            assert result.exit_code == 2
+            assert result.output == "Error: pass either --matrix FILE or --recipe FILE to `packbench validate`.\n"
 
     def test_unknown_strategy(self, tmp_path):
         path = write(tmp_path, MATRIX.replace("[padding, greedy]", "[padding, gredy]"))
@@ -88,9 +133,30 @@ class TestValidateSchema:
     """These import Axolotl (~20 s once per session)."""
 
     def test_ok(self, tmp_path):
-        result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)))
+        result = invoke("validate", "--matrix", str(write(tmp_path, with_data(tmp_path))))
         assert result.exit_code == 0, result.output
-        assert "OK, 2 cells (checked against Axolotl's schema)" in result.output
+        assert "OK, 2 cells (checked against Axolotl's schema, dataset files checked)" in result.output
+
+    def test_hand_written_recipe(self, tmp_path):
+        """Issue 14, defect 11: the plugin's config error is one line here, before anything trains."""
+        data = tmp_path / "chats.jsonl"
+        data.write_text(CHAT + "{oops\n")
+        recipe = write(tmp_path, "base_model: /models/small\nplugins: [axolotl_packing_bench.PackingBenchPlugin]\n"
+                                 "packbench_strategy: tetris\nsequence_len: 256\nmicro_batch_size: 1\nnum_epochs: 1\n"
+                                 "learning_rate: 0.001\n"
+                                 f"datasets: [{{path: {data}, type: chat_template}}]\n", "recipe.yml")
+        result = invoke("validate", "--recipe", str(recipe))
+        assert result.exit_code == 2, result.output
+        lines = result.output.splitlines()
+        assert lines[0].startswith(f"Error: {recipe}: packbench_strategy: Value error, unknown packbench strategy 'tetris'")
+        assert lines[1] == (f"{recipe}: datasets[0].path: line 2 of {data} is not valid JSON (Expecting property name "
+                            "enclosed in double quotes); fix: write one JSON object per line.")
+        assert lines[2] == f"2 problems in {recipe}." and "Traceback" not in result.output
+        recipe.write_text(recipe.read_text().replace("tetris", "greedy"))
+        data.write_text(CHAT)
+        ok = invoke("validate", "--recipe", str(recipe))
+        assert ok.exit_code == 0, ok.output
+        assert ok.output == f"{recipe}: OK (checked against Axolotl's schema, dataset files checked).\n"
 
     def test_bad_key_bad_type_and_dataset_key(self, tmp_path):
         text = MATRIX.replace("  learning_rate: 1.0e-4\n", "  lerning_rate: 1.0e-4\n").replace("sequence_len: 256", "sequence_len: long")
@@ -113,7 +179,9 @@ class TestValidateSchema:
     def test_shipped_matrices_are_valid(self):
         root = Path(__file__).parents[2] / "recipes" / "matrices"
         for matrix in sorted(root.glob("*.yaml")):
-            result = invoke("validate", "--matrix", str(matrix))
+            # the paper's two local datasets are downloaded by the user (data/*.jsonl): not here
+            data = ("--no-data",) if matrix.name == "paper.yaml" else ()
+            result = invoke("validate", "--matrix", str(matrix), *data)
             assert result.exit_code == 0, f"{matrix}: {result.output}"
 
 
