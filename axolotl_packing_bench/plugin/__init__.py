@@ -125,7 +125,13 @@ class PackingBenchPlugin(BasePlugin):
     def add_callbacks_post_trainer(self, cfg, trainer) -> list:
         from axolotl_packing_bench.plugin.callbacks import PackBenchCallback
 
-        return [PackBenchCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg))]
+        callbacks = [PackBenchCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg))]
+        if cfg.packbench_heldout:
+            from axolotl_packing_bench.plugin.heldout import HeldoutLossCallback
+
+            # First, so the held-out loss is recorded before the metrics file is written at train end.
+            callbacks.insert(0, HeldoutLossCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg)))
+        return callbacks
 
     # -- helpers ------------------------------------------------------------------
     def _recorder(self, cfg):

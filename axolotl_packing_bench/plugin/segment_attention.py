@@ -19,6 +19,8 @@ instance) go to transformers' own sdpa with that mask unchanged.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -123,3 +125,17 @@ def use_segment_attention(model: torch.nn.Module) -> bool:
         if sub_config is not None and getattr(sub_config, "_attn_implementation", None) == "sdpa":
             sub_config._attn_implementation = NAME
     return True
+
+
+@contextmanager
+def plain_sdpa(model: torch.nn.Module) -> Iterator[None]:
+    """Run `model` on transformers' own sdpa for a while, undoing `use_segment_attention` meanwhile."""
+    configs = {id(c): c for sub in model.modules() if (c := getattr(sub, "config", None)) is not None
+               and getattr(c, "_attn_implementation", None) == NAME}.values()
+    for config in configs:
+        config._attn_implementation = "sdpa"
+    try:
+        yield
+    finally:
+        for config in configs:
+            config._attn_implementation = NAME
