@@ -9,6 +9,14 @@ shows its difference from the padding row of the same table in parentheses:
 - efficiency: `98.0% (+35.1 pp)`, in percentage points;
 - losses and scores: `5.104 (+0.312)`, absolute.
 
+Cells that differ only in their `seed` axis are one row: each figure is the
+mean over the seeds with the half-width of its 95% interval (`3.214 ±0.012`),
+and its difference from padding is taken seed by seed with its own interval,
+marked `*` when that interval excludes zero (see `intervals`). Quality comes
+first: the held-out loss (scored unpacked, the same way for every strategy)
+and evaluation scores; the training loss of the last step is shown as what it
+is, never as quality.
+
 The best figure of each column is bold (lowest time, loss and memory;
 highest throughput, efficiency and scores) when two or more rows have one.
 Failed and timed-out cells are listed with their reasons at the end.
@@ -16,6 +24,7 @@ Failed and timed-out cells are listed with their reasons at the end.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,10 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from axolotl_packing_bench.bench.environment import describe_hardware, describe_versions
+from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
 from axolotl_packing_bench.bench.results import RunResult, latest_per_cell
 
 MINUS = "\u2212"
+SEED_AXIS = "seed"
 
 
 def _signed(value: float, fmt: str) -> str:
@@ -59,18 +70,32 @@ class Column:
     def show(self, value: float) -> str:
         return format(value, self.fmt)
 
-    def show_delta(self, value: float, base: float) -> str:
+    def show_spread(self, half_width: float | None) -> str:
+        """` ±hw` for a mean over seeds, in the column's own unit."""
+        return "" if half_width is None else f" ±{format(half_width, self.fmt.lstrip(',+'))}"
+
+    def show_delta(self, value: float, base: float, difference: Estimate | None = None) -> str:
+        """The difference from the baseline; with `difference` (over seeds), its interval and `*`."""
+        spread, mark = "", ""
+        if difference is not None and difference.half_width is not None:
+            mark = "*" if difference.significant else ""
         if self.delta in ("pct", "time"):
             if base == 0:
                 return ""
-            text = _signed(100 * (value / base - 1), ".0f") + "%"
+            if difference is not None and difference.half_width is not None:
+                spread = f" ±{100 * difference.half_width / abs(base):.0f}%"
+            text = _signed(100 * (value / base - 1), ".0f") + "%" + spread + mark
             if self.delta == "time" and value > 0:
                 text += f", {base / value:.2f}×"
             return f" ({text})"
         if self.delta == "pp":
-            return f" ({_signed(100 * (value - base), '.1f')} pp)"
+            if difference is not None and difference.half_width is not None:
+                spread = f" ±{100 * difference.half_width:.1f}"
+            return f" ({_signed(100 * (value - base), '.1f')}{spread} pp{mark})"
         if self.delta == "abs":
-            return f" ({_signed(value - base, self.fmt.lstrip(','))})"
+            if difference is not None and difference.half_width is not None:
+                spread = f" ±{format(difference.half_width, self.fmt.lstrip(',+'))}"
+            return f" ({_signed(value - base, self.fmt.lstrip(',+'))}{spread}{mark})"
         return ""
 
 
@@ -84,7 +109,8 @@ BASE_COLUMNS = (
     Column("samples/s", _metric("training", "samples_per_s"), ",.1f", "pct", "high"),
     Column("real tokens/s", _metric("training", "real_tokens_per_s"), ",.0f", "pct", "high"),
     Column("efficiency", _metric("packing", "efficiency"), ".1%", "pp", "high"),
-    Column("final loss", _metric("training", "final_train_loss"), ".3f", "abs", "low"),
+    Column("held-out loss", _metric("heldout", "loss"), ".4f", "abs", "low", optional=True),
+    Column("train loss (last step)", _metric("training", "final_train_loss"), ".3f", "abs", "low"),
     Column("eval loss", _metric("training", "eval_loss"), ".3f", "abs", "low", optional=True),
     Column("peak memory (MB)", _metric("peak_memory_mb"), ",.0f", "pct", "low", optional=True),
 )
@@ -201,7 +227,8 @@ def _size_value(label: Any) -> float:
 
 
 def _group_key(result: RunResult) -> tuple:
-    extras = tuple((name, label) for name, label in sorted(result.axes.items()) if name not in CORE_AXES)
+    extras = tuple((name, label) for name, label in sorted(result.axes.items())
+                   if name not in CORE_AXES and name != SEED_AXIS)
     return (
         result.matrix,
         _size_value(result.labels.get("dataset_size")),
@@ -214,7 +241,13 @@ def _group_key(result: RunResult) -> tuple:
 
 def _row_key(result: RunResult) -> tuple:
     attention = result.axes.get("attention", "")
-    return (strategy_sort_key(result.axes.get("strategy", "")), attention != "isolated", attention, result.cell_id)
+    return (strategy_sort_key(result.axes.get("strategy", "")), attention != "isolated", attention)
+
+
+def _seed(result: RunResult) -> str:
+    """What tells the runs of one row apart: the seed axis (or the cell, without one), and the repeat."""
+    seed = str(result.axes.get(SEED_AXIS, result.cell_id))
+    return f"{seed}#{result.repeat}" if result.repeat else seed
 
 
 def _label(name: Any, size: Any) -> str:
@@ -225,12 +258,13 @@ def _escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
 
-def _leakage(result: RunResult) -> str:
-    value = _number(result.metric("leakage", "max_abs_diff"))
-    if value is None:
+def _leakage(runs: list[RunResult]) -> str:
+    values = [(value, run) for run in runs if (value := _number(run.metric("leakage", "max_abs_diff"))) is not None]
+    if not values:
         return "—"
+    value, worst = max(values, key=lambda pair: pair[0])
     text = f"{value:.1e}" if value < 0.01 else f"{value:.3f}"
-    passed = result.metric("leakage", "passed")
+    passed = worst.metric("leakage", "passed")
     return text + (" ✓" if passed is True else " ✗" if passed is False else "")
 
 
@@ -238,35 +272,48 @@ def _environment(result: RunResult) -> tuple[str, str]:
     return describe_hardware(result.metric("hardware")), describe_versions(result.metric("versions"))
 
 
-def _table(rows: list[RunResult], columns: list[Column]) -> list[str]:
-    baseline = next((row for row in rows if row.axes.get("strategy") == "padding"), None)
-    values = [[_number(column.get(row)) for column in columns] for row in rows]
+def _by_seed(column: Column, runs: list[RunResult]) -> dict[str, float]:
+    return {_seed(run): value for run in runs if (value := _number(column.get(run))) is not None}
+
+
+def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
+    """One line per row of runs (one run, or one per seed), with differences from the padding row."""
+    baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == "padding"), None)
+    seeded = any(len(runs) > 1 for runs in rows)
+    values = [[_by_seed(column, runs) for column in columns] for runs in rows]
+    means = [[sum(v.values()) / len(v) if v else None for v in row_values] for row_values in values]
     best: list[str | None] = []  # the shown text of each column's best figure
     for index, column in enumerate(columns):
-        numbers = [v[index] for v in values if v[index] is not None]
+        numbers = [m[index] for m in means if m[index] is not None]
         if column.better and len(numbers) >= 2:
             best.append(column.show(min(numbers) if column.better == "low" else max(numbers)))
         else:
             best.append(None)
-    header = ["strategy", "attention", *(column.title for column in columns), "leakage"]
+    header = ["strategy", "attention", *(["seeds"] if seeded else []), *(column.title for column in columns), "leakage"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row, row_values in zip(rows, values, strict=True):
-        cells = [_escape(row.axes.get("strategy", "?")), _escape(row.axes.get("attention", "—"))]
+    for runs, row_values, row_means in zip(rows, values, means, strict=True):
+        first = runs[0]
+        cells = [_escape(first.axes.get("strategy", "?")), _escape(first.axes.get("attention", "—"))]
+        if seeded:
+            cells.append(str(len(runs)))
         for index, column in enumerate(columns):
-            value = row_values[index]
-            if value is None:
+            by_seed, mean = row_values[index], row_means[index]
+            if mean is None:
                 cells.append("—")
                 continue
-            text = column.show(value)
+            text = column.show(mean)
             if best[index] == text:
                 text = f"**{text}**"
-            if column.note is not None:
-                text += column.note(row)
-            base = _number(column.get(baseline)) if baseline is not None and row is not baseline else None
-            if base is not None:
-                text += column.show_delta(value, base)
+            if len(by_seed) > 1:
+                text += column.show_spread(mean_interval(list(by_seed.values())).half_width)
+            elif column.note is not None:
+                text += column.note(runs[0])
+            base = values[rows.index(baseline)][index] if baseline is not None and runs is not baseline else None
+            if base:
+                difference = difference_interval(by_seed, base) if len(by_seed) > 1 or len(base) > 1 else None
+                text += column.show_delta(mean, sum(base.values()) / len(base), difference)
             cells.append(text)
-        cells.append(_leakage(row))
+        cells.append(_leakage(runs))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -284,6 +331,9 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         f"Rendered by `packbench leaderboard` from `{source}` ({len(latest)} cells, latest result of each); do not edit by hand.",
         "Figures in parentheses are differences from the padding row of the same table;",
         "train time also as a speed-up over padding (×). Bold: the best figure of its column.",
+        "Rows over several seeds: mean ±95% interval (Student t); differences from padding paired by seed,",
+        "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
+        "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
         "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
         "",
     ]
@@ -299,25 +349,27 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         groups.setdefault(_group_key(result), []).append(result)
     current_matrix = None
     for key in sorted(groups):
-        rows = sorted(groups[key], key=_row_key)
+        runs = sorted(groups[key], key=lambda r: (_row_key(r), _seed(r), r.cell_id))
+        rows = [list(row) for _, row in itertools.groupby(runs, key=_row_key)]
+        flat = [run for row in rows for run in row]
         matrix = key[0]
         if matrix != current_matrix:
             lines += [f"## {matrix}", ""]
             current_matrix = matrix
-        first = rows[0]
+        first = flat[0]
         title = f"### {_label(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × {_label(first.axes.get('model', '?'), first.labels.get('model_size'))}"
         extras = ", ".join(f"{name}={label}" for name, label in key[5])
         lines += [title + (f" · {extras}" if extras else ""), ""]
         if len(environments) > 1:
-            envs = sorted({_environment(row) for row in rows})
+            envs = sorted({_environment(run) for run in flat})
             lines += ["Environment: " + " / ".join(f"{hardware}; {software}" for hardware, software in envs), ""]
         columns = [
             column
             for column in BASE_COLUMNS
-            if not column.optional or any(_number(column.get(row)) is not None for row in rows)
+            if not column.optional or any(_number(column.get(run)) is not None for run in flat)
         ]
-        columns += score_columns(rows)
-        if not any(row.axes.get("strategy") == "padding" for row in rows):
+        columns += score_columns(flat)
+        if not any(run.axes.get("strategy") == "padding" for run in flat):
             lines += ["No padding row in this table: no differences shown.", ""]
         lines += _table(rows, columns) + [""]
 
