@@ -8,7 +8,8 @@ A matrix is data (YAML), never code::
     timeout: 15m                     # per cell (seconds, or 90s / 15m / 2h)
     launcher: python                 # python | accelerate | torchrun (the recipe comment, `run`)
     axes:
-      model:                         # name, path (local, hub id or packbench:// URI), size label
+      model:                         # name, path (local, hub id or packbench:// URI), size label;
+                                     # an embedded asset's name and size default to its own (`labels`)
         - {name: tiny-8b, path: packbench://model/tiny-8b, size: 8B, settings: {}}
       dataset:                       # name, size label, Axolotl `datasets:` entries
         - name: synth-69k
@@ -175,6 +176,19 @@ class Cell:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _embedded_labels(kind: str, value: Any) -> tuple[str, str] | None:
+    """`(name, size)` of an embedded model URI, or of a dataset axis holding one embedded dataset URI."""
+    from axolotl_packing_bench.labels import dataset_labels, model_labels
+
+    if kind == "dataset":
+        if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+            return None
+        value = value[0].get("path")
+    if not isinstance(value, str) or not value.startswith("packbench://"):
+        return None
+    return model_labels(value) if kind == "model" else dataset_labels(value)
 
 
 def known_strategies() -> tuple[str, ...]:
@@ -440,7 +454,8 @@ class _Parser:
     def model_value(self, axis: str, index: int, item: Any) -> AxisValue | None:
         key = f"axes.model[{index}]"
         if isinstance(item, str):
-            return AxisValue(sanitize(item.rstrip("/").rsplit("/", 1)[-1]), item, source=key)
+            name, size = _embedded_labels("model", item) or (sanitize(item.rstrip("/").rsplit("/", 1)[-1]), None)
+            return AxisValue(name, item, size, source=key)
         return self.entry(key, item, _MODEL_KEYS, "path", "a model path, hub id or packbench://model/... URI")
 
     def dataset_value(self, axis: str, index: int, item: Any) -> AxisValue | None:
@@ -458,6 +473,10 @@ class _Parser:
             self.problem(key, f"must be a mapping with {', '.join(allowed)}", f"write `- {{name: ..., {value_key}: ...}}`")
             return None
         ok = True
+        value = item.get(value_key)
+        derived = _embedded_labels("model" if value_key == "path" else "dataset", value)
+        if derived is not None:  # an embedded asset: name and size default to its own labels
+            item = {"name": derived[0], "size": derived[1], **item}
         for extra in item:
             if extra not in allowed:
                 self.problem(f"{key}.{extra}", f"unknown key{did_you_mean(extra, allowed)}", f"use {', '.join(allowed)}; put Axolotl keys under settings")

@@ -4,7 +4,10 @@ The run's `packbench_metrics.json` is looked for in RUN_DIR, then in
 RUN_DIR/output. Its cell id is derived from what the metrics say:
 `<model>__<dataset>__<strategy>__<attention>-<hash8>`, the model being the
 last part of its path and the dataset the stem of its first file, so the
-same setup recorded on two machines lands in the same cell.
+same setup recorded on two machines lands in the same cell. The embedded
+tiny models and synthetic datasets are named and sized as a matrix names
+them (`labels`: `tiny-8b (8B)`, `synth-100 (100)`), so a hand run of a
+matrix's set-up lands in that matrix's table; any label can be given.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from axolotl_packing_bench.bench.matrix import make_cell_id, sanitize
 from axolotl_packing_bench.bench.results import RunResult, now_iso
 from axolotl_packing_bench.constants import DEFAULT_ATTENTION, METRICS_FILE, PLUGIN_PATH
+from axolotl_packing_bench.labels import dataset_labels, model_labels
 
 HAND_MATRIX = "hand"
 
@@ -62,16 +66,24 @@ def result_from_metrics(
     matrix: str = HAND_MATRIX,
     model: str | None = None,
     dataset: str | None = None,
+    model_size: str | None = None,
+    dataset_size: str | None = None,
     log: str | None = None,
 ) -> RunResult:
-    """A result for hand-run metrics; `model`/`dataset` override the derived names."""
+    """A result for hand-run metrics; `model`/`dataset` and the sizes override the derived labels."""
     model_info = metrics.get("model") if isinstance(metrics.get("model"), dict) else {}
     dataset_info = metrics.get("dataset") if isinstance(metrics.get("dataset"), dict) else {}
     paths = dataset_info.get("paths") or []
     first = Path(str(paths[0])).stem if paths else None
+    embedded_model = model_labels(str(model_info["path"])) if model_info.get("path") else None
+    embedded_dataset = dataset_labels(str(paths[0])) if len(paths) == 1 else None
+    if embedded_dataset is None:
+        derived_dataset = sanitize(first) + (f"+{len(paths) - 1}" if len(paths) > 1 else "") if first else "dataset"
+    else:
+        derived_dataset = embedded_dataset[0]
     axes = {
-        "model": sanitize(model) if model else _name(model_info.get("path"), "model"),
-        "dataset": sanitize(dataset) if dataset else (sanitize(first) + (f"+{len(paths) - 1}" if len(paths) > 1 else "") if first else "dataset"),
+        "model": sanitize(model) if model else (embedded_model[0] if embedded_model else _name(model_info.get("path"), "model")),
+        "dataset": sanitize(dataset) if dataset else derived_dataset,
         "strategy": str(metrics.get("strategy") or "unknown"),
         "attention": str(metrics.get("attention") or DEFAULT_ATTENTION),
     }
@@ -84,7 +96,10 @@ def result_from_metrics(
         status=status,
         reason=None if status == "ok" else str(metrics.get("error") or "the plugin recorded a failed run"),
         axes=axes,
-        labels={"model_size": _human(model_info.get("parameters")), "dataset_size": _human(dataset_info.get("samples"))},
+        labels={
+            "model_size": model_size or (embedded_model[1] if embedded_model else _human(model_info.get("parameters"))),
+            "dataset_size": dataset_size or (embedded_dataset[1] if embedded_dataset else _human(dataset_info.get("samples"))),
+        },
         metrics=metrics,
         recorded_at=now_iso(),
         log=log,

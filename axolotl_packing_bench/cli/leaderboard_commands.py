@@ -13,15 +13,23 @@ from axolotl_packing_bench.cli.errors import UserInputError
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--matrix", "matrix_name", default="hand", show_default=True, help="Matrix name the run is listed under.")
-@click.option("--model", "model_name", default=None, help="Model name for the cell id (default: last part of the model path).")
-@click.option("--dataset", "dataset_name", default=None, help="Dataset name for the cell id (default: stem of the first dataset file).")
+@click.option("--model-name", "--model", "model_name", default=None,
+              help="Model label (default: the embedded model's name, else the last part of the model path).")
+@click.option("--model-size", default=None,
+              help="Model size label, e.g. 8B (default: the embedded model's, else its parameter count).")
+@click.option("--dataset-name", "--dataset", "dataset_name", default=None,
+              help="Dataset label (default: the embedded dataset's name, else the stem of the first dataset file).")
+@click.option("--dataset-size", default=None,
+              help="Dataset size label, e.g. 69K (default: the embedded dataset's, else its sample count).")
 @results_option
 @leaderboard_option
 def record(
     run_dir: Path,
     matrix_name: str,
     model_name: str | None,
+    model_size: str | None,
     dataset_name: str | None,
+    dataset_size: str | None,
     results_path: Path,
     leaderboard_path: Path,
 ) -> None:
@@ -29,13 +37,17 @@ def record(
 
     RUN_DIR is the run's output_dir (holding packbench_metrics.json).
     Recording the same run again is harmless: the results keep one row per
-    run id (the latest).
+    run id (the latest). A run of the embedded models and datasets gets the
+    labels a matrix gives them (tiny-8b (8B), synth-100 (100)); give the
+    labels of your matrix with --model-name/--model-size/--dataset-name/
+    --dataset-size and --matrix to land in its table.
     """
     from axolotl_packing_bench.bench.record import RecordError, result_from_run_dir
     from axolotl_packing_bench.bench.runner import record_result
 
     try:
-        result = result_from_run_dir(run_dir, matrix=matrix_name, model=model_name, dataset=dataset_name)
+        result = result_from_run_dir(run_dir, matrix=matrix_name, model=model_name, dataset=dataset_name,
+                                     model_size=model_size, dataset_size=dataset_size)
     except RecordError as error:
         raise UserInputError(str(error).rstrip(".") + ".") from None
     read_results_or_fail(results_path)  # a directory here is a user error, said plainly

@@ -173,3 +173,50 @@ class TestCompare:
         assert missing.exit_code == 2 and "results file" in missing.output and "does not exist" in missing.output
         bad = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--max-slowdown", "lots")
         assert bad.exit_code == 2 and "--max-slowdown 'lots' is not a percentage" in bad.output
+
+
+class TestRecordLabels:
+    """Issue 14, defect 10: a hand run of a matrix's set-up is labelled as the matrix labels it."""
+
+    def test_embedded_assets_get_the_matrix_labels(self, tmp_path):
+        from axolotl_packing_bench.bench.matrix import expand, load_matrix
+
+        cache = tmp_path / "cache" / "assets-v1"
+        hand = metrics(run_id="hand1")
+        hand["model"] = {"path": str(cache / "models" / "tiny-8b"), "parameters": 590_000}
+        hand["dataset"] = {"paths": [str(cache / "datasets" / "synth-n100-seed0.jsonl")], "samples": 100}
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / "packbench_metrics.json").write_text(json.dumps(hand))
+        results = tmp_path / "r.jsonl"
+        result = invoke("record", str(run_dir), "--matrix", "smoke", "--results", str(results),
+                        "--leaderboard", str(tmp_path / "L.md"))
+        assert result.exit_code == 0, result.output
+        (row,) = read_results(results)
+        smoke = load_matrix(Path(__file__).parents[2] / "recipes" / "matrices" / "smoke.yaml")
+        cell = next(c for c in expand(smoke) if c.axes["model"] == "tiny-8b" and c.axes["dataset"] == "synth-100"
+                    and c.axes["strategy"] == "bfd")
+        assert (dict(row.axes), dict(row.labels)) == (dict(cell.axes), dict(cell.labels))
+        assert row.labels == {"model_size": "8B", "dataset_size": "100"}
+        assert "### synth-100 (100) × tiny-8b (8B)" in (tmp_path / "L.md").read_text()
+
+    def test_labels_can_be_given(self, tmp_path, hand_run):
+        results = tmp_path / "r.jsonl"
+        result = invoke("record", str(hand_run), "--model-name", "llama-3-8b", "--model-size", "8B",
+                        "--dataset-name", "wildchat-gpt4", "--dataset-size", "69K",
+                        "--results", str(results), "--leaderboard", str(tmp_path / "L.md"))
+        assert result.exit_code == 0, result.output
+        (row,) = read_results(results)
+        assert (row.axes["model"], row.axes["dataset"]) == ("llama-3-8b", "wildchat-gpt4")
+        assert row.labels == {"model_size": "8B", "dataset_size": "69K"}
+
+    def test_a_matrix_derives_an_embedded_assets_labels_the_same_way(self, tmp_path):
+        from axolotl_packing_bench.bench.matrix import expand, load_matrix
+
+        path = tmp_path / "m.yaml"
+        path.write_text("base: {sequence_len: 64}\naxes:\n  model: [packbench://model/tiny-70b]\n"
+                        "  dataset:\n    - datasets: [{path: packbench://dataset/100, type: chat_template}]\n"
+                        "  strategy: [padding]\n")
+        (cell,) = expand(load_matrix(path))
+        assert (cell.axes["model"], cell.axes["dataset"]) == ("tiny-70b", "synth-100")
+        assert cell.labels == {"model_size": "70B", "dataset_size": "100"}
