@@ -122,10 +122,12 @@ def open_run_dir(run_dir: str | Path) -> RunDir:
 
 
 def write_report(path: Path, payload: dict[str, Any]) -> None:
-    """Write a JSON report next to the model (atomically, stable key order)."""
-    from axolotl_packing_bench.bench.fileio import atomic_write_text
+    """Write a JSON report next to the model (atomically, stable key order, every string redacted)."""
+    from axolotl_packing_bench.core.fileio import atomic_write_text
+    from axolotl_packing_bench.core.redaction import redact_all
 
-    atomic_write_text(path, json.dumps(payload, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n")
+    text = json.dumps(redact_all(payload), ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    atomic_write_text(path, text + "\n")
 
 
 def scores_report(run: RunDir, settings: Any, scores: dict[str, Any]) -> dict[str, Any]:

@@ -59,3 +59,15 @@ def test_data_seed():
     assert data_seed({}) == 0
     assert data_seed({"dataset": {"paths": ["/x/synth-326k-seed12-overlong0.02.jsonl"]}}) == 12
     assert data_seed({"dataset": {"paths": ["/x/my-data.jsonl"]}}) == 0
+
+
+def test_reports_are_redacted_like_every_file(tmp_path: Path):
+    import json
+
+    from axolotl_packing_bench.eval.rundir import write_report
+
+    secret = "sk-abcdefghijklmnopqrstuvwxyz0123"
+    write_report(tmp_path / "packbench_judge.json", {"judge": {"error": f"HTTP 401: bad key {secret}"}, "n": 3})
+    text = (tmp_path / "packbench_judge.json").read_text()
+    assert secret not in text
+    assert json.loads(text) == {"judge": {"error": "HTTP 401: bad key [REDACTED]"}, "n": 3}
