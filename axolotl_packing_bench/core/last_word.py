@@ -5,7 +5,7 @@ A config error the plugin raises reaches the user inside Axolotl's pydantic
 lines); a dataset error, after the traceback of Axolotl's data loading.
 `fatal(sentence)` remembers the sentence; at exit, if the process is dying
 of an uncaught exception that carries it, the sentence is printed once more
-as the last line on stderr: `packbench: <sentence>.` A caught error (e.g.
+as the last line on stderr: `packbench error: <sentence>.` A caught error (e.g.
 `packbench validate`, which reports it itself) prints nothing.
 """
 
@@ -15,7 +15,7 @@ import atexit
 import sys
 
 _SENTENCES: list[str] = []
-PREFIX = "packbench: "
+PREFIX = "packbench error: "  # matches the runner's error-line pattern (bench.trainlog), so it becomes the reason
 
 
 def fatal(sentence: str) -> str:

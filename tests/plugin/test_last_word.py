@@ -29,9 +29,13 @@ def test_a_config_error_ends_the_output_with_the_plugins_sentence():
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "tetris" not in result.stderr
     assert result.stderr.rstrip().splitlines()[-1] == (
-        "packbench: packbench_strategy: native hands packing to Axolotl's sample_packing, which ignores "
+        "packbench error: packbench_strategy: native hands packing to Axolotl's sample_packing, which ignores "
         "packbench_overflow; remove it."
     )
+    from axolotl_packing_bench.bench.trainlog import last_error_line
+
+    # the runner's reason for the cell is the plugin's sentence, not pydantic's "1 validation error for ..."
+    assert last_error_line(result.stderr).startswith("packbench error: packbench_strategy: native hands packing")
 
 
 def test_a_bad_dataset_line_stops_the_cell_naming_file_and_line(tmp_path: Path):
@@ -52,4 +56,4 @@ def test_a_bad_dataset_line_stops_the_cell_naming_file_and_line(tmp_path: Path):
                 "write one JSON object per line.")
     assert result.returncode == 1
     assert result.stdout.strip() == f"DatasetFileError: {sentence}"
-    assert result.stderr.rstrip().splitlines()[-1] == f"packbench: {sentence}"
+    assert result.stderr.rstrip().splitlines()[-1] == f"packbench error: {sentence}"
