@@ -31,7 +31,8 @@ Entry points (heavy imports happen inside them):
 - `run_eval_section(run_dir, eval_spec)`: what a matrix runner calls after a
   cell trains, with the matrix's ``eval:`` section; never raises.
 - `attach` / `attach_evaluation` (pure) and `record_evaluation` (appends to
-  the store): put scores and judge on a result, by run id.
+  the store): put scores and judge on a result, by run id; `update_result`
+  is the locked read-modify-append beneath it, safe from many processes.
 - `harness.run_lm_eval`, `judge.judge_run`: what `packbench eval` and
   `packbench judge` call.
 """
@@ -41,7 +42,7 @@ from __future__ import annotations
 from axolotl_packing_bench.eval.errors import EvalError
 from axolotl_packing_bench.eval.presets import OFFLINE_TASKS, PRESETS, tasks_dir
 from axolotl_packing_bench.eval.section import check_eval_section, run_eval_section
-from axolotl_packing_bench.eval.store import attach, attach_evaluation, record_evaluation
+from axolotl_packing_bench.eval.store import attach, attach_evaluation, record_evaluation, update_result
 
 __all__ = [
     "OFFLINE_TASKS",
@@ -53,4 +54,5 @@ __all__ = [
     "record_evaluation",
     "run_eval_section",
     "tasks_dir",
+    "update_result",
 ]
