@@ -130,7 +130,8 @@ class LocalBackend:
         if worker is not None:
             argv = ["axolotl", "train", str(prepared.recipe_path), "--launcher", "python"] if self.entry == AXOLOTL_ENTRY \
                 else [self.entry, str(prepared.recipe_path)]
-            runner.update(command=shlex.join(argv), worker="warm", entry=self.entry)
+            runner.update(command=shlex.join(argv), worker="warm", entry=self.entry,
+                          warm_start_s=round(worker.preload_s, 2))  # paid once per run, not by this cell
             atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}  # forked from the warm worker (imports done)\n")
             self._count += 1
             ident = f"{self._count}"

@@ -71,6 +71,7 @@ def test_raise_hang_and_signal_fail_their_cells_only(four, tmp_path):
     rows = {row.axes["strategy"]: row for row in read_results(results)}
     assert len(summary.results) == 4 and summary.not_run == 0
     assert rows["padding"].ok and rows["padding"].metric("runner", "worker") == "warm"
+    assert rows["padding"].metric("runner", "warm_start_s") >= 0 and rows["padding"].metric("runner", "cpu_s") is not None
     assert rows["greedy"].status == "failed"
     assert rows["greedy"].reason == "training exited with status 1: RuntimeError: raised in greedy"
     assert rows["bfd"].status == "timeout" and rows["bfd"].reason.startswith("timed out after 3s; last log line: fake train of")
