@@ -6,8 +6,8 @@ Lines), and every record has the fields its Axolotl dataset type reads.
 Files that are not JSON (parquet, csv, arrow) are checked for existence and
 size only; hub ids, directories and `packbench://` URIs are not local files.
 
-    >>> check_dataset_entry({"path": "data/chats.jsonl", "type": "chat_template"})
-    DatasetFileError: line 3 of data/chats.jsonl has no `messages` list ...
+    >>> check_dataset_entries([{"path": "data/chats.jsonl", "type": "chat_template"}])
+    DatasetFileError: line 3 of data/chats.jsonl has no `messages` list of turns ...
 """
 
 from __future__ import annotations
