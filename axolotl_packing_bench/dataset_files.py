@@ -48,13 +48,14 @@ def local_dataset_file(entry: Mapping[str, Any]) -> Path | None:
 
 
 def read_records(path: str | Path, *, shown: str | None = None, error: type[Exception] = DatasetFileError,
-                 json_lines: bool | None = None) -> list[tuple[str, Any]]:
+                 json_lines: bool | None = None, one_object: bool = False) -> list[tuple[str, Any]]:
     """`(where, record)` of each record of a JSON list or JSON Lines file, in order.
 
     `where` is "line N of <file>" (JSON Lines) or "record N of <file>" (a JSON
     list), numbered from 1. `json_lines` None: by suffix (`.jsonl`), and a
     `.json` file that is not one JSON value is read as JSON Lines, as
-    Axolotl's loader does.
+    Axolotl's loader does; with `one_object`, so is a `.json` file holding
+    a single JSON object (one record, as Axolotl reads it).
 
     Raises:
         error: Missing, unreadable, not UTF-8, empty, not JSON, or not a list.
@@ -76,6 +77,8 @@ def read_records(path: str | Path, *, shown: str | None = None, error: type[Exce
                     f"{name} is not valid JSON ({decode_error.args[0]}); fix the file or save it as JSONL."
                 ) from None
         else:
+            if isinstance(data, dict) and one_object:
+                return [(f"line 1 of {name}", data)]
             if not isinstance(data, list):
                 raise error(
                     f"{name} holds a JSON {type(data).__name__}, not a list of records; "
@@ -151,7 +154,7 @@ def check_dataset_file(path: str | Path, entry: Mapping[str, Any] | None = None)
         if path.stat().st_size == 0:
             raise DatasetFileError(f"{path} is empty; pass a dataset file with records.")
         return 0
-    records = read_records(path, json_lines=None if path.suffix.lower() in JSON_SUFFIXES else True)
+    records = read_records(path, json_lines=None if path.suffix.lower() in JSON_SUFFIXES else True, one_object=True)
     for where, record in records:
         check_record(record, where, entry)
     return len(records)

@@ -86,6 +86,11 @@ def test_json_list_and_json_lines_in_a_json_file(tmp_path: Path):
     listed = tmp_path / "list.json"
     listed.write_text(json.dumps([GOOD, {"messages": []}]))
     assert error_of(listed).startswith(f"record 2 of {listed} has no `messages` list")
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(GOOD))  # Axolotl's json loader reads one object as one record
+    assert check_dataset_file(single, CHAT) == 1
+    with pytest.raises(DatasetFileError, match="holds a JSON dict, not a list of records"):
+        read_records(single)  # `stats` wants a list
     lines = write(tmp_path / "lines.json", GOOD, GOOD)
     assert check_dataset_file(lines, CHAT) == 2
     assert [where for where, _ in read_records(lines)] == [f"line 1 of {lines}", f"line 2 of {lines}"]
