@@ -66,12 +66,15 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None
     leaderboard with an empty one.
     """
     from axolotl_packing_bench.bench.leaderboard import render_leaderboard
-    from axolotl_packing_bench.core.fileio import atomic_write_text
+    from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
 
     results = read_results_or_fail(results_path, must_exist=True)
     text = render_leaderboard(results, source=results_path.name)
     if check:
-        current = leaderboard_path.read_text(encoding="utf-8") if leaderboard_path.exists() else None
+        try:
+            current = read_user_text(leaderboard_path)
+        except UnreadableFile:  # missing, a directory or not UTF-8: not what the results render
+            current = None
         if current != text:
             click.echo(f"{leaderboard_path} is stale; run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.", err=True)
             raise SystemExit(1)

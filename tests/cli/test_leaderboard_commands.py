@@ -113,6 +113,8 @@ class TestLeaderboard:
         board.write_text(expected.replace("308.3", "308.4"))
         stale = invoke("leaderboard", *args, "--check")
         assert stale.exit_code == 1 and "is stale; run `packbench leaderboard" in stale.output
+        board.write_bytes(b"\xff\xfe not UTF-8")
+        assert invoke("leaderboard", *args, "--check").exit_code == 1  # stale, not a UnicodeDecodeError
 
     def test_no_results_yet(self, tmp_path):
         (tmp_path / "empty.jsonl").write_text("")
