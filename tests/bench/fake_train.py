@@ -90,7 +90,7 @@ def run(config: str) -> int:
         "versions": {"axolotl": "0.19.0", "python": "3.11.7"},
         "hardware": {"cpu": "Fake CPU", "cpu_count": 2, "memory_gb": 8.0, "gpu": None, "gpu_count": 0},
     }
-    (output / "packbench_metrics.json").write_text(json.dumps(metrics))
+    (output / config.get("packbench_metrics_file", "packbench_metrics.json")).write_text(json.dumps(metrics))
     return 1 if action == "failed_metrics" else 0
 
 

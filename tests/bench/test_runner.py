@@ -66,6 +66,21 @@ class TestRunCell:
         assert "fake train of" in (run_dir / "train.log").read_text()
         assert not (run_dir / ".running").exists()
 
+    def test_the_metrics_file_named_by_the_recipe_is_read(self, write_matrix, tmp_path, fake_env):
+        from tests.bench.helpers import HAND_MATRIX
+
+        text = HAND_MATRIX.replace("  optimizer: adamw_torch\n", "  optimizer: adamw_torch\n  packbench_metrics_file: run.json\n")
+        cell = expand(load_matrix(write_matrix(text)))[1]
+        result = run_cell(cell, tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env())
+        assert (tmp_path / "c/output/run.json").exists() and not (tmp_path / "c/output/packbench_metrics.json").exists()
+        assert result.ok and result.metric("training", "steps") == 8 and result.run_id.startswith("fake-")
+
+    def test_the_default_metrics_file_is_the_plugins(self):
+        from axolotl_packing_bench.bench.runner import default_metrics_file, metrics_file_name
+
+        assert metrics_file_name({}) == default_metrics_file() == "packbench_metrics.json"
+        assert metrics_file_name({"packbench_metrics_file": "x.json"}) == "x.json"
+
     def test_crash_is_a_failed_result_with_the_error_line(self, cells, tmp_path, fake_env):
         result = run_cell(cells[1], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"greedy": "crash"}))
         assert result.status == "failed"
