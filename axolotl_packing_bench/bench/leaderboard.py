@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from axolotl_packing_bench.bench.environment import describe_hardware, describe_versions
+from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION, RELIANCE_EFFECTS
 from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
 from axolotl_packing_bench.bench.results import RunResult, latest_per_cell
@@ -167,9 +168,6 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
     return [columns[title] for title in sorted(columns)]
 
 
-RELIANCE_EFFECTS = ("reliance", "distraction", "unrelated", "few_shot")
-
-
 def _effect_mean(effect: str) -> Callable[[RunResult], Any]:
     return lambda result: result.metric("reliance", "effects", effect, "answer_loss", "mean")
 
@@ -241,7 +239,7 @@ def _group_key(result: RunResult) -> tuple:
 
 def _row_key(result: RunResult) -> tuple:
     attention = result.axes.get("attention", "")
-    return (strategy_sort_key(result.axes.get("strategy", "")), attention != "isolated", attention)
+    return (strategy_sort_key(result.axes.get("strategy", "")), attention != DEFAULT_ATTENTION, attention)
 
 
 def _seed(result: RunResult) -> str:
@@ -278,7 +276,7 @@ def _by_seed(column: Column, runs: list[RunResult]) -> dict[str, float]:
 
 def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
     """One line per row of runs (one run, or one per seed), with differences from the padding row."""
-    baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == "padding"), None)
+    baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == BASELINE_STRATEGY), None)
     seeded = any(len(runs) > 1 for runs in rows)
     values = [[_by_seed(column, runs) for column in columns] for runs in rows]
     means = [[sum(v.values()) / len(v) if v else None for v in row_values] for row_values in values]
@@ -369,7 +367,7 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
             if not column.optional or any(_number(column.get(run)) is not None for run in flat)
         ]
         columns += score_columns(flat)
-        if not any(run.axes.get("strategy") == "padding" for run in flat):
+        if not any(run.axes.get("strategy") == BASELINE_STRATEGY for run in flat):
             lines += ["No padding row in this table: no differences shown.", ""]
         lines += _table(rows, columns) + [""]
 

@@ -16,8 +16,9 @@ def probe() -> None:
 
 
 @probe.command()
-@click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path),
-              help="Local model directory with its tokenizer (a run's output_dir).")
+@click.option("--model", "model_dir", required=True,
+              help="Local model directory with its tokenizer (a run's output_dir), or an embedded base such as "
+                   "packbench://model/tiny-8b (the positive control: a base that reads its context).")
 @click.option("--data", "data_path", required=True, metavar="FILE",
               help="JSONL of held-out questions with related/conflicting/unrelated contexts, "
                    "or packbench://heldout?seed=N for the embedded split.")
@@ -32,7 +33,7 @@ def probe() -> None:
               help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on a busy machine).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
               help="Also write the full result as JSON to OUT.")
-def reliance(model_dir: Path, data_path: str, k: int, bootstrap: int, seed: int, max_questions: int | None,
+def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, max_questions: int | None,
              no_generate: bool, threads: int | None, json_path: Path | None) -> None:
     """Does the model use related context, get misled by a conflicting one, gain from examples?
 
@@ -50,6 +51,14 @@ def reliance(model_dir: Path, data_path: str, k: int, bootstrap: int, seed: int,
         run_reliance_probe,
     )
 
+    if model_dir.startswith("packbench://"):
+        from axolotl_packing_bench.assets import resolve_asset_uri
+
+        try:
+            model_dir = resolve_asset_uri(model_dir)
+        except ValueError as error:
+            raise UserInputError(f"--model: {error}") from None
+    model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UserInputError(f"--model {str(model_dir)!r} is not a directory; pass the output_dir of a training run.")
     try:

@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from axolotl_packing_bench.jsonl_lines import jsonl_rows
+from axolotl_packing_bench.jsonl_lines import jsonl_file_rows
 
 CONDITIONS: tuple[str, ...] = ("none", "related", "conflicting", "unrelated", "few_shot")
 CONTEXT_FIELDS = {"related": "related_context", "conflicting": "conflicting_context", "unrelated": "unrelated_context"}
@@ -110,18 +110,17 @@ def load_questions(path: str | Path, *, max_questions: int | None = None) -> lis
         raise ProbeDataError(f"probe data {str(path)!r} does not exist; pass a JSONL of held-out questions, "
                              "e.g. the one `packbench assets` builds (packbench://heldout?seed=0).")
     questions = []
-    with path.open(encoding="utf-8") as handle:
-        for number, row in jsonl_rows(handle, where=str(path), error=ProbeDataError):
-            missing = [name for name in REQUIRED_FIELDS if not isinstance(row.get(name), str) or not row[name]]
-            if missing:
-                raise ProbeDataError(
-                    f"{path}:{number} lacks {', '.join(missing)}; every row needs {', '.join(REQUIRED_FIELDS)}."
-                )
-            questions.append(Question(
-                question=row["question"], answer=row["answer"], related_context=row["related_context"],
-                conflicting_context=row["conflicting_context"], unrelated_context=row["unrelated_context"],
-                value=row.get("value"), conflicting_value=row.get("conflicting_value"), id=row.get("id"),
-            ))
+    for number, row in jsonl_file_rows(path, error=ProbeDataError):
+        missing = [name for name in REQUIRED_FIELDS if not isinstance(row.get(name), str) or not row[name]]
+        if missing:
+            raise ProbeDataError(
+                f"{path}:{number} lacks {', '.join(missing)}; every row needs {', '.join(REQUIRED_FIELDS)}."
+            )
+        questions.append(Question(
+            question=row["question"], answer=row["answer"], related_context=row["related_context"],
+            conflicting_context=row["conflicting_context"], unrelated_context=row["unrelated_context"],
+            value=row.get("value"), conflicting_value=row.get("conflicting_value"), id=row.get("id"),
+        ))
     if not questions:
         raise ProbeDataError(f"probe data {str(path)!r} has no rows; pass a JSONL of held-out questions.")
     return questions[:max_questions] if max_questions else questions
