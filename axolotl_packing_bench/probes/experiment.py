@@ -82,6 +82,28 @@ def probe_cells(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any
     return found
 
 
+def probe_base(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False) -> dict | None:
+    """The positive control: the same probe on the base model the cells fine-tune, before any fine-tuning."""
+    from axolotl_packing_bench.assets import resolve_asset_uri
+    from axolotl_packing_bench.probes.reliance import run_reliance_probe
+
+    bases = {str(cell.config.get("base_model")) for cell in cells}
+    if len(bases) != 1:
+        return None
+    base = bases.pop()
+    cached = runs_dir / cells[0].matrix / "base-reliance.json"
+    if cached.exists() and not force:
+        result = json.loads(cached.read_text(encoding="utf-8"))
+        if result.get("version") == PROBE_VERSION and result.get("base_model") == base:
+            return result
+    print(f"probe: base model {base} (positive control)", file=sys.stderr, flush=True)
+    options = {key: value for key, value in settings.items() if key != "data"}
+    result = {"base_model": base, **run_reliance_probe(resolve_asset_uri(base), settings["data"], **options)}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
 def collect(cells: Sequence[Any], results: Mapping[str, Any], probes: Mapping[str, dict]) -> list[dict[str, Any]]:
     """One row per cell: its axes, packing and relatedness figures, training loss and reliance."""
     rows = []
@@ -99,6 +121,7 @@ def collect(cells: Sequence[Any], results: Mapping[str, Any], probes: Mapping[st
             "final_train_loss": training.get("final_train_loss"),
             "mean_train_loss": training.get("mean_train_loss"),
             "runtime_s": training.get("runtime_s"),
+            "heldout_loss": (metrics.get("heldout") or {}).get("loss"),
             "reliance": probes.get(cell.cell_id),
         })
     return rows
@@ -159,8 +182,76 @@ def seed_noise(rows: Sequence[Mapping[str, Any]], name: str) -> float | None:
     return math.sqrt(squares / dof) if dof else None
 
 
+REFERENCE_STRATEGY = "bfd"
+
+
+def _estimate(estimate: Any, digits: int = 3) -> str:
+    if estimate is None:
+        return "—"
+    if estimate.half_width is None:
+        return f"{estimate.mean:+.{digits}f}"
+    return f"{estimate.mean:+.{digits}f} ±{estimate.half_width:.{digits}f}" + ("*" if estimate.significant else "")
+
+
+def _by_seed(members: Sequence[Mapping[str, Any]], name: str) -> dict[str, float]:
+    return {str(m["axes"].get("seed")): effect(m, name)["mean"] for m in members if effect(m, name)}
+
+
+def seed_differences(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Markdown: each strategy minus bfd, and shared minus isolated, per effect, paired by seed with 95% intervals."""
+    from axolotl_packing_bench.intervals import difference_interval
+
+    grouped = groups_of(rows)
+    strategies = sorted({s for s, _ in grouped if s != REFERENCE_STRATEGY})
+    attentions = [a for a in ("isolated", "shared") if any(key[1] == a for key in grouped)]
+    lines = [f"| effect | attention | " + " | ".join(f"{s} − {REFERENCE_STRATEGY}" for s in strategies) + " |",
+             "| --- | --- |" + " ---: |" * len(strategies)]
+    for name in EFFECTS:
+        for attention in attentions:
+            reference = _by_seed(grouped.get((REFERENCE_STRATEGY, attention), []), name)
+            cells = []
+            for strategy in strategies:
+                values = _by_seed(grouped.get((strategy, attention), []), name)
+                cells.append(_estimate(difference_interval(values, reference)) if values and reference else "—")
+            lines.append(f"| {name} | {attention} | " + " | ".join(cells) + " |")
+    if len(attentions) == 2:
+        all_strategies = sorted({s for s, _ in grouped})
+        lines += ["", "| effect | " + " | ".join(f"{s}: shared − isolated" for s in all_strategies) + " |",
+                  "| --- |" + " ---: |" * len(all_strategies)]
+        for name in EFFECTS:
+            cells = []
+            for strategy in all_strategies:
+                shared = _by_seed(grouped.get((strategy, "shared"), []), name)
+                isolated = _by_seed(grouped.get((strategy, "isolated"), []), name)
+                cells.append(_estimate(difference_interval(shared, isolated)) if shared and isolated else "—")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def positive_control(base: Mapping[str, Any] | None) -> list[str]:
+    """Markdown: the probe on the base before fine-tuning, which must read a stated fact."""
+    if not base:
+        return []
+    conditions = base.get("conditions") or {}
+    em = " / ".join(_f((conditions.get(c) or {}).get("exact_match"), 2) for c in ("none", "related", "conflicting"))
+    followed = (conditions.get("conflicting") or {}).get("names_conflicting_value")
+    return [
+        "## Positive control: the base before fine-tuning",
+        "",
+        f"`{base.get('base_model')}`, same probe and questions. A probe that cannot see the base read a stated "
+        "fact could not see fine-tuning change it; this one can.",
+        "",
+        "| reliance | distraction | unrelated | few-shot | fact use | EM none / related / conflicting | "
+        "replies naming the conflicting value |",
+        "| --- | --- | --- | --- | --- | --- | ---: |",
+        "| " + " | ".join(_ci((base.get("effects") or {}).get(name, {}).get("answer_loss")) for name in EFFECTS)
+        + f" | {em} | {_f(followed, 2)} |",
+        "",
+    ]
+
+
 def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: Mapping[str, Any],
-                    reading: str | None = None) -> str:
+                    reading: str | None = None, base: Mapping[str, Any] | None = None) -> str:
     probed = [row for row in rows if row.get("reliance")]
     first = probed[0]["reliance"] if probed else {}
     lines = [
@@ -175,11 +266,12 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: 
         "loss(related), the two passages differing in one word). `same-group adj.` is the share of adjacent segments from one topic "
         "(chance in brackets)."),
         "",
+        *positive_control(base),
         "## Per strategy x attention (mean over seeds; ± is the seed standard deviation)",
         "",
-        ("| strategy | attention | seeds | same-group adj. | train loss | reliance | distraction | unrelated | few-shot "
-        "| fact use |"),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ("| strategy | attention | seeds | same-group adj. | held-out loss | train loss | reliance | distraction "
+        "| unrelated | few-shot | fact use | disregards context |"),
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (strategy, attention), members in sorted(groups_of(rows).items(), key=lambda kv: (kv[0][1], kv[0][0])):
         cells = []
@@ -190,11 +282,17 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: 
         adjacency = _mean([(m.get("relatedness") or {}).get("same_group_adjacent") for m in members])
         chance = _mean([(m.get("relatedness") or {}).get("chance_same_group") for m in members])
         loss = _mean([m.get("final_train_loss") for m in members])
+        heldout = _mean([m.get("heldout_loss") for m in members])
+        disregard = sum(1 for m in members if (m.get("reliance") or {}).get("disregards_context"))
         lines.append(f"| {strategy} | {attention} | {len(members)} | {_f(adjacency, 2)} ({_f(chance, 2)}) | "
-                     f"{_f(loss, 3)} | " + " | ".join(cells) + " |")
+                     f"{_f(heldout, 4)} | {_f(loss, 3)} | " + " | ".join(cells) + f" | {disregard} of {len(members)} |")
     noise = {name: seed_noise(rows, name) for name in EFFECTS}
     lines += ["", "Seed noise (pooled SD of each effect across seeds, same strategy and attention): "
               + ", ".join(f"{name} {_f(value, 4)}" for name, value in noise.items()) + ".", ""]
+    lines += ["## Differences beyond seed noise", "",
+              f"Each strategy minus {REFERENCE_STRATEGY} (same attention), and shared minus isolated (same "
+              "strategy), paired by seed: mean ± half-width of the 95% Student-t interval over seeds; `*` where "
+              "it excludes 0.", "", *seed_differences(rows), ""]
     lines += [
         "## Every cell",
         "",
@@ -303,14 +401,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if results_path.exists():
         results = {cell_id: result for (_, cell_id), result in latest_per_cell(read_results(results_path)).items()}
     probes = probe_cells(cells, args.runs_dir, settings, force=args.force_probe)
+    base = probe_base(cells, args.runs_dir, settings, force=args.force_probe)
     rows = collect(cells, results, probes)
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{matrix.name}.jsonl").write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows),
                                                encoding="utf-8")
     reading = args.reading.read_text(encoding="utf-8") if args.reading else None
-    (out / f"{matrix.name}.md").write_text(render_markdown(rows, title=matrix.name, settings=settings, reading=reading),
-                                            encoding="utf-8")
+    (out / f"{matrix.name}.md").write_text(
+        render_markdown(rows, title=matrix.name, settings=settings, reading=reading, base=base), encoding="utf-8")
+    if base is not None:
+        (out / f"{matrix.name}-base.json").write_text(json.dumps(base, indent=2, sort_keys=True) + "\n",
+                                                       encoding="utf-8")
     plot(rows, out / f"{matrix.name}.png", title=matrix.name)
     print(f"wrote {out / (matrix.name + '.md')}, {out / (matrix.name + '.png')}, {out / (matrix.name + '.jsonl')}")
     return 0
