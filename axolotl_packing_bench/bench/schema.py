@@ -1,8 +1,8 @@
 """Check generated recipes against Axolotl's own config schema, offline.
 
-Axolotl validates a recipe with `axolotl.utils.config.validate_config`: its
-pydantic `AxolotlInputConfig`, merged with every registered plugin's args
-model (`axolotl.integrations.config.merge_input_args`). We call it without
+Axolotl validates a recipe with its own `validate_config`: its pydantic
+`AxolotlInputConfig`, merged with every registered plugin's args model (both
+reached through `compat.axolotl_api`). We call it without
 GPU capabilities and without loading any model config, so nothing touches
 the network; model-dependent checks happen when the cell runs.
 
@@ -42,18 +42,12 @@ def _quiet() -> Any:
 
 def _schema_classes(plugins: Sequence[str]) -> tuple[Any, Any]:
     """(AxolotlInputConfig merged with `plugins`' args, dataset entry model)."""
-    from axolotl.integrations.base import PluginManager
-    from axolotl.integrations.config import merge_input_args
-    from axolotl.utils.schemas.datasets import SFTDataset
+    from axolotl_packing_bench.compat.axolotl_api import SFTDataset, input_config_class, register_plugin
 
-    manager = PluginManager.get_instance()
     for name in plugins:
-        if name not in manager.plugins:
-            manager.register(name)  # logs and swallows an ImportError
-        if name not in manager.plugins:
+        if not register_plugin(name):
             raise ImportError(f"{name} cannot be imported")
-    _, input_config = merge_input_args()
-    return input_config, SFTDataset
+    return input_config_class(), SFTDataset
 
 
 def _field_names(model: Any) -> set[str]:
@@ -100,9 +94,9 @@ def _fix(error: Mapping[str, Any]) -> str:
 
 
 def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Callable[[Sequence[Any]], tuple[str, str]]) -> list[Problem]:
-    from axolotl.utils.config import validate_config
-    from axolotl.utils.dict import DictDefault
     from pydantic import ValidationError
+
+    from axolotl_packing_bench.compat.axolotl_api import validate
 
     input_config, dataset_model = classes
     problems: list[Problem] = []
@@ -122,7 +116,7 @@ def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Ca
                     problems.append(Problem(file, at, f"unknown dataset key{did_you_mean(key, dataset_keys)}", "rename or remove it"))
     try:
         with _quiet():
-            validate_config(DictDefault(copy.deepcopy(dict(config))))
+            validate(copy.deepcopy(dict(config)))
     except ValidationError as error:
         for item in error.errors(include_url=False):
             location = [part for part in item.get("loc", ()) if part not in ("function-after", "function-before")]

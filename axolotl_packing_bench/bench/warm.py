@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.bench.procguard import GUARD_SIGNAL, die_with_parent
+from axolotl_packing_bench.compat.axolotl_api import TRAIN_MODULES, reset_plugin_manager
 
 AXOLOTL_ENTRY = "axolotl_packing_bench.bench.warm:axolotl_train"
 AXOLOTL_PRELOAD = (
@@ -57,15 +58,7 @@ AXOLOTL_PRELOAD = (
     "datasets",
     "accelerate",
     "peft",
-    "axolotl.cli.main",
-    "axolotl.cli.train",
-    "axolotl.cli.config",
-    "axolotl.train",
-    "axolotl.common.datasets",
-    "axolotl.utils.config",
-    "axolotl.utils.trainer",
-    "axolotl.core.builders",
-    "axolotl.loaders",
+    *TRAIN_MODULES,
     "axolotl_packing_bench.plugin",
     "axolotl_packing_bench.plugin.callbacks",
     "axolotl_packing_bench.plugin.collator",
@@ -76,10 +69,10 @@ AXOLOTL_PRELOAD = (
 
 def axolotl_train(config: str) -> int:
     """`axolotl train CONFIG --launcher python`, through Axolotl's own click CLI, in this process."""
-    from axolotl.cli.main import cli
+    from axolotl_packing_bench.compat.axolotl_api import axolotl_cli
 
     try:
-        cli.main(args=["train", config, "--launcher", "python"], prog_name="axolotl", standalone_mode=True)
+        axolotl_cli.main(args=["train", config, "--launcher", "python"], prog_name="axolotl", standalone_mode=True)
     except SystemExit as done:
         return _exit_code(done.code)
     return 0
@@ -123,9 +116,7 @@ def _reset_global_state(request: Mapping[str, Any]) -> None:
         torch.seed()
         if request.get("threads"):
             torch.set_num_threads(int(request["threads"]))
-    base = sys.modules.get("axolotl.integrations.base")
-    if base is not None and hasattr(base, "PluginManager"):
-        base.PluginManager._instance = None  # plugins register globally; each cell registers its own
+    reset_plugin_manager()  # plugins register globally; each cell registers its own
 
 
 def _child(request: Mapping[str, Any], worker: int, channels: Sequence[int]) -> None:

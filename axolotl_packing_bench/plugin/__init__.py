@@ -21,8 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from axolotl.integrations.base import BasePlugin
-
+from axolotl_packing_bench.compat.axolotl_api import BasePlugin
 from axolotl_packing_bench.plugin.args import NATIVE, PLUGIN_PATH, PackingBenchArgs
 
 LOG = logging.getLogger("axolotl.packbench")

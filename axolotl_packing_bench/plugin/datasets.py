@@ -86,7 +86,7 @@ def strategy_options(cfg) -> dict[str, Any]:
 
 def tokenize_config(cfg):
     """A copy of the Axolotl config that tokenizes without packing or dropping."""
-    from axolotl.utils.dict import DictDefault
+    from axolotl_packing_bench.compat.axolotl_api import DictDefault
 
     max_len = cfg.packbench_max_sample_len  # resolved by the args model (derived_defaults)
     return DictDefault(
@@ -124,13 +124,11 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
     Returns:
         `(TrainDatasetMeta, train split, eval split or None)`.
     """
-    from axolotl.common.datasets import TrainDatasetMeta
-    from axolotl.loaders import load_tokenizer
-    from axolotl.utils.data import prepare_datasets
+    from axolotl_packing_bench.compat.axolotl_api import TrainDatasetMeta, load_tokenizer, tokenized_splits
 
     check_local_datasets(cfg)
     tokenizer = load_tokenizer(cfg)
-    train_dataset, eval_dataset, _, _ = prepare_datasets(tokenize_config(cfg), tokenizer)
+    train_dataset, eval_dataset = tokenized_splits(tokenize_config(cfg), tokenizer)
     common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=cfg.packbench_seed,
                   overflow=cfg.packbench_overflow, options=strategy_options(cfg), cfg=cfg, tokenizer=tokenizer)
     train = pack_split(train_dataset, strategy=cfg.packbench_strategy, **common)
@@ -153,8 +151,10 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
 
 def native_packing_summary(trainer) -> dict[str, Any] | None:
     """Rows and efficiency of Axolotl's own multipack sampler, for the `native` row."""
+    from axolotl_packing_bench.compat.axolotl_api import train_sampler
+
     try:
-        sampler = trainer._get_train_sampler()
+        sampler = train_sampler(trainer)
         batches = sampler.generate_batches(set_stats=True)
     except Exception as error:  # the summary is informative only; never stop a run for it
         LOG.warning("packbench: could not read Axolotl's packing statistics: %s", error)

@@ -138,18 +138,15 @@ def _fix() -> str:
 
 def source_rows(cfg) -> list[dict[str, Any]]:
     """The raw training rows in the order Axolotl merges them (before tokenization)."""
-    from axolotl.utils.data.shared import (
-        datasets_with_name_generator,
-        load_dataset_with_config,
-        merge_datasets,
-    )
     from datasets import DatasetDict, IterableDatasetDict
+
+    from axolotl_packing_bench.compat.axolotl_api import datasets_with_name_generator, load_source_dataset, merge_datasets
 
     loaded = []
     for config in datasets_with_name_generator(cfg.datasets or []):
         if config.shards:
             raise GroupFieldError(f"packbench_group_field cannot follow rows through `shards`; {_fix()}")
-        dataset = load_dataset_with_config(config, cfg.hf_use_auth_token, streaming=False)
+        dataset = load_source_dataset(config, cfg)
         if isinstance(dataset, (DatasetDict, IterableDatasetDict)):
             key = config.split if config.split and config.split in dataset else "train"
             if key not in dataset:

@@ -72,7 +72,7 @@ def segment_sdpa_attention(
 ) -> tuple[torch.Tensor, None]:
     """transformers attention interface: `query` is (batch, heads, length, head_dim); returns (batch, length, heads, head_dim)."""
     if attention_mask is not None or position_ids is None or query.shape[2] != key.shape[2]:
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+        from axolotl_packing_bench.compat.transformers_api import sdpa_attention_forward
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, position_ids=position_ids, **kwargs)
@@ -95,15 +95,14 @@ def segment_mask(*args: Any, attention_mask: torch.Tensor | None = None, **kwarg
     """Mask interface: no mask for packed rows (the segments come from position ids), sdpa's for padding masks."""
     if attention_mask is None:
         return None
-    from transformers.masking_utils import sdpa_mask
+    from axolotl_packing_bench.compat.transformers_api import sdpa_mask
 
     return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
 
 
 def register() -> str:
     """Make `packbench_sdpa_varlen` known to transformers (idempotent); returns its name."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface
+    from axolotl_packing_bench.compat.transformers_api import AttentionInterface, AttentionMaskInterface
 
     AttentionInterface.register(NAME, segment_sdpa_attention)
     AttentionMaskInterface.register(NAME, segment_mask)

@@ -116,7 +116,7 @@ def test_token_counts_match_the_generator_and_prefixes_are_stable(tokenizer, row
 
 def test_axolotl_chat_template_strategy_trains_assistant_turns_only(tokenizer, rows):
     chat_template = pytest.importorskip("axolotl.prompt_strategies.chat_template")
-    from axolotl.utils.dict import DictDefault
+    from axolotl_packing_bench.compat.axolotl_api import DictDefault
 
     cfg = DictDefault(
         {"sequence_len": 512, "train_on_inputs": False, "eot_tokens": ["<|eot_id|>"]}

@@ -9,7 +9,7 @@ from tests.plugin.conftest import chat_dataset, recipe
 
 
 def load(cfg, tmp_path):
-    from axolotl.cli.config import load_cfg
+    from axolotl_packing_bench.compat.axolotl_api import load_cfg
 
     path = tmp_path / "recipe.yml"
     path.write_text(yaml.safe_dump(cfg))

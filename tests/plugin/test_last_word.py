@@ -42,7 +42,7 @@ def test_a_bad_dataset_line_stops_the_cell_naming_file_and_line(tmp_path: Path):
     data = tmp_path / "chats.jsonl"
     data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n{broken\n")
     result = run_python(f"""
-        from axolotl.utils.dict import DictDefault
+        from axolotl_packing_bench.compat.axolotl_api import DictDefault
         from axolotl_packing_bench.plugin import _one_line
         from axolotl_packing_bench.plugin.datasets import load_packed_datasets
         cfg = DictDefault({{"datasets": [{{"path": {str(data)!r}, "type": "chat_template"}}]}})

@@ -1,0 +1,116 @@
+"""Axolotl internals, imported here and nowhere else (see the `compat` package docstring).
+
+Names in `INTERNALS` are imported on first use:
+
+    from axolotl_packing_bench.compat.axolotl_api import BasePlugin
+
+The functions below wrap the internals whose call shape differs between
+releases (or that the package calls in one agreed way), so callers never
+depend on an Axolotl signature.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from axolotl_packing_bench.compat.internals import Internal, lazy_names
+
+TESTED = ("0.19.0", "0.21.0")
+"""The oldest and newest Axolotl release CI runs (Python 3.11 and 3.12)."""
+
+
+def _internal(name: str, *locations: str) -> Internal:
+    return Internal(name=name, distribution="axolotl", locations=locations, tested=TESTED, adapter="axolotl_api.py")
+
+
+INTERNALS: dict[str, Internal] = {
+    item.name: item
+    for item in (
+        # the plugin interface
+        _internal("BasePlugin", "axolotl.integrations.base:BasePlugin"),
+        _internal("PluginManager", "axolotl.integrations.base:PluginManager"),
+        # configs
+        _internal("DictDefault", "axolotl.utils.dict:DictDefault"),
+        _internal("merge_input_args", "axolotl.integrations.config:merge_input_args"),
+        _internal("validate_config", "axolotl.utils.config:validate_config"),
+        _internal("SFTDataset", "axolotl.utils.schemas.datasets:SFTDataset"),
+        _internal("load_cfg", "axolotl.cli.config:load_cfg"),
+        # datasets and tokenizer
+        _internal("TrainDatasetMeta", "axolotl.common.datasets:TrainDatasetMeta"),
+        _internal("load_tokenizer", "axolotl.loaders:load_tokenizer", "axolotl.loaders.tokenizer:load_tokenizer"),
+        _internal("prepare_datasets", "axolotl.utils.data:prepare_datasets", "axolotl.utils.data.sft:prepare_datasets"),
+        _internal("datasets_with_name_generator", "axolotl.utils.data.shared:datasets_with_name_generator"),
+        _internal("load_dataset_with_config", "axolotl.utils.data.shared:load_dataset_with_config"),
+        _internal("merge_datasets", "axolotl.utils.data.shared:merge_datasets"),
+        # the train command
+        _internal("axolotl_cli", "axolotl.cli.main:cli"),
+    )
+}
+
+TRAIN_MODULES = (
+    "axolotl.cli.main",
+    "axolotl.cli.train",
+    "axolotl.cli.config",
+    "axolotl.train",
+    "axolotl.common.datasets",
+    "axolotl.utils.config",
+    "axolotl.utils.trainer",
+    "axolotl.core.builders",
+    "axolotl.loaders",
+)
+"""What `axolotl train` imports before it trains (the warm worker preloads them; missing ones are skipped)."""
+
+__getattr__ = lazy_names(INTERNALS, globals())
+
+
+def tokenized_splits(cfg: Any, tokenizer: Any) -> tuple[Any, Any]:
+    """Axolotl's tokenized `(train, eval or None)` datasets for `cfg`."""
+    from axolotl_packing_bench.compat.axolotl_api import prepare_datasets
+
+    prepared = prepare_datasets(cfg, tokenizer)  # (train, eval, total steps, prompters) in 0.19-0.21
+    return prepared[0], prepared[1]
+
+
+def load_source_dataset(dataset_config: Any, cfg: Any) -> Any:
+    """One entry of `cfg.datasets`, loaded as Axolotl loads it (not streamed, not tokenized)."""
+    from axolotl_packing_bench.compat.axolotl_api import load_dataset_with_config
+
+    return load_dataset_with_config(dataset_config, cfg.hf_use_auth_token, streaming=False)
+
+
+def register_plugin(name: str) -> bool:
+    """Register plugin `name` with Axolotl's plugin manager; False when it cannot be imported."""
+    from axolotl_packing_bench.compat.axolotl_api import PluginManager
+
+    manager = PluginManager.get_instance()
+    if name not in manager.plugins:
+        manager.register(name)  # logs and swallows an ImportError
+    return name in manager.plugins
+
+
+def input_config_class() -> Any:
+    """Axolotl's `AxolotlInputConfig` merged with every registered plugin's args model."""
+    from axolotl_packing_bench.compat.axolotl_api import merge_input_args
+
+    return merge_input_args()[1]  # (with capabilities, input config)
+
+
+def validate(config: Mapping[str, Any]) -> Any:
+    """Axolotl's own validation of a config mapping (no GPU capabilities, nothing downloaded)."""
+    from axolotl_packing_bench.compat.axolotl_api import DictDefault, validate_config
+
+    return validate_config(DictDefault(dict(config)))
+
+
+def reset_plugin_manager() -> None:
+    """Forget registered plugins (plugins register process-wide); no-op when Axolotl is not imported yet."""
+    base = sys.modules.get("axolotl.integrations.base")
+    if base is not None and hasattr(base, "PluginManager"):
+        base.PluginManager._instance = None
+
+
+def train_sampler(trainer: Any) -> Any:
+    """The sampler Axolotl's trainer builds for the train split (its multipack sampler under `sample_packing`)."""
+    return trainer._get_train_sampler()

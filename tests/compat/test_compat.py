@@ -1,0 +1,111 @@
+"""The adapter modules: every internal they expose resolves here, a moved one says so in one sentence,
+and no other module imports Axolotl's or transformers' internals."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from axolotl_packing_bench.compat import Internal, InternalMoved, installed_version, resolve
+from axolotl_packing_bench.compat import axolotl_api, transformers_api
+
+PACKAGE = Path(__file__).parents[2] / "axolotl_packing_bench"
+ADAPTERS = {"axolotl": axolotl_api, "transformers": transformers_api}
+EXPOSED = [(distribution, name) for distribution, module in ADAPTERS.items() for name in module.INTERNALS]
+
+
+@pytest.mark.parametrize(("distribution", "name"), EXPOSED, ids=[f"{d}.{n}" for d, n in EXPOSED])
+def test_every_exposed_internal_resolves_in_the_installed_release(distribution, name):
+    if importlib.util.find_spec(distribution) is None:
+        pytest.skip(f"{distribution} is not installed (pip install -e '.[axolotl]')")
+    try:
+        value = getattr(ADAPTERS[distribution], name)  # the path `from ...compat.<adapter> import name` takes
+    except InternalMoved as moved:
+        pytest.fail(str(moved), pytrace=False)
+    assert value is not None
+    assert getattr(ADAPTERS[distribution], name) is value  # cached after the first use
+
+
+def test_the_train_modules_the_warm_worker_preloads_exist():
+    if importlib.util.find_spec("axolotl") is None:
+        pytest.skip("axolotl is not installed (pip install -e '.[axolotl]')")
+    missing = [name for name in axolotl_api.TRAIN_MODULES if importlib.util.find_spec(name) is None]
+    assert missing == [], f"axolotl {installed_version('axolotl')} has none of {missing}: update TRAIN_MODULES in compat/axolotl_api.py"
+
+
+def test_a_moved_internal_is_one_sentence_naming_it_the_version_and_the_file():
+    moved = Internal(name="no_such_function", distribution="pytest", locations=("pytest:no_such_function", "no_such_package.sub:x"),
+                     tested=("8.0", "8.3"), adapter="axolotl_api.py")
+    with pytest.raises(InternalMoved) as raised:
+        resolve(moved)
+    assert str(raised.value) == (
+        f"pytest {installed_version('pytest')} moved `no_such_function`: it is not at pytest.no_such_function or "
+        "no_such_package.sub.x, where pytest 8.0 to 8.3 keep it; install pytest 8.0 to 8.3, or teach "
+        "axolotl_packing_bench/compat/axolotl_api.py where this release keeps it."
+    )
+
+
+def test_a_later_location_is_used_when_the_first_is_gone():
+    internal = Internal(name="Path", distribution="python", locations=("no_such_module:Path", "pathlib:Path"),
+                        tested=("3.11", "3.12"), adapter="axolotl_api.py")
+    assert resolve(internal) is Path
+
+
+def test_a_module_that_exists_but_fails_to_import_is_not_reported_as_moved(tmp_path, monkeypatch):
+    (tmp_path / "packbench_broken_module.py").write_text("import packbench_dependency_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    internal = Internal(name="x", distribution="python", locations=("packbench_broken_module:x",),
+                        tested=("3.11", "3.12"), adapter="axolotl_api.py")
+    with pytest.raises(ModuleNotFoundError) as raised:
+        resolve(internal)
+    assert not isinstance(raised.value, InternalMoved)
+    assert raised.value.name == "packbench_dependency_not_installed"
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'prepare_dataset'"):
+        axolotl_api.prepare_dataset  # noqa: B018
+
+
+def test_importing_the_adapters_imports_neither_axolotl_nor_transformers():
+    code = ("import sys, axolotl_packing_bench.compat.axolotl_api, axolotl_packing_bench.compat.transformers_api; "
+            "print(sorted(m for m in ('axolotl', 'transformers', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _internal_imports(path: Path) -> list[str]:
+    """`module` or `module.name` imports of Axolotl or of transformers internals in one file."""
+    internal_names = set(transformers_api.INTERNALS)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "axolotl" or a.name.startswith("transformers.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            top = node.module.split(".")[0]
+            if top == "axolotl" or node.module.startswith("transformers."):
+                found.append(node.module)
+            elif node.module == "transformers":
+                found += [f"transformers.{a.name}" for a in node.names if a.name in internal_names]
+    return found
+
+
+def test_only_the_adapters_import_axolotl_or_transformers_internals():
+    offenders = {
+        str(path.relative_to(PACKAGE)): imports
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.parent.name != "compat" and (imports := _internal_imports(path))
+    }
+    assert offenders == {}, "import these through axolotl_packing_bench.compat instead"
+
+
+def test_the_check_sees_an_internal_import(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from axolotl.utils.data import prepare_datasets\n"
+                      "    from transformers import AttentionInterface, AutoTokenizer\n")
+    assert _internal_imports(sample) == ["axolotl.utils.data", "transformers.AttentionInterface"]
