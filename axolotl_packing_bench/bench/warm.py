@@ -59,12 +59,33 @@ AXOLOTL_PRELOAD = (
     "accelerate",
     "peft",
     *TRAIN_MODULES,
+    "axolotl.cli.checks",
+    "axolotl.prompt_strategies.chat_template",
+    "transformers.hf_argparser",
+    "transformers.models.llama.modeling_llama",
+    "sklearn.feature_extraction.text",
+    "sklearn.cluster",
     "axolotl_packing_bench.plugin",
     "axolotl_packing_bench.plugin.callbacks",
     "axolotl_packing_bench.plugin.collator",
     "axolotl_packing_bench.plugin.datasets",
+    "axolotl_packing_bench.plugin.grouping",
+    "axolotl_packing_bench.relatedness",
+    "axolotl_packing_bench.bench.warm:warm_packing_kernels",
 )
-"""What `axolotl train` imports before it trains; a module missing in this Axolotl version is skipped."""
+"""What `axolotl train` imports before it trains (read from a child's new `sys.modules`), and the
+packing kernels loaded; `module:function` entries are called. One missing in this version is skipped."""
+
+
+def warm_packing_kernels() -> None:
+    """Run every registered packing strategy once on a few rows, so children inherit the loaded numba code."""
+    from axolotl_packing_bench.packing import STRATEGIES, pack
+
+    for strategy in STRATEGIES:
+        try:
+            pack([3, 2, 2, 1], 4, strategy=strategy)
+        except Exception:  # noqa: BLE001, S112 - a strategy needing more options warms up in the child instead
+            continue
 
 
 def axolotl_train(config: str) -> int:
@@ -155,7 +176,10 @@ def _preload(modules: Sequence[str]) -> dict[str, str]:
     skipped = {}
     for name in modules:
         try:
-            importlib.import_module(name)
+            if ":" in name:
+                resolve_entry(name)()
+            else:
+                importlib.import_module(name)
         except Exception as error:  # noqa: BLE001 - an optional module of another Axolotl version
             skipped[name] = f"{type(error).__name__}: {error}"
     return skipped
@@ -186,6 +210,8 @@ def serve(parent: int, preload: Sequence[str]) -> int:
 
     started = time.monotonic()
     skipped = _preload(preload)
+    for name, why in skipped.items():
+        print(f"packbench warm worker: not preloaded {name}: {why}", file=sys.stderr, flush=True)
     torch = sys.modules.get("torch")
     cuda = bool(torch is not None and torch.cuda.is_initialized())
     reply({"ready": not cuda, "pid": os.getpid(), "preload_s": round(time.monotonic() - started, 2),
