@@ -234,3 +234,18 @@ def test_a_real_tiny_axolotl_cell_on_ray(tmp_path, monkeypatch):
     assert row.ok, (output, Path(row.log).read_text()[-3000:])
     assert row.metric("training", "steps") == 2
     assert row.metrics["runner"]["backend"] == "ray"
+
+
+def test_the_matrix_probes_run_in_the_ray_task(tmp_path, cpu_matrix, monkeypatch):
+    """The follow-up runs where the model is: the task returns the trained and the probed result, both recorded."""
+    monkeypatch.chdir(tmp_path)
+    matrix = tmp_path / "probed.yaml"
+    matrix.write_text(cpu_matrix.read_text() + "probes:\n  reliance: {max_questions: 2, bootstrap: 10}\n")
+    run_cli("--matrix", str(matrix), "--backend", "ray", "--only", "small__*__padding__*",
+            "--train-command", fake_train_command(), expect=0)  # fmt: skip
+    lines = Path("leaderboard/results.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # the training result, then the probed one (same run id)
+    (row,) = read_results("leaderboard/results.jsonl")
+    assert row.ok and row.metrics["runner"]["backend"] == "ray"
+    # the fake trainer leaves no model, so the real probe reports why; that it ran at all is the point
+    assert "error" in row.metrics["reliance"] and "probe.log" in row.metrics["reliance"]["error"]
