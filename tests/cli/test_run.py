@@ -110,6 +110,17 @@ def test_a_crash_is_recorded_and_the_matrix_goes_on(work, monkeypatch):
     assert [line.split()[0] for line in calls(work)].count("padding") == 1
 
 
+def test_repeats_are_interleaved_recorded_and_resumed(work):
+    result = run("--repeats", "2")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in calls(work)] == ["padding", "greedy", "bfd"] * 2
+    rows = read_results(work / "leaderboard/results.jsonl")
+    assert sorted((r.axes["strategy"], r.repeat) for r in rows) == sorted((s, i) for s in ("padding", "greedy", "bfd") for i in (0, 1))
+    assert len(list((work / "runs/quick").glob("*.repeat1"))) == 3
+    assert run("--repeats", "2").exit_code == 0 and len(calls(work)) == 6  # every repeat done
+    assert run("--repeats", "3").exit_code == 0 and len(calls(work)) == 9  # only the third repeat runs
+
+
 def test_timeout(work, monkeypatch):
     plan(monkeypatch, bfd="sleep:60")
     result = run("--timeout", "1")

@@ -343,3 +343,32 @@ def test_real_slurm_array_records_every_cell(tmp_path, local_slurm, monkeypatch)
         catch_exceptions=False,
     )
     assert "2 cells: 2 ok" in shown.output
+
+
+def test_task_runs_the_matrix_probes_after_recording_and_counts_repeats(tmp_path, cpu_matrix, monkeypatch):
+    import axolotl_packing_bench.pipeline.follow_up as follow_up
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(follow_up, "reliance_probe", lambda run_dir, settings: {"effects": {"run_dir": run_dir.name}})
+    matrix = tmp_path / "probed.yaml"
+    matrix.write_text(cpu_matrix.read_text() + "probes:\n  reliance: {max_questions: 2}\n")
+    cell = expand(load_matrix(matrix))[0]
+    results = tmp_path / "results.jsonl"
+    common = ["--matrix", str(matrix), "--results", str(results), "--train-command", fake_train_command(), "--cell", cell.cell_id]
+    assert task.main([*common, "--repeat", "1"]) == 0
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [("reliance" in line["metrics"], line["repeat"]) for line in lines] == [(False, 1), (True, 1)]
+    assert lines[1]["metrics"]["reliance"] == {"effects": {"run_dir": f"{cell.cell_id}.repeat1"}}
+    assert task.main([*common, "--repeat", "1"]) == 0 and len(results.read_text().splitlines()) == 2  # done: skipped
+    assert task.main([*common, "--repeat", "0"]) == 0 and len(results.read_text().splitlines()) == 4  # repeat 0 still to do
+
+
+def test_repeats_become_array_tasks():
+    from axolotl_packing_bench.bench.runner import plan_cells as plan
+
+    matrix = load_matrix(ROOT / "recipes" / "matrices" / "paper.yaml")
+    plans = plan(expand(matrix)[:2], [], runs_dir="runs", repeats=2)
+    (script,) = render_scripts(matrix.name, "m.yaml", plans, matrix_resources(matrix).for_cell, python="python")
+    assert script.repeats == (0, 0, 1, 1)
+    assert "#SBATCH --array=0-3" in script.text and "REPEATS=(0 0 1 1)" in script.text
+    assert '--repeat "${REPEATS[$SLURM_ARRAY_TASK_ID]}"' in script.text
