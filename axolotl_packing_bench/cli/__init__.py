@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "probe": "axolotl_packing_bench.cli.probe:probe",
     "eval": "axolotl_packing_bench.cli.evaluate:evaluate",
     "judge": "axolotl_packing_bench.cli.judge:judge",
+    "plot": "axolotl_packing_bench.cli.plot:plot",
 }
 
 

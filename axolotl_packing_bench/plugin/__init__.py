@@ -61,6 +61,11 @@ class PackingBenchPlugin(BasePlugin):
             dataset=_dataset_section(cfg, samples=train.samples, real_tokens=train.rows.real_tokens),
         )
         s = train.summary()
+        if cfg.packbench_scale_lr and s["rows"]:
+            scale = s["samples"] / s["rows"]
+            recorder.update(learning_rate={"configured": cfg.learning_rate, "scale": round(scale, 6)})
+            cfg.learning_rate = cfg.learning_rate * scale  # read when the trainer is built, after this hook
+            LOG.info("packbench: learning rate scaled by %.3f samples per row to %.3g", scale, cfg.learning_rate)
         LOG.info(
             "packbench: %s packed %d samples (%d tokens) into %d rows of %d (lower bound %d, efficiency %.2f%%, "
             "%d truncated, %d split, %d dropped) in %.3fs, %s attention",
@@ -119,6 +124,7 @@ class PackingBenchPlugin(BasePlugin):
 
             install_sample_loss(trainer)
         recorder.update(loss_mode=cfg.packbench_loss)
+        recorder.update(learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate})
         trainer.train = _record_failures(trainer.train, recorder)
 
     def add_callbacks_post_trainer(self, cfg, trainer) -> list:

@@ -171,6 +171,12 @@ class PackingBenchArgs(BaseModel):
     )
     packbench_heldout_batch_size: int = Field(default=16, ge=1, description="Held-out chats scored per forward.")
 
+    packbench_scale_lr: bool = Field(
+        default=False,
+        description="Multiply learning_rate by the mean number of samples per packed training row (padding: 1), "
+        "so a packed step's learning rate follows the samples it holds (the paper's batch-size remark).",
+    )
+
     @field_validator("packbench_strategy", "packbench_eval_strategy")
     @classmethod
     def _known_strategy(cls, value: str | None) -> str | None:
@@ -192,7 +198,7 @@ class PackingBenchArgs(BaseModel):
                 key
                 for key in ("packbench_attention", "packbench_overflow", "packbench_eval_strategy",
                             "packbench_keep_remainder", "packbench_max_sample_len", "packbench_loss",
-                            "packbench_group_field", "packbench_sdpa_varlen")
+                            "packbench_group_field", "packbench_sdpa_varlen", "packbench_scale_lr")
                 if key in data and data[key] != cls.model_fields[key].default
             ]
             if ignored:
