@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -212,6 +213,8 @@ def serve(parent: int, preload: Sequence[str]) -> int:
     skipped = _preload(preload)
     for name, why in skipped.items():
         print(f"packbench warm worker: not preloaded {name}: {why}", file=sys.stderr, flush=True)
+    gc.collect()
+    gc.freeze()  # the imported world is permanent: children's collections skip it (and leave its pages shared)
     torch = sys.modules.get("torch")
     cuda = bool(torch is not None and torch.cuda.is_initialized())
     reply({"ready": not cuda, "pid": os.getpid(), "preload_s": round(time.monotonic() - started, 2),
