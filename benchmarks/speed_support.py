@@ -21,11 +21,10 @@ REFERENCE_ARGS = {
 
 def reference_packer():
     """Axolotl's `pack_parallel`, or a skip when Axolotl is not installed."""
-    multipack = pytest.importorskip(
-        "axolotl.utils.samplers.multipack",
-        reason="axolotl is not installed; the reference packer is Axolotl's pack_parallel",
-    )
-    return multipack.pack_parallel
+    pytest.importorskip("axolotl", reason="axolotl is not installed; the reference packer is Axolotl's pack_parallel")
+    from axolotl_packing_bench.compat.axolotl_api import pack_parallel
+
+    return pack_parallel
 
 
 def reference_min_seconds(timings: dict[str, float], lengths: np.ndarray) -> float:

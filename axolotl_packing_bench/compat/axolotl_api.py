@@ -46,6 +46,8 @@ INTERNALS: dict[str, Internal] = {
         _internal("merge_datasets", "axolotl.utils.data.shared:merge_datasets"),
         # the train command
         _internal("axolotl_cli", "axolotl.cli.main:cli"),
+        # Axolotl's own packer (sample_packing), the packing benchmarks' reference
+        _internal("pack_parallel", "axolotl.utils.samplers.multipack:pack_parallel"),
     )
 }
 
