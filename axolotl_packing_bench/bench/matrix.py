@@ -304,6 +304,19 @@ class _Parser:
 
     # ------------------------------------------------------------ sections
 
+    def check_probes(self, section: Any) -> None:
+        """`probes:` names registered probes, each with settings its schema accepts (see `probe_registry`)."""
+        from axolotl_packing_bench.probe_registry import settings_problems
+
+        if section is None:
+            return
+        if not isinstance(section, dict):
+            self.problem("probes", "must be a mapping of probe name to its settings", "write e.g. `probes: {reliance: {max_questions: 40}}`")
+            return
+        for name, settings in section.items():
+            for key, message, fix in settings_problems(str(name), settings):
+                self.problem(key, message, fix)
+
     def parse(self) -> Matrix:
         raw = load_yaml_file(self.path, shown_as=self.shown)
         if not isinstance(raw, dict):
@@ -315,6 +328,7 @@ class _Parser:
             elif key not in TOP_LEVEL_KEYS:
                 hint = did_you_mean(key, (*TOP_LEVEL_KEYS, *SECTIONS))
                 self.problem(str(key), f"unknown top-level key{hint}", f"use one of {', '.join(TOP_LEVEL_KEYS)}")
+        self.check_probes(sections.get("probes"))
 
         name = raw.get("name", sanitize(self.path.stem))
         if not isinstance(name, str) or not name or sanitize(name) != name:

@@ -12,7 +12,7 @@ from axolotl_packing_bench.cli.errors import UserInputError
 
 @click.group()
 def probe() -> None:
-    """Probe a trained model: how much it relies on context."""
+    """Probe a trained model: how much it relies on context (`list` shows every registered probe)."""
 
 
 @probe.command()
@@ -74,3 +74,51 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_path}")
+
+
+@probe.command("list")
+def list_probes() -> None:
+    """List the registered probes, their settings (a matrix's `probes:` keys) and what they measure."""
+    from axolotl_packing_bench.probe_registry import get_probe, probe_names
+
+    for name in probe_names():
+        entry = get_probe(name)
+        settings = ", ".join(f"{key} ({getattr(kind, '__name__', kind)})" for key, kind in entry.settings.items())
+        click.echo(f"{name}: {entry.summary}\n  settings: {settings or 'none'}")
+
+
+@probe.command("run")
+@click.argument("name")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A probe setting, as in a matrix's `probes:` section (YAML value); repeatable.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
+              help="Write the probe's report as JSON to OUT (default: print it).")
+def run_probe_command(name: str, run_dir: Path, assignments: tuple[str, ...], json_path: Path | None) -> None:
+    """Run any registered probe on a trained cell's RUN_DIR (its model in RUN_DIR/output), as a matrix would."""
+    import yaml
+
+    from axolotl_packing_bench.probe_registry import run_probe, settings_problems
+
+    settings = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--set {assignment!r} is not KEY=VALUE; write e.g. --set max_questions=20.")
+        settings[key] = yaml.safe_load(value)
+    problems = settings_problems(name, settings)
+    if problems:
+        key, message, fix = problems[0]
+        raise UserInputError(f"{key}: {message}; {fix}.")
+    if not (run_dir / "output").is_dir():
+        raise UserInputError(f"{str(run_dir)!r} has no output/ directory; pass a trained cell's run directory.")
+    report = run_probe(name, run_dir, settings)
+    text = json.dumps(report, indent=2) + "\n"
+    if json_path is None:
+        click.echo(text, nl=False)
+    else:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {json_path}")
+    if "error" in report:
+        raise click.ClickException(str(report["error"]))

@@ -9,18 +9,15 @@ the trained model is.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.bench.matrix import Matrix
-from axolotl_packing_bench.bench.procguard import guard_argv
 from axolotl_packing_bench.bench.results import RunResult
 from axolotl_packing_bench.bench.runner import CellPlan
+from axolotl_packing_bench.probe_registry import run_probe
 
 BASELINE_STRATEGY = "padding"
 
@@ -34,7 +31,7 @@ class MatrixFollowUp:
     """Eval and probes on one trained cell; `follow_up(plan, result) -> result`. Never raises for a probe."""
 
     eval_spec: Mapping[str, Any] | None
-    reliance: Mapping[str, Any] | None
+    probes: Mapping[str, Mapping[str, Any]]  # probe name -> its settings (see `probe_registry`)
     base_dir: Path
     baselines: Mapping[tuple, Path] = field(default_factory=dict)
 
@@ -47,8 +44,8 @@ class MatrixFollowUp:
     def __call__(self, plan: CellPlan, result: RunResult) -> RunResult:
         if not result.ok:
             return result
-        if self.reliance is not None:
-            result = result.replace(metrics={**result.metrics, "reliance": reliance_probe(plan.run_dir, self.reliance)})
+        for name, settings in self.probes.items():
+            result = result.replace(metrics={**result.metrics, name: run_probe(name, plan.run_dir, settings)})
         if self.eval_spec:
             from axolotl_packing_bench.eval.section import run_eval_section
             from axolotl_packing_bench.eval.store import attach_evaluation
@@ -63,34 +60,17 @@ class MatrixFollowUp:
 def follow_up_for(matrix: Matrix, plans: Sequence[CellPlan]) -> MatrixFollowUp | None:
     """The matrix's follow-up step, or None when it asks for neither eval nor probes."""
     eval_spec = matrix.sections.get("eval")
-    reliance = (matrix.sections.get("probes") or {}).get("reliance")
-    if not eval_spec and reliance is None:
+    probes = {name: dict(settings or {}) for name, settings in (matrix.sections.get("probes") or {}).items()}
+    if not eval_spec and not probes:
         return None
     baselines = {
         _baseline_key(plan.cell.axes, plan.repeat): plan.run_dir / "output"
         for plan in plans
         if plan.cell.axes.get("strategy") == BASELINE_STRATEGY
     }
-    return MatrixFollowUp(eval_spec or None, reliance, matrix.path.parent, baselines)
+    return MatrixFollowUp(eval_spec or None, probes, matrix.path.parent, baselines)
 
 
 def reliance_probe(run_dir: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """`packbench probe reliance` on a trained cell, in its own process. Never raises.
-
-    Returns the probe's JSON, or `{"error": ...}` naming what went wrong.
-    """
-    settings = {"data": "packbench://heldout?seed=0", **settings}
-    out = run_dir / "reliance.json"
-    argv = [sys.executable, "-m", "axolotl_packing_bench.cli", "probe", "reliance",
-            "--model", str(run_dir / "output"), "--data", str(settings["data"]), "--json", str(out)]
-    for key in ("k", "bootstrap", "seed", "max_questions", "threads"):
-        if settings.get(key) is not None:
-            argv += [f"--{key.replace('_', '-')}", str(settings[key])]
-    if settings.get("generate") is False:
-        argv.append("--no-generate")
-    with open(run_dir / "probe.log", "w", encoding="utf-8") as log:
-        # under the guard: the probe dies with the runner
-        status = subprocess.call(guard_argv(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if status != 0 or not out.exists():
-        return {"error": f"the reliance probe exited with status {status}; see {run_dir / 'probe.log'}"}
-    return json.loads(out.read_text(encoding="utf-8"))
+    """The reliance probe on a trained cell (see `probes.reliance_entry`). Never raises."""
+    return run_probe("reliance", run_dir, settings)

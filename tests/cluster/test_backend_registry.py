@@ -58,10 +58,14 @@ register_backend("inline", InlineBackend)
 
 
 def test_a_registered_backend_trains_records_and_runs_the_probes(tmp_path, monkeypatch):
-    import axolotl_packing_bench.pipeline.follow_up as follow_up
+    import dataclasses
+
+    from axolotl_packing_bench import probe_registry
 
     probed = []
-    monkeypatch.setattr(follow_up, "reliance_probe", lambda run_dir, settings: probed.append(settings) or {"effects": {"stub": 1}})
+    stub = dataclasses.replace(probe_registry.get_probe("reliance"),
+                               run=lambda run_dir, settings: probed.append(settings) or {"effects": {"stub": 1}})
+    monkeypatch.setitem(probe_registry._LOADED, "reliance", stub)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.yaml").write_text(MATRIX)
     InlineBackend.submitted.clear()
