@@ -19,6 +19,7 @@ from axolotl_packing_bench.assets.api import (
     ensure_heldout,
     ensure_heldout_chats,
     ensure_model,
+    ensure_models,
     ensure_tokenizer,
     resolve_asset_uri,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ensure_heldout",
     "ensure_heldout_chats",
     "ensure_model",
+    "ensure_models",
     "ensure_tokenizer",
     "few_shot_prompt",
     "generate_dataset",

@@ -11,6 +11,7 @@ from axolotl_packing_bench.assets.cache import assets_root, build_once
 from axolotl_packing_bench.assets.specs import (
     DATASETS,
     MODELS,
+    ModelSpec,
     dataset_spec,
     model_spec,
 )
@@ -28,15 +29,49 @@ def ensure_tokenizer(rebuild: bool = False) -> Path:
 
 def ensure_model(name: str, rebuild: bool = False) -> Path:
     """The directory of model ``name`` (see `MODELS`), usable as ``base_model``."""
+    return _ensure_spec(model_spec(name), rebuild)
+
+
+def _ensure_spec(spec: ModelSpec, rebuild: bool = False) -> Path:
     from axolotl_packing_bench.assets.models import save_model
 
-    spec = model_spec(name)
     tokenizer_dir = ensure_tokenizer()
     return build_once(
         assets_root() / "models" / spec.directory_name(),
         lambda path: save_model(spec, path, tokenizer_dir),
         rebuild=rebuild,
     )
+
+
+def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict[str, Path]:
+    """Several models, the missing pre-trained bases built side by side (one process each, one thread each).
+
+    Pre-training is single-threaded (`pretrain.BUILD_THREADS`), so two bases
+    on a 2-core machine take about as long as the larger one alone.
+    """
+    import multiprocessing
+
+    from axolotl_packing_bench.assets.cache import assets_root as root
+
+    names = list(MODELS) if names is None else names
+    ensure_tokenizer()
+    pending = [name for name in names if model_spec(name).pretrain is not None
+               and (rebuild or not (root() / "models" / model_spec(name).directory_name()).exists())]
+    built_aside = pending if len(pending) > 1 else []
+    if built_aside:
+        context = multiprocessing.get_context("spawn")  # never fork a process that may hold torch threads
+        # the spec itself travels (a spawned process re-imports MODELS, which a caller may have changed)
+        workers = [context.Process(target=_ensure_spec, args=(model_spec(name), rebuild), name=f"build-{name}")
+                   for name in built_aside]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        failed = [w.name.removeprefix("build-") for w in workers if w.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"pre-training {', '.join(failed)} failed; run `packbench assets --only models` "
+                               "again to see the error.")
+    return {name: ensure_model(name, rebuild=rebuild and name not in built_aside) for name in names}
 
 
 def _dataset_size(name_or_n: str | int) -> tuple[str, int]:
@@ -100,7 +135,7 @@ def ensure_assets(rebuild: bool = False) -> dict:
     """Build everything; returns paths under tokenizer, models, datasets, heldout."""
     return {
         "tokenizer": ensure_tokenizer(rebuild=rebuild),
-        "models": {name: ensure_model(name, rebuild=rebuild) for name in MODELS},
+        "models": ensure_models(rebuild=rebuild),
         "datasets": {name: ensure_dataset(name, rebuild=rebuild) for name in DATASETS},
         "heldout": ensure_heldout(rebuild=rebuild),
         "heldout_chats": ensure_heldout_chats(rebuild=rebuild),

@@ -90,8 +90,12 @@ def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: boo
 
     chosen, model.config._attn_implementation = model.config._attn_implementation, "sdpa"
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    from axolotl_packing_bench.assets.specs import MODELS
+
+    bases = [name for name, other in MODELS.items() if other.pretrain is not None]
+    line = bases.index(spec.name) if spec.name in bases else 0  # bases built side by side keep their own line
     with tqdm(total=spec.pretrain.steps, desc=f"pre-training {spec.name}", unit="step", file=sys.stderr,
-              disable=not show_progress, mininterval=2.0) as bar:
+              disable=not show_progress, mininterval=2.0, position=line) as bar:
         def advance(step: int, steps: int, loss: float) -> None:
             bar.update(1)
             if step % 50 == 0:

@@ -10,8 +10,11 @@ through the output layer: on a 3.6K-word vocabulary that projection is most of
 a step's cost.
 
 Reproducibility: weights start from `MODEL_SEED`, documents come from
-``(seed, index)``, and the loop runs on a fixed number of CPU threads, so the
-same recipe gives the same bytes on the same machine and torch version.
+``(seed, index)``, and the loop runs on one CPU thread, so the same recipe
+gives the same bytes for the same torch version whatever the machine's core
+count. One thread per base also keeps a busy machine from stalling the
+build (OpenMP threads spin when oversubscribed); `api.ensure_models` builds
+the bases side by side instead, one process each.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-# Fixed so the weights do not depend on the machine's core count.
-BUILD_THREADS = 2
+# One thread: the weights do not depend on the machine's core count (see the module docstring).
+BUILD_THREADS = 1
 # Batches drawn together and bucketed by length.
 BUCKET_STEPS = 8
 

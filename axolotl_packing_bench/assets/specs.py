@@ -107,7 +107,7 @@ _TINY_70B = {"hidden": 128, "layers": 4, "heads": 4, "kv_heads": 2, "intermediat
 # from its context (the reliance probe's positive control), short enough
 # that both build in minutes on a 2-core CPU.
 PRETRAIN_8B = PretrainRecipe(steps=1500, batch_size=32, learning_rate=3e-3)
-PRETRAIN_70B = PretrainRecipe(steps=1000, batch_size=32, learning_rate=2e-3)
+PRETRAIN_70B = PretrainRecipe(steps=800, batch_size=32, learning_rate=2e-3)
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec

@@ -39,8 +39,9 @@ def assets(rebuild: bool, only: str | None) -> None:
         )
     if only in (None, "models"):
         vocab_size = len(build_vocab())
+        paths = lib.ensure_models(rebuild=rebuild)
         for name, spec in lib.MODELS.items():
-            path = lib.ensure_model(name, rebuild=rebuild)
+            path = paths[name]
             size = f"{spec.num_parameters(vocab_size):,} params"
             if spec.pretrain is not None:
                 size += f", {_pretraining_note(path)}"
