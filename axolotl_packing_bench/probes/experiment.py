@@ -56,14 +56,20 @@ def train(matrix_path: Path, runs_dir: Path, results: Path, jobs: int) -> int:
     return subprocess.call(command)
 
 
-def probe_cells(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False) -> dict[str, dict]:
-    """The reliance result of each cell with a trained model, computed once and cached beside the run."""
+def probe_cells(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False,
+                results: Mapping[str, Any] | None = None) -> dict[str, dict]:
+    """The reliance result of each cell: the one the run recorded (the matrix's `probes:` section ran it
+    after training), else one computed now and cached beside the run."""
     from axolotl_packing_bench.bench.recipe import cell_run_dir
     from axolotl_packing_bench.probes.reliance import run_reliance_probe
 
     options = {key: value for key, value in settings.items() if key != "data"}
     found: dict[str, dict] = {}
     for cell in cells:
+        recorded = results[cell.cell_id].metric("reliance") if results and cell.cell_id in results else None
+        if isinstance(recorded, Mapping) and recorded.get("version") == PROBE_VERSION and not force:
+            found[cell.cell_id] = dict(recorded)
+            continue
         run_dir = cell_run_dir(runs_dir, cell)
         cached = run_dir / "reliance.json"
         model = run_dir / "output"
@@ -400,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     if results_path.exists():
         results = {cell_id: result for (_, cell_id), result in latest_per_cell(read_results(results_path)).items()}
-    probes = probe_cells(cells, args.runs_dir, settings, force=args.force_probe)
+    probes = probe_cells(cells, args.runs_dir, settings, force=args.force_probe, results=results)
     base = probe_base(cells, args.runs_dir, settings, force=args.force_probe)
     rows = collect(cells, results, probes)
     out = args.out_dir
