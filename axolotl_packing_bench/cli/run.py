@@ -166,6 +166,8 @@ def run(
                 f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name}; wait for it or pass another --runs-dir."
             )
         progress = runner.Progress(total=len(to_run), jobs=jobs)
+        if backend == "local":
+            _build_embedded_bases(to_run, progress)
         if len(to_run) < len(plans):
             progress.line(f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}")
         elif to_run:
@@ -202,6 +204,20 @@ def run(
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _build_embedded_bases(plans, progress) -> None:
+    """Pre-train the embedded bases the cells need, side by side, before any cell waits on one."""
+    from axolotl_packing_bench.assets import MODELS, assets_root, ensure_models
+
+    prefix = "packbench://model/"
+    names = sorted({str(plan.cell.config.get("base_model"))[len(prefix):] for plan in plans
+                    if str(plan.cell.config.get("base_model", "")).startswith(prefix)})
+    missing = [name for name in names if name in MODELS and MODELS[name].pretrain is not None
+               and not (assets_root() / "models" / MODELS[name].directory_name()).exists()]
+    if missing:
+        progress.line(f"building the pre-trained base(s) {', '.join(missing)} once (minutes on a 2-core CPU)")
+        ensure_models(missing)
 
 
 def _is_entry(text: str) -> bool:
