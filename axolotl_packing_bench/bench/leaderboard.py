@@ -35,7 +35,7 @@ from axolotl_packing_bench.bench.environment import describe_hardware, describe_
 from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION, RELIANCE_EFFECTS
 from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
-from axolotl_packing_bench.bench.results import RunResult, latest_per_cell
+from axolotl_packing_bench.bench.results import RunResult, latest_per_run
 
 MINUS = "\u2212"
 SEED_AXIS = "seed"
@@ -106,9 +106,11 @@ def _metric(*path: str) -> Callable[[RunResult], Any]:
 
 BASE_COLUMNS = (
     Column("steps", _metric("training", "steps"), ",.0f", "pct", ""),
+    Column("step time (s, median)", _metric("training", "median_step_s"), ",.3f", "time", "low", optional=True),
     Column("train time (s)", _metric("training", "runtime_s"), ",.1f", "time", "low"),
     Column("samples/s", _metric("training", "samples_per_s"), ",.1f", "pct", "high"),
     Column("real tokens/s", _metric("training", "real_tokens_per_s"), ",.0f", "pct", "high"),
+    Column("steady tokens/s", _metric("training", "steady_real_tokens_per_s"), ",.0f", "pct", "high", optional=True),
     Column("efficiency", _metric("packing", "efficiency"), ".1%", "pp", "high"),
     Column("held-out loss", _metric("heldout", "loss"), ".4f", "abs", "low", optional=True),
     Column("train loss (last step)", _metric("training", "final_train_loss"), ".3f", "abs", "low"),
@@ -287,7 +289,9 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
             best.append(column.show(min(numbers) if column.better == "low" else max(numbers)))
         else:
             best.append(None)
-    header = ["strategy", "attention", *(["seeds"] if seeded else []), *(column.title for column in columns), "leakage"]
+    measured_load = any(run.metric("runner", "load", "loaded") is not None for runs in rows for run in runs)
+    header = ["strategy", "attention", *(["seeds"] if seeded else []), *(column.title for column in columns), "leakage",
+              *(["machine"] if measured_load else [])]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for runs, row_values, row_means in zip(rows, values, means, strict=True):
         first = runs[0]
@@ -312,13 +316,16 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
                 text += column.show_delta(mean, sum(base.values()) / len(base), difference)
             cells.append(text)
         cells.append(_leakage(runs))
+        if measured_load:
+            loaded = any(run.metric("runner", "load", "loaded") is True for run in runs)
+            cells.append("loaded ⚠" if loaded else "idle")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.jsonl") -> str:
     """The whole LEADERBOARD.md text for these results (latest result per cell)."""
-    latest = list(latest_per_cell(results).values())
+    latest = list(latest_per_run(results).values())
     ok = [result for result in latest if result.ok]
     failed = sorted((result for result in latest if not result.ok), key=lambda r: (r.matrix, r.cell_id))
     environments = sorted({_environment(result) for result in ok})
@@ -326,13 +333,15 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     lines = [
         "# Packing leaderboard",
         "",
-        f"Rendered by `packbench leaderboard` from `{source}` ({len(latest)} cells, latest result of each); do not edit by hand.",
+        f"Rendered by `packbench leaderboard` from `{source}` ({len(latest)} runs, the latest result of each cell and repeat); do not edit by hand.",
         "Figures in parentheses are differences from the padding row of the same table;",
         "train time also as a speed-up over padding (×). Bold: the best figure of its column.",
         "Rows over several seeds: mean ±95% interval (Student t); differences from padding paired by seed,",
         "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
         "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
         "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
+        "Step time: median wall time of a training step after the warm-up, the figure to compare. Machine:",
+        "`loaded ⚠` when other programs used the machine during a run (its times are not comparable).",
         "",
     ]
     if len(environments) == 1:

@@ -242,6 +242,16 @@ def latest_per_cell(results: Iterable[RunResult]) -> dict[tuple[str, str], RunRe
     return latest
 
 
+def latest_per_run(results: Iterable[RunResult]) -> dict[tuple[str, str, int], RunResult]:
+    """(matrix, cell_id, repeat) -> the latest result of that repeat of the cell (every repeat is kept)."""
+    latest: dict[tuple[str, str, int], RunResult] = {}
+    for result in results:
+        key = (result.matrix, result.cell_id, result.repeat)
+        latest.pop(key, None)
+        latest[key] = result
+    return latest
+
+
 def done_cells(results: Iterable[RunResult], matrix: str) -> set[str]:
     """Cell ids of `matrix` whose latest result is ok (a rerun skips them)."""
     return {cell for (name, cell), result in latest_per_cell(results).items() if name == matrix and result.ok}

@@ -37,7 +37,8 @@ def seeded_results() -> list[RunResult]:
                       "seed": str(seed)},
                 labels={"model_size": "8B", "dataset_size": "100"},
                 metrics={"training": {"steps": 30 if strategy != "padding" else 120, "runtime_s": runtime,
-                                      "final_train_loss": train},
+                                      "final_train_loss": train, "median_step_s": runtime / 100},
+                         "runner": {"load": {"loaded": strategy == "random" and seed == 1}},
                          "heldout": {"loss": heldout, "tokens": 9000, "samples": 240},
                          "hardware": {"cpu": "Test CPU", "cpu_count": 2, "memory_gb": 16.0, "gpu": None, "gpu_count": 0},
                          "versions": {"axolotl": "0.19.0", "torch": "2.13.0+cpu", "transformers": "5.16.1",
@@ -72,6 +73,10 @@ def test_one_row_per_strategy_with_hand_computed_intervals():
     assert "(+0.0017 ±0.0399)" in rows["random"]
     # time: bfd 20.5 vs padding 41.0 mean -> -50%, 2.00x, the paired interval in percent of padding's mean
     assert "(−50% ±3%*, 2.00×)" in rows["bfd"]
+    # the steady-state step time heads the time columns; a run on a busy machine marks its row
+    assert "| steps | step time (s, median) | train time (s) |" in rows["strategy"]
+    assert rows["strategy"].endswith("| leakage | machine |")
+    assert rows["random"].endswith("| loaded ⚠ |") and rows["bfd"].endswith("| idle |")
 
 
 def test_interval_arithmetic():
