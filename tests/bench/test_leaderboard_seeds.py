@@ -62,7 +62,7 @@ def test_matches_golden_markdown():
 
 def test_one_row_per_strategy_with_hand_computed_intervals():
     rows = table_rows(render_leaderboard(seeded_results()))
-    assert rows["strategy"].startswith("| strategy | attention | seeds | steps | train time (s) |")
+    assert rows["strategy"].startswith("| strategy | attention | seeds | steps |")
     assert "| held-out loss | train loss (last step) |" in rows["strategy"]
     assert set(rows) == {"strategy", "padding", "bfd", "random"}
     # padding held-out loss: mean 2.51, sd 0.01, half-width t(2) * sd / sqrt(3) = 4.303 * 0.01 / 1.732
