@@ -74,13 +74,21 @@ def test_corpus_answers_come_only_from_the_passage():
     assert corpus.document(7, seed=0) == corpus.document(7, seed=0) != corpus.document(7, seed=1)
 
 
+@pytest.fixture(scope="module")
+def bases() -> dict[str, Path]:
+    """The real bases, pre-trained side by side (the suite's cache is fresh in CI: minutes)."""
+    from axolotl_packing_bench.assets import ensure_models
+
+    return ensure_models(BASES)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BASES)
-def test_positive_control_the_base_reads_a_fact_from_its_context(name: str):
+def test_positive_control_the_base_reads_a_fact_from_its_context(bases: dict[str, Path], name: str):
     """Held-out questions answered only by the passage: the probe must see the model read it."""
     from axolotl_packing_bench.probes.reliance import run_reliance_probe
 
-    result = run_reliance_probe(ensure_model(name), ensure_heldout(0), k=3, bootstrap=1000, seed=0, threads=2)
+    result = run_reliance_probe(bases[name], ensure_heldout(0), k=3, bootstrap=1000, seed=0, threads=2)
     fact_use = result["effects"]["fact_use"]["answer_loss"]
     # loss with a conflicting passage minus loss with the correct one, per answer token
     assert fact_use["mean"] >= 0.5 and fact_use["ci"][0] > 0, fact_use
