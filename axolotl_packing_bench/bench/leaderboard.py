@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from axolotl_packing_bench.bench.environment import describe_hardware, describe_versions
-from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION, RELIANCE_EFFECTS
-from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
 from axolotl_packing_bench.bench.results import RunResult, latest_per_run
+from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
+from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
+from axolotl_packing_bench.probe_registry import probe_columns
 
 MINUS = "\u2212"
 SEED_AXIS = "seed"
@@ -148,12 +149,6 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
             else:
                 for title in _flatten("score", {task: entry}):
                     columns.setdefault(title, Column(title, _score_getter("scores", "score", title), ".2f", "abs", "high"))
-        effects = result.metric("reliance", "effects")
-        if isinstance(effects, Mapping):
-            for effect in RELIANCE_EFFECTS:
-                if isinstance(effects.get(effect), Mapping):
-                    title = f"{effect} (Δ answer loss)"
-                    columns.setdefault(title, Column(title, _effect_mean(effect), "+.4f", "abs", "", note=_effect_ci(effect)))
         same_topic = result.metric("packing", "relatedness", "same_group_adjacent")
         if same_topic is not None:
             columns.setdefault("same-topic neighbours", Column(
@@ -167,19 +162,10 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
         elif judge:
             for title in _flatten("judge", judge):
                 columns.setdefault(title, Column(title, _score_getter("judge", "judge", title), ".2f", "abs", "high"))
+    for probe in probe_columns(results):  # each registered probe says which columns it adds
+        columns.setdefault(probe.title, Column(probe.title, probe.get, probe.fmt, probe.delta, probe.better,
+                                               probe.optional, probe.note))
     return [columns[title] for title in sorted(columns)]
-
-
-def _effect_mean(effect: str) -> Callable[[RunResult], Any]:
-    return lambda result: result.metric("reliance", "effects", effect, "answer_loss", "mean")
-
-
-def _effect_ci(effect: str) -> Callable[[RunResult], str]:
-    def note(result: RunResult) -> str:
-        low_high = result.metric("reliance", "effects", effect, "answer_loss", "ci")
-        return f" [{low_high[0]:+.4f}, {low_high[1]:+.4f}]" if isinstance(low_high, list) and len(low_high) == 2 else ""
-
-    return note
 
 
 def _task_value(task: str) -> Callable[[RunResult], Any]:
