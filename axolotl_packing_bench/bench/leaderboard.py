@@ -107,7 +107,8 @@ def _metric(*path: str) -> Callable[[RunResult], Any]:
 
 BASE_COLUMNS = (
     Column("steps", _metric("training", "steps"), ",.0f", "pct", ""),
-    Column("step time (s, median)", _metric("training", "median_step_s"), ",.3f", "time", "low", optional=True),
+    # a packed step holds several samples, so step times compare across runs of one cell, not across strategies
+    Column("step time (s, median)", _metric("training", "median_step_s"), ",.3f", "", "", optional=True),
     Column("train time (s)", _metric("training", "runtime_s"), ",.1f", "time", "low"),
     Column("samples/s", _metric("training", "samples_per_s"), ",.1f", "pct", "high"),
     Column("real tokens/s", _metric("training", "real_tokens_per_s"), ",.0f", "pct", "high"),
@@ -326,8 +327,9 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
         "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
         "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
-        "Step time: median wall time of a training step after the warm-up, the figure to compare. Machine:",
-        "`loaded ⚠` when other programs used the machine during a run (its times are not comparable).",
+        "Step time: median wall time of a step after the warm-up (compare it across runs of one cell; across",
+        "strategies compare steady tokens/s, real tokens per second at that median). Machine: `loaded ⚠` when",
+        "other programs used the machine during a run (its times are not comparable).",
         "",
     ]
     if len(environments) == 1:
