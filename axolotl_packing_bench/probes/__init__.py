@@ -6,6 +6,11 @@
     {'mean': 0.41, 'ci': [0.33, 0.49], 'ci_includes_zero': False}
 
 Importing this package is cheap; torch loads only when a model does.
+
+A matrix, `packbench probe run NAME` and the leaderboard find probes in
+`axolotl_packing_bench.probe_registry`; `reliance_entry` registers this one.
+A new probe is one module here ending with its `Probe` entry, plus one line
+in `probe_registry.BUILTIN`.
 """
 
 from __future__ import annotations
