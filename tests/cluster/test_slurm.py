@@ -186,7 +186,7 @@ def test_concurrent_tasks_lose_no_result(tmp_path, cpu_matrix):
     assert [worker.wait(timeout=240) for worker in workers] == [0, 0, 0, 0]
     lines = results.read_text().splitlines()
     assert len(lines) == 4 and all(json.loads(line)["status"] == "ok" for line in lines)
-    assert "4 cells" in (tmp_path / "LEADERBOARD.md").read_text()
+    assert "4 runs" in (tmp_path / "LEADERBOARD.md").read_text()
 
 
 # ---------------------------------------------------------------- a real single-node Slurm
@@ -346,10 +346,15 @@ def test_real_slurm_array_records_every_cell(tmp_path, local_slurm, monkeypatch)
 
 
 def test_task_runs_the_matrix_probes_after_recording_and_counts_repeats(tmp_path, cpu_matrix, monkeypatch):
-    import axolotl_packing_bench.pipeline.follow_up as follow_up
+    import dataclasses
+
+    from axolotl_packing_bench import probe_registry
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(follow_up, "reliance_probe", lambda run_dir, settings: {"effects": {"run_dir": run_dir.name}})
+    # the reliance probe's name and settings, with a run that only says where it ran (through the probe seam)
+    fake = dataclasses.replace(probe_registry.get_probe("reliance"),
+                               run=lambda run_dir, settings: {"effects": {"run_dir": run_dir.name}})
+    monkeypatch.setitem(probe_registry._LOADED, "reliance", fake)
     matrix = tmp_path / "probed.yaml"
     matrix.write_text(cpu_matrix.read_text() + "probes:\n  reliance: {max_questions: 2}\n")
     cell = expand(load_matrix(matrix))[0]
