@@ -158,8 +158,11 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str) -> li
         time_ax.set_title(f"{model}: training time as a fraction of padding's", fontsize=10)
         time_ax.set_ylabel("time / padding's time")
         time_ax.set_ylim(bottom=0)
+        sizes = sorted({p.dataset_size for p in mine})
         for ax in (quality_ax, time_ax):
             ax.set_xscale("log")
+            ax.set_xticks(sizes, [f"{size:,.0f}" for size in sizes])
+            ax.minorticks_off()
             ax.set_xlabel("dataset size (samples, log scale)")
             ax.legend(fontsize=8)
         fig.tight_layout()
