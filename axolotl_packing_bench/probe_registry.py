@@ -38,7 +38,7 @@ ENTRY_POINT_GROUP = "packbench.probes"
 
 @dataclass(frozen=True)
 class ProbeColumn:
-    """One leaderboard column of a probe: the fields of the leaderboard's `Column`, in its order."""
+    """One leaderboard column: the fields the leaderboard's `Column` adds its formatting to (probes return these)."""
 
     title: str
     get: Callable[[Any], Any]

@@ -28,7 +28,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from axolotl_packing_bench.bench.environment import describe_hardware, describe_versions
@@ -36,7 +36,7 @@ from axolotl_packing_bench.bench.matrix import CORE_AXES, strategy_sort_key
 from axolotl_packing_bench.bench.results import RunResult, latest_per_run
 from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
 from axolotl_packing_bench.intervals import Estimate, difference_interval, mean_interval
-from axolotl_packing_bench.probe_registry import probe_columns
+from axolotl_packing_bench.probe_registry import ProbeColumn, probe_columns
 
 MINUS = "\u2212"
 SEED_AXIS = "seed"
@@ -58,16 +58,11 @@ def _number(value: Any) -> float | None:
 
 
 @dataclass(frozen=True)
-class Column:
-    """One numeric column: where the value lives, how to show it and its delta."""
-
-    title: str
-    get: Callable[[RunResult], Any]
-    fmt: str
-    delta: str  # "pct" | "time" | "pp" | "abs" | ""
-    better: str  # "low" | "high" | ""
-    optional: bool = False
-    note: Callable[[RunResult], str] | None = None  # shown after the figure, e.g. "±0.045"
+class Column(ProbeColumn):
+    """One numeric column: where the value lives (`get`), its format, how its delta shows
+    ("pct" | "time" | "pp" | "abs" | ""), which way is better ("low" | "high" | ""), and a `note`
+    shown after the figure (e.g. "±0.045"); the fields are `probe_registry.ProbeColumn`'s, so a
+    probe's columns are leaderboard columns as they are."""
 
     def show(self, value: float) -> str:
         return format(value, self.fmt)
@@ -164,8 +159,7 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
             for title in _flatten("judge", judge):
                 columns.setdefault(title, Column(title, _score_getter("judge", "judge", title), ".2f", "abs", "high"))
     for probe in probe_columns(results):  # each registered probe says which columns it adds
-        columns.setdefault(probe.title, Column(probe.title, probe.get, probe.fmt, probe.delta, probe.better,
-                                               probe.optional, probe.note))
+        columns.setdefault(probe.title, Column(**{f.name: getattr(probe, f.name) for f in fields(probe)}))
     return [columns[title] for title in sorted(columns)]
 
 
