@@ -75,7 +75,7 @@ def _chat(turns: list[tuple[str, str]]) -> list[Piece]:
     for role, content in turns:
         pieces += [
             Piece("<|start_header_id|>", special=True),
-            Piece(f"{role}"),
+            Piece(role),
             Piece("<|end_header_id|>", special=True),
             Piece("\n\n"),
             Piece(content.strip(), trained=role == "assistant"),
