@@ -40,6 +40,11 @@ class Estimate:
         """The interval excludes zero (False when there is no interval)."""
         return self.half_width is not None and abs(self.mean) > self.half_width
 
+    def text(self, digits: int = 3) -> str:
+        """`+0.123 ±0.045*`: signed mean, half-width when there is one, `*` when significant."""
+        spread = "" if self.half_width is None else f" ±{self.half_width:.{digits}f}"
+        return f"{self.mean:+.{digits}f}{spread}" + ("*" if self.significant else "")
+
 
 def _variance(values: Sequence[float]) -> float:
     mean = sum(values) / len(values)

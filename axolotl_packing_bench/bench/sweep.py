@@ -114,10 +114,7 @@ def series_table(points: Sequence[Point]) -> str:
              "| --- | --- | --- | --- | --- |"]
 
     def show(estimate: Estimate | None, digits: int) -> str:
-        if estimate is None:
-            return "—"
-        spread = "" if estimate.half_width is None else f" ±{estimate.half_width:.{digits}f}"
-        return f"{estimate.mean:+.{digits}f}{spread}" + ("*" if estimate.significant else "")
+        return "—" if estimate is None else estimate.text(digits)
 
     for p in points:
         ratio = "—" if p.time_ratio is None else (

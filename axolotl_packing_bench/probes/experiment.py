@@ -192,11 +192,7 @@ REFERENCE_STRATEGY = "bfd"
 
 
 def _estimate(estimate: Any, digits: int = 3) -> str:
-    if estimate is None:
-        return "—"
-    if estimate.half_width is None:
-        return f"{estimate.mean:+.{digits}f}"
-    return f"{estimate.mean:+.{digits}f} ±{estimate.half_width:.{digits}f}" + ("*" if estimate.significant else "")
+    return "—" if estimate is None else estimate.text(digits)
 
 
 def _by_seed(members: Sequence[Mapping[str, Any]], name: str) -> dict[str, float]:
