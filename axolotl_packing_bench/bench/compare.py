@@ -1,6 +1,10 @@
 """Regression mode: compare a candidate results file with a baseline, cell by cell, like with like.
 
-Each cell (by cell id) is compared on every ok repeat it has in each file:
+Each cell is compared on every ok repeat it has in each file. Cells are matched
+by cell id, or with `match="axes"` by the cell id without its content hash
+(`tiny-8b__synth-100__bfd__isolated`): a cell id hashes the cell's whole
+config, so two configurations of one matrix (a changed recipe key) share no
+cell id but do share their axis labels.
 
 - **time**: the steady-state step time (`training.median_step_s`, the median
   after the warm-up); when either side lacks it, both sides' trainer runtime
@@ -27,6 +31,7 @@ turns the last two into warnings. A limit left as None is not checked.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +40,15 @@ from axolotl_packing_bench.bench.results import RunResult
 
 MINUS = "\u2212"
 BASELINE_STRATEGY = "padding"
+MATCH_ON = ("cell", "axes")
+_CONTENT_HASH = re.compile(r"-[0-9a-f]{8}$")
+
+
+def match_key(cell_id: str, match: str = "cell") -> str:
+    """The key a cell is matched on: its id, or (`axes`) its id without the content hash."""
+    if match not in MATCH_ON:
+        raise ValueError(match)
+    return cell_id if match == "cell" else _CONTENT_HASH.sub("", cell_id)
 
 
 def parse_fraction(text: str | float) -> float:
@@ -130,11 +144,11 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def _by_cell(results: Iterable[RunResult]) -> dict[str, dict[int, RunResult]]:
-    """cell id -> repeat -> latest result of that repeat."""
+def _by_cell(results: Iterable[RunResult], match: str) -> dict[str, dict[int, RunResult]]:
+    """match key -> repeat -> latest result of that repeat."""
     cells: dict[str, dict[int, RunResult]] = {}
     for result in results:
-        repeats = cells.setdefault(result.cell_id, {})
+        repeats = cells.setdefault(match_key(result.cell_id, match), {})
         repeats.pop(result.repeat, None)
         repeats[result.repeat] = result
     return cells
@@ -181,10 +195,11 @@ def _worst_slowdown(pair: tuple[Series, Series]) -> float | None:
     return min(cand) / max(base) - 1
 
 
-def compare_results(baseline: Iterable[RunResult], candidate: Iterable[RunResult], limits: Limits) -> Comparison:
-    """Compare every cell over its ok repeats; pure."""
+def compare_results(baseline: Iterable[RunResult], candidate: Iterable[RunResult], limits: Limits,
+                    match: str = "cell") -> Comparison:
+    """Compare every cell (matched on `match`: "cell" or "axes") over its ok repeats; pure."""
     baseline, candidate = list(baseline), list(candidate)
-    base, cand = _by_cell(baseline), _by_cell(candidate)
+    base, cand = _by_cell(baseline, match), _by_cell(candidate, match)
     base_pad, cand_pad = _paddings(baseline), _paddings(candidate)
     cells: list[CellComparison] = []
     for cell_id in sorted(set(base) | set(cand)):

@@ -102,6 +102,9 @@ def _limit(name: str, value: str | None) -> float | None:
 @click.option("--max-efficiency-drop", default=None, help="Largest allowed packing-efficiency drop, in percentage points (1% = 1 pp).")
 @click.option("--max-loss-increase", default=None, help="Largest allowed relative increase of the final train loss.")
 @click.option("--allow-missing", is_flag=True, help="Warn, instead of failing, for baseline cells missing from the candidate.")
+@click.option("--match", "match", type=click.Choice(["cell", "axes"]), default="cell", show_default=True,
+              help="Match cells by cell id, or by their axis labels (the id without its config hash) to compare two "
+                   "configurations of one matrix.")
 def compare(
     baseline: Path,
     candidate: Path,
@@ -109,6 +112,7 @@ def compare(
     max_efficiency_drop: str | None,
     max_loss_increase: str | None,
     allow_missing: bool,
+    match: str,
 ) -> None:
     """Compare two results files cell by cell; exit 1 on any regression.
 
@@ -117,6 +121,11 @@ def compare(
     candidate but not in the baseline, or (unless --allow-missing) a
     baseline cell absent from the candidate. Compare runs from the same
     machine: absolute times from different hardware say little.
+
+    A cell id carries a hash of the cell's config, so a changed recipe key
+    renames every cell; --match axes pairs cells by their axis labels instead
+    (model, dataset, strategy, attention, ...), e.g. to time a matrix with
+    one recipe key changed against the original.
     """
     from axolotl_packing_bench.bench.compare import Limits, compare_results, render_comparison
 
@@ -130,7 +139,13 @@ def compare(
     cand = read_results_or_fail(candidate, must_exist=True)
     if not base:
         raise UserInputError(f"baseline {baseline} holds no results; record a baseline run first.")
-    comparison = compare_results(base, cand, limits)
+    if match == "axes":
+        for path, results in ((baseline, base), (candidate, cand)):
+            matrices = sorted({result.matrix for result in results})
+            if len(matrices) > 1:
+                raise UserInputError(f"{path} holds results of matrices {', '.join(matrices)}; --match axes pairs cells by "
+                                     "their labels alone, so give it one matrix's results per file (run with --results).")
+    comparison = compare_results(base, cand, limits, match)
     click.echo(render_comparison(comparison), nl=False)
     if comparison.regressed:
         raise SystemExit(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from axolotl_packing_bench.bench.compare import Limits, compare_results, parse_fraction, render_comparison
+from axolotl_packing_bench.bench.compare import Limits, compare_results, match_key, parse_fraction, render_comparison
 from axolotl_packing_bench.bench.results import RunResult
 
 
@@ -85,6 +85,14 @@ def test_parse_fraction_rejects(text):
     with pytest.raises(ValueError):
         parse_fraction(text)
 
+
+
+def test_match_key_drops_only_the_content_hash():
+    assert match_key("tiny-8b__synth-100__bfd__isolated-0a1b2c3d") == "tiny-8b__synth-100__bfd__isolated-0a1b2c3d"
+    assert match_key("tiny-8b__synth-100__bfd__isolated-0a1b2c3d", "axes") == "tiny-8b__synth-100__bfd__isolated"
+    assert match_key("hand-run", "axes") == "hand-run"  # no hash, nothing dropped
+    with pytest.raises(ValueError):
+        match_key("a", "model")
 
 GOLDEN = Path(__file__).parent / "golden" / "compare.md"
 

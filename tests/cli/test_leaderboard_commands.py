@@ -177,6 +177,24 @@ class TestCompare:
         assert bad.exit_code == 2 and "--max-slowdown 'lots' is not a percentage" in bad.output
 
 
+    def test_match_axes_pairs_two_configurations_of_one_matrix(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"m__d__bfd__isolated-0a1b2c3d": 10.0})
+        cand = write_results(tmp_path / "cand.jsonl", {"m__d__bfd__isolated-99ff0011": 14.0})
+        by_id = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "15%")
+        assert by_id.exit_code == 1 and "- m__d__bfd__isolated-0a1b2c3d: missing from the candidate" in by_id.output
+        by_axes = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "15%", "--match", "axes")
+        assert by_axes.exit_code == 1, by_axes.output
+        assert "- m__d__bfd__isolated: train time +40.0% beyond the spread (limit +15%)" in by_axes.output
+        assert "missing" not in by_axes.output
+
+    def test_match_axes_wants_one_matrix_per_file(self, tmp_path):
+        base = write_results(tmp_path / "base.jsonl", {"m__d__bfd__isolated-0a1b2c3d": 10.0})
+        append_result(base, RunResult(run_id="other", cell_id="m__d__bfd__isolated-12345678", matrix="other", status="ok"))
+        result = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--match", "axes")
+        assert result.exit_code == 2
+        assert result.output == (f"Error: {base} holds results of matrices other, smoke; --match axes pairs cells by their labels "
+                                 "alone, so give it one matrix's results per file (run with --results).\n")
+
 class TestRecordLabels:
     """Issue 14, defect 10: a hand run of a matrix's set-up is labelled as the matrix labels it."""
 
