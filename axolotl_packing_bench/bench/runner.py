@@ -64,8 +64,11 @@ def parse_train_command(text: str) -> tuple[str, ...]:
     return parts
 
 
-def threads_per_cell(jobs: int) -> int:
-    """CPU threads each of `jobs` parallel cells gets."""
+def threads_per_cell(jobs: int, environ: Mapping[str, str] | None = None) -> int:
+    """CPU threads each of `jobs` parallel cells gets: OMP_NUM_THREADS when the caller set it, else the cores shared out."""
+    explicit = (os.environ if environ is None else environ).get("OMP_NUM_THREADS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 

@@ -46,7 +46,7 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @matrix_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and the command of each cell; run nothing.")
 @only_option
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1), help="Cells trained at once (CPU threads are shared out; time figures are fairest with 1).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1), help="Cells trained at once (the CPU cores are shared out between them, or each gets OMP_NUM_THREADS when set; time figures are fairest with 1).")
 @click.option("--repeats", default=1, show_default=True, type=click.IntRange(min=1), help="Train each cell N times and keep every measurement (cells of a table interleaved).")
 @click.option("--timeout", "timeout_text", default=None, metavar="DURATION", help="Per-cell timeout (600, 90s, 15m, 2h); overrides the matrix's `timeout:`.")
 @runs_dir_option

@@ -19,6 +19,7 @@ from axolotl_packing_bench.bench.runner import (
     parse_train_command,
     plan_cells,
     run_cell,
+    threads_per_cell,
     train_command,
 )
 from axolotl_packing_bench.pipeline.driver import run_matrix
@@ -254,6 +255,14 @@ def test_child_env_defaults(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     assert child_env()["HF_HUB_OFFLINE"] == "1"
 
+
+
+def test_threads_per_cell_honours_omp_num_threads():
+    cores = os.cpu_count() or 1
+    assert threads_per_cell(1, {}) == max(1, cores)
+    assert threads_per_cell(cores * 2, {}) == 1
+    assert threads_per_cell(1, {"OMP_NUM_THREADS": "1"}) == 1  # the caller's setting wins, e.g. a one-thread gate
+    assert threads_per_cell(2, {"OMP_NUM_THREADS": "bogus"}) == max(1, cores // 2)
 
 class TestTrainLog:
     def test_last_error_line_prefers_the_exception(self):
