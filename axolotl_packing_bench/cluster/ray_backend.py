@@ -269,16 +269,22 @@ class RayBackend:
         return outcomes
 
     def cancel(self) -> None:
-        """Cancel running tasks (KeyboardInterrupt in the task kills its training), then force."""
+        """Cancel running tasks (KeyboardInterrupt in the task kills its training), then force those still running.
+
+        Only tasks that did not end within the grace period are force-cancelled: force-cancelling one
+        that has just ended races its completion, which Ray 2.60 answers by aborting the driver
+        ("Tried to complete task that was not pending").
+        """
         import ray
 
         running, self.running = list(self.running), {}
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)
+        still_running = running
         with contextlib.suppress(Exception):
-            ray.wait(running, num_returns=len(running), timeout=15)
-        for ref in running:
+            _, still_running = ray.wait(running, num_returns=len(running), timeout=15)
+        for ref in still_running:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
 
