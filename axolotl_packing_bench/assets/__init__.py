@@ -22,6 +22,7 @@ from axolotl_packing_bench.assets.api import (
     ensure_models,
     ensure_tokenizer,
     resolve_asset_uri,
+    unbuilt_bases,
 )
 from axolotl_packing_bench.assets.cache import assets_root, packbench_home
 from axolotl_packing_bench.assets.specs import (
@@ -71,4 +72,5 @@ __all__ = [
     "passage",
     "resolve_asset_uri",
     "topic_facts",
+    "unbuilt_bases",
 ]

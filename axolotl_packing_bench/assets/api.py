@@ -43,6 +43,12 @@ def _ensure_spec(spec: ModelSpec, rebuild: bool = False) -> Path:
     )
 
 
+def unbuilt_bases(names: list[str], rebuild: bool = False) -> list[str]:
+    """Those of `names` that are pre-trained bases and not built yet (every base among them with `rebuild`)."""
+    return [name for name in names if model_spec(name).pretrain is not None
+            and (rebuild or not (assets_root() / "models" / model_spec(name).directory_name()).exists())]
+
+
 def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict[str, Path]:
     """Several models, the missing pre-trained bases built side by side (one process each, one thread each).
 
@@ -51,12 +57,9 @@ def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict
     """
     import multiprocessing
 
-    from axolotl_packing_bench.assets.cache import assets_root as root
-
     names = list(MODELS) if names is None else names
     ensure_tokenizer()
-    pending = [name for name in names if model_spec(name).pretrain is not None
-               and (rebuild or not (root() / "models" / model_spec(name).directory_name()).exists())]
+    pending = unbuilt_bases(names, rebuild)
     built_aside = pending if len(pending) > 1 else []
     if built_aside:
         context = multiprocessing.get_context("spawn")  # never fork a process that may hold torch threads
