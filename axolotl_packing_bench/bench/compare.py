@@ -36,7 +36,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from axolotl_packing_bench.bench.results import RunResult
+from axolotl_packing_bench.bench.results import RunResult, latest_per_run
 
 MINUS = "\u2212"
 BASELINE_STRATEGY = "padding"
@@ -147,10 +147,8 @@ def _number(value: object) -> float | None:
 def _by_cell(results: Iterable[RunResult], match: str) -> dict[str, dict[int, RunResult]]:
     """match key -> repeat -> latest result of that repeat."""
     cells: dict[str, dict[int, RunResult]] = {}
-    for result in results:
-        repeats = cells.setdefault(match_key(result.cell_id, match), {})
-        repeats.pop(result.repeat, None)
-        repeats[result.repeat] = result
+    for (_, cell_id, repeat), result in latest_per_run(results).items():
+        cells.setdefault(match_key(cell_id, match), {})[repeat] = result
     return cells
 
 
@@ -187,7 +185,7 @@ def _pct(value: float) -> str:
     return f"{'+' if value >= 0 else MINUS}{abs(value) * 100:.1f}%"
 
 
-def _worst_slowdown(pair: tuple[Series, Series]) -> float | None:
+def worst_slowdown(pair: tuple[Series, Series]) -> float | None:
     """min(candidate) / max(baseline) - 1: the slowdown every measurement agrees on."""
     base, cand = pair[0].readable, pair[1].readable
     if not base or not cand or not max(base):
@@ -235,7 +233,7 @@ def compare_results(baseline: Iterable[RunResult], candidate: Iterable[RunResult
             if limits.max_slowdown is not None:
                 for key, label in (("time", f"steady-state time ({metric})" if metric == "median_step_s" else "train time"),
                                    ("ratio", "time relative to padding")):
-                    worst = _worst_slowdown(pairs[key])
+                    worst = worst_slowdown(pairs[key])
                     if worst is not None and worst > limits.max_slowdown:
                         problems.append(f"{label} {_pct(worst)} beyond the spread (limit +{limits.max_slowdown * 100:g}%)")
             before, after = pairs["efficiency"]

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axolotl_packing_bench.bench.compare import Limits, compare_results
+from axolotl_packing_bench.bench.compare import Limits, compare_results, worst_slowdown
 from axolotl_packing_bench.bench.results import read_results
 
 HERE = Path(__file__).parent
 LIMIT = 0.15
-
-
-def worst(pair) -> float:
-    return min(pair[1].readable) / max(pair[0].readable) - 1
 
 
 def main() -> None:
@@ -36,7 +32,7 @@ def main() -> None:
             flagged = [(1 + LIMIT) * max(cell.time[0].readable) / min(cell.time[1].readable) for cell in (pad, bfd)]
             verdicts[kind].append(comparison.regressed)
             print(f"| {number} | {'B (unchanged)' if kind == 'b' else 'S (one thread)'} | {'FAIL' if comparison.regressed else 'pass'} "
-                  f"| {worst(pad.time):+.1%} | {worst(bfd.time):+.1%} | {worst(bfd.ratio):+.1%} "
+                  f"| {worst_slowdown(pad.time):+.1%} | {worst_slowdown(bfd.time):+.1%} | {worst_slowdown(bfd.ratio):+.1%} "
                   f"| ×{change[0]:.2f}, ×{change[1]:.2f} | {'×%.2f, ×%.2f' % tuple(flagged) if kind == 'b' else '—'} |")
     print()
     print(f"B against A failed {sum(verdicts['b'])} of {len(rounds)} rounds; S against A failed {sum(verdicts['s'])} of {len(rounds)}.")
