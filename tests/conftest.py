@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import HAND_MATRIX
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["AXOLOTL_DO_NOT_TRACK"] = "1"
@@ -26,3 +28,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real SFT data not found at {SHARED_DATA}; place the shared/ folder beside the project")
     return SHARED_DATA
+
+
+@pytest.fixture
+def write_matrix(tmp_path):
+    """Write matrix text into tmp_path/<name>.yaml and return its path."""
+
+    def write(text: str, name: str = "matrix.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def hand_matrix(write_matrix) -> Path:
+    """The hand-written two-model matrix of `tests.support.helpers`."""
+    return write_matrix(HAND_MATRIX, "hand.yaml")

@@ -11,14 +11,14 @@ from axolotl_packing_bench import constants
 def test_constants_and_core_import_nothing_heavy():
     code = ("import sys, axolotl_packing_bench.constants, axolotl_packing_bench.core.fileio, "
             "axolotl_packing_bench.core.environment, axolotl_packing_bench.core.redaction, "
-            "axolotl_packing_bench.extras, axolotl_packing_bench.dataset_files, axolotl_packing_bench.core.last_word; "
+            "axolotl_packing_bench.core.extras, axolotl_packing_bench.data.files, axolotl_packing_bench.core.last_word; "
             "print(sorted(m for m in ('torch', 'axolotl', 'openai', 'transformers', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_matrix_and_plugin_read_the_same_names():
-    from axolotl_packing_bench.bench import matrix
+    from axolotl_packing_bench.matrix import spec as matrix
     from axolotl_packing_bench.packing import STRATEGIES
 
     assert matrix.PLUGIN == constants.PLUGIN_PATH and matrix.NATIVE == constants.NATIVE
@@ -28,14 +28,14 @@ def test_matrix_and_plugin_read_the_same_names():
 
 
 def test_metrics_file_name_is_one_fact():
-    from axolotl_packing_bench.bench import record
+    from axolotl_packing_bench.results import record
     from axolotl_packing_bench.eval import rundir
 
     assert record.METRICS_FILE == rundir.METRICS_FILE == constants.METRICS_FILE
 
 
 def test_groups_default_is_one_fact():
-    from axolotl_packing_bench import relatedness
+    from axolotl_packing_bench.plugin import relatedness
 
     assert relatedness.DEFAULT_K == constants.DEFAULT_GROUPS_K
 

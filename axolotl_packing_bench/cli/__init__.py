@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except ModuleNotFoundError as error:
             from axolotl_packing_bench.cli.errors import UserInputError
-            from axolotl_packing_bench.extras import missing_extra_message
+            from axolotl_packing_bench.core.extras import missing_extra_message
 
             message = missing_extra_message(error, ctx.invoked_subcommand)
             if message is None:  # not a module of an extra: a bug, shown as one

@@ -80,8 +80,8 @@ def only_option(function: Callable) -> Callable:
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list[Any]]:
     """Parse and expand a matrix; its problems become a `ProblemsError`."""
-    from axolotl_packing_bench.bench.matrix import expand, load_matrix, select
-    from axolotl_packing_bench.bench.problems import MatrixError
+    from axolotl_packing_bench.matrix.spec import expand, load_matrix, select
+    from axolotl_packing_bench.matrix.problems import MatrixError
 
     try:
         matrix = load_matrix(matrix_path)
@@ -96,7 +96,7 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list
 
 def read_results_or_fail(path: Path, *, must_exist: bool = False) -> list[Any]:
     """Results of `path`; a missing file is empty, or a one-sentence error when `must_exist`."""
-    from axolotl_packing_bench.bench.results import read_results
+    from axolotl_packing_bench.results.store import read_results
 
     if not path.exists():
         if must_exist:

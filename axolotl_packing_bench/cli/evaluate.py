@@ -89,7 +89,7 @@ def evaluate(
     fact questions generated from the synthetic data (no hub access); the
     `paper` preset runs lm-eval's MMLU, GSM8K, MATH, BBH, IFEval and HumanEval.
     """
-    from axolotl_packing_bench.extras import require
+    from axolotl_packing_bench.core.extras import require
 
     require("lm_eval", "torch", "transformers", command="eval")
     from axolotl_packing_bench.eval.errors import EvalError

@@ -70,7 +70,7 @@ def judge(
     so a rerun sends no request. The verdicts go to RUN_DIR/packbench_judge.json
     and to the run's row in the results.
     """
-    from axolotl_packing_bench.extras import require
+    from axolotl_packing_bench.core.extras import require
 
     require("openai", "torch", "transformers", command="judge")
     from axolotl_packing_bench.assets import packbench_home

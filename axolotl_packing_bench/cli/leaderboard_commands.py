@@ -42,8 +42,8 @@ def record(
     labels of your matrix with --model-name/--model-size/--dataset-name/
     --dataset-size and --matrix to land in its table.
     """
-    from axolotl_packing_bench.bench.record import RecordError, result_from_run_dir
-    from axolotl_packing_bench.bench.runner import record_result
+    from axolotl_packing_bench.results.record import RecordError, result_from_run_dir
+    from axolotl_packing_bench.running.runner import record_result
 
     try:
         result = result_from_run_dir(run_dir, matrix=matrix_name, model=model_name, dataset=dataset_name,
@@ -65,7 +65,7 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None
     The results file must exist: a mistyped --results never replaces the
     leaderboard with an empty one.
     """
-    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+    from axolotl_packing_bench.report.leaderboard import render_leaderboard
     from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
 
     results = read_results_or_fail(results_path, must_exist=True)
@@ -87,7 +87,7 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None
 def _limit(name: str, value: str | None) -> float | None:
     if value is None:
         return None
-    from axolotl_packing_bench.bench.compare import parse_fraction
+    from axolotl_packing_bench.report.compare import parse_fraction
 
     try:
         return parse_fraction(value)
@@ -127,7 +127,7 @@ def compare(
     (model, dataset, strategy, attention, ...), e.g. to time a matrix with
     one recipe key changed against the original.
     """
-    from axolotl_packing_bench.bench.compare import Limits, compare_results, render_comparison
+    from axolotl_packing_bench.report.compare import Limits, compare_results, render_comparison
 
     limits = Limits(
         max_slowdown=_limit("--max-slowdown", max_slowdown),

@@ -55,11 +55,11 @@ def validate(matrix_path: Path | None, recipe_path: Path | None, schema: bool, d
     matrix, cells = load_cells(matrix_path)
     problems = []
     if schema:
-        from axolotl_packing_bench.bench.schema import check_cells
+        from axolotl_packing_bench.matrix.schema import check_cells
 
         problems += check_cells(matrix, cells)
     if data:
-        from axolotl_packing_bench.bench.datacheck import check_cell_datasets
+        from axolotl_packing_bench.matrix.datacheck import check_cell_datasets
 
         problems += check_cell_datasets(matrix, cells)
     if problems:
@@ -68,8 +68,8 @@ def validate(matrix_path: Path | None, recipe_path: Path | None, schema: bool, d
 
 
 def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
-    from axolotl_packing_bench.bench.problems import MatrixError, Problem
-    from axolotl_packing_bench.bench.yamlio import load_yaml_file
+    from axolotl_packing_bench.matrix.problems import MatrixError, Problem
+    from axolotl_packing_bench.matrix.yamlio import load_yaml_file
 
     try:
         config = load_yaml_file(path)
@@ -80,11 +80,11 @@ def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
                             str(path))
     problems = []
     if schema:
-        from axolotl_packing_bench.bench.schema import check_recipe_file
+        from axolotl_packing_bench.matrix.schema import check_recipe_file
 
         problems += check_recipe_file(path)
     if data:
-        from axolotl_packing_bench.bench.datacheck import check_recipe_datasets
+        from axolotl_packing_bench.matrix.datacheck import check_recipe_datasets
 
         problems += check_recipe_datasets(path, config)
     if problems:
@@ -109,7 +109,7 @@ def recipes(matrix_path: Path, out_dir: Path, resolve: bool, only: tuple[str, ..
     matrix are removed, other files are left alone. URIs are kept unless
     --resolve, so the files can be committed.
     """
-    from axolotl_packing_bench.bench.recipe import default_resolver, write_recipes
+    from axolotl_packing_bench.matrix.recipe import default_resolver, write_recipes
 
     _, cells = load_cells(matrix_path, only)
     try:

@@ -22,9 +22,9 @@ def plot(results_path: Path, out_dir: Path, name: str | None) -> None:
     `<name>-series.md`, the numbers the figures show. Needs the `plot`
     extra (matplotlib).
     """
-    from axolotl_packing_bench.bench.results import read_results
-    from axolotl_packing_bench.bench.sweep import SweepDataError, plot_sweep, series_table, sweep_series
-    from axolotl_packing_bench.extras import require
+    from axolotl_packing_bench.results.store import read_results
+    from axolotl_packing_bench.report.sweep import SweepDataError, plot_sweep, series_table, sweep_series
+    from axolotl_packing_bench.core.extras import require
 
     if not results_path.is_file():
         raise UserInputError(f"results file {results_path} does not exist; pass the results.jsonl of a sweep "

@@ -42,7 +42,7 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
     conflicting answer, an unrelated one, and k few-shot examples. Effects
     are paired differences with bootstrap confidence intervals.
     """
-    from axolotl_packing_bench.extras import require
+    from axolotl_packing_bench.core.extras import require
 
     require("torch", "transformers", command="probe")
     from axolotl_packing_bench.probes.reliance import (
@@ -79,7 +79,7 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
 @probe.command("list")
 def list_probes() -> None:
     """List the registered probes, their settings (a matrix's `probes:` keys) and what they measure."""
-    from axolotl_packing_bench.probe_registry import get_probe, probe_names
+    from axolotl_packing_bench.probes.registry import get_probe, probe_names
 
     for name in probe_names():
         entry = get_probe(name)
@@ -98,7 +98,7 @@ def run_probe_command(name: str, run_dir: Path, assignments: tuple[str, ...], js
     """Run any registered probe on a trained cell's RUN_DIR (its model in RUN_DIR/output), as a matrix would."""
     import yaml
 
-    from axolotl_packing_bench.probe_registry import run_probe, settings_problems
+    from axolotl_packing_bench.probes.registry import run_probe, settings_problems
 
     settings = {}
     for assignment in assignments:

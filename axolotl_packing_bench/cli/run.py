@@ -25,7 +25,7 @@ from axolotl_packing_bench.cli.errors import UserInputError
 def _timeout(value: str | None) -> float | None:
     if value is None:
         return None
-    from axolotl_packing_bench.bench.matrix import parse_duration
+    from axolotl_packing_bench.matrix.spec import parse_duration
 
     try:
         return parse_duration(value)
@@ -34,7 +34,7 @@ def _timeout(value: str | None) -> float | None:
 
 
 def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from axolotl_packing_bench.cluster.backend import backend_names
+    from axolotl_packing_bench.running.backends.backend import backend_names
 
     names = backend_names()
     if value not in names:
@@ -120,10 +120,11 @@ def run(
     file. Every backend runs the matrix's eval: and probes: sections after a
     cell trains. `packbench status` shows the cells' states for any of them.
     """
-    from axolotl_packing_bench.bench import runner
-    from axolotl_packing_bench.cluster.backend import BackendError, BackendOptions, describe, make_backend
-    from axolotl_packing_bench.pipeline.driver import Recorder, drive
-    from axolotl_packing_bench.pipeline.follow_up import follow_up_for
+    from axolotl_packing_bench.report.leaderboard import render_to
+    from axolotl_packing_bench.running import runner
+    from axolotl_packing_bench.running.backends.backend import BackendError, BackendOptions, describe, make_backend
+    from axolotl_packing_bench.running.driver import Recorder, drive
+    from axolotl_packing_bench.running.follow_up import follow_up_for
 
     matrix, cells = load_cells(matrix_path, only)
     timeout = _timeout(timeout_text)
@@ -185,7 +186,7 @@ def run(
             except BackendError as error:
                 raise UserInputError(str(error)) from None
         if not to_run and results_path.exists():  # nothing ran: still make sure the leaderboard exists and is current
-            runner.render_to(results_path, leaderboard_path)
+            render_to(results_path, leaderboard_path)
 
     if handed_off:
         if summary.skipped:
@@ -248,8 +249,8 @@ def _print_plan(name: str, plans, command, timeout: float | None, runner, *, iso
 @results_option
 def status(matrix_path: Path, runs_dir: Path, results_path: Path) -> None:
     """Show each cell of a matrix: ok, failed, timeout, running or pending."""
-    from axolotl_packing_bench.bench.recipe import cell_run_dir
-    from axolotl_packing_bench.bench.results import latest_per_cell
+    from axolotl_packing_bench.matrix.recipe import cell_run_dir
+    from axolotl_packing_bench.results.store import latest_per_cell
 
     matrix, cells = load_cells(matrix_path)
     latest = latest_per_cell(read_results_or_fail(results_path))

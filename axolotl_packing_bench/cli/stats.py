@@ -71,7 +71,7 @@ def stats(
     with --tokenizer. Without SOURCE, 100,000 synthetic SFT-like lengths are
     used.
     """
-    from axolotl_packing_bench.lengths_io import (
+    from axolotl_packing_bench.data.lengths import (
         DATASET_SUFFIXES,
         LengthsInputError,
         read_lengths,

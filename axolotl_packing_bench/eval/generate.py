@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.bench.fileio import atomic_write_text
+from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.eval.errors import EvalError
 from axolotl_packing_bench.eval.harness import release_memory
 from axolotl_packing_bench.eval.prompts import PromptSet

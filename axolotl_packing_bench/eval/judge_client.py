@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.bench.fileio import append_line, read_lines
+from axolotl_packing_bench.core.fileio import append_line, read_lines
 from axolotl_packing_bench.eval.errors import EvalError, clean, sentence
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"

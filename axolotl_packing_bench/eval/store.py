@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.bench.results import ResultsError, RunResult, read_results
+from axolotl_packing_bench.results.store import ResultsError, RunResult, read_results
 from axolotl_packing_bench.core.fileio import append_line_from
 
 
@@ -107,7 +107,7 @@ def record_evaluation(
     if updated is None:
         return None
     if leaderboard_path is not None:
-        from axolotl_packing_bench.bench.runner import render_to
+        from axolotl_packing_bench.report.leaderboard import render_to
 
         render_to(results_path, leaderboard_path)
     return updated
@@ -163,7 +163,7 @@ def update_result(
 
 def result_for_run(run_dir: str | Path) -> RunResult | None:
     """A hand-run result built from RUN_DIR's metrics (as `packbench record` does), or None."""
-    from axolotl_packing_bench.bench.record import RecordError, result_from_run_dir
+    from axolotl_packing_bench.results.record import RecordError, result_from_run_dir
 
     try:
         return result_from_run_dir(run_dir)

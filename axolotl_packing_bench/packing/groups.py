@@ -1,7 +1,7 @@
 """Per-sample group labels for the `related` and `unrelated` strategies.
 
 A group is what makes samples related: a topic, a category, a cluster of
-TF-IDF vectors (see `axolotl_packing_bench.relatedness`, which computes them;
+TF-IDF vectors (see `axolotl_packing_bench.plugin.relatedness`, which computes them;
 this module needs only numpy and numba). Strategies receive one label per
 input sample and index it with `sample_index`, so labels follow samples
 through the overflow policy (every piece of a split sample keeps its group).

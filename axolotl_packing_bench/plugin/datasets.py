@@ -72,7 +72,7 @@ def pack_split(dataset, *, capacity: int, strategy: str, attention: str, seed: i
     seconds = time.perf_counter() - started
     relatedness = None
     if groups is not None:
-        from axolotl_packing_bench.relatedness import relatedness_report
+        from axolotl_packing_bench.plugin.relatedness import relatedness_report
 
         relatedness = {**relatedness_report(plan, groups.labels, groups.vectors), "groups_from": groups.method,
                        "num_groups": groups.num_groups, "group_seconds": round(group_seconds, 3)}
@@ -109,7 +109,7 @@ def check_local_datasets(cfg) -> None:
             (also repeated as the run's last line, see `core.last_word`).
     """
     from axolotl_packing_bench.core.last_word import fatal
-    from axolotl_packing_bench.dataset_files import DatasetFileError, check_dataset_entries
+    from axolotl_packing_bench.data.files import DatasetFileError, check_dataset_entries
 
     try:
         check_dataset_entries(cfg.datasets or [])

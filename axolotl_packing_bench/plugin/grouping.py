@@ -80,7 +80,7 @@ def compute_sample_groups(cfg, samples: TokenizedSamples, *, tokenizer: Any = No
     Returns:
         a `relatedness.SampleGroups`, with `method` saying where groups came from.
     """
-    from axolotl_packing_bench import relatedness
+    from axolotl_packing_bench.plugin import relatedness
 
     seed = cfg.packbench_seed  # resolved by the args model (derived_defaults)
     pad = getattr(tokenizer, "pad_token_id", None)
@@ -167,7 +167,7 @@ def field_groups(cfg, field: str, samples: TokenizedSamples, tokenizer: Any) -> 
     Raises:
         GroupFieldError: the rows cannot be matched one to one (see the module docstring).
     """
-    from axolotl_packing_bench import relatedness
+    from axolotl_packing_bench.plugin import relatedness
 
     # the merge (and its shuffles) is replayed exactly; these act after it
     blockers = [key for key in ("val_set_size", "dataset_exact_deduplication", "dataset_shard_num") if cfg.get(key)]

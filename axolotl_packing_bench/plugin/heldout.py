@@ -69,7 +69,7 @@ def encode_chats(tokenizer: Any, chats: Sequence[Sequence[dict[str, str]]], *, m
 
 def load_heldout(path: str | Path, tokenizer: Any, *, max_samples: int | None, max_tokens: int) -> list[tuple[list[int], list[int]]]:
     """The held-out chats of ``path``, encoded; raises `HeldoutDataError` with one sentence."""
-    from axolotl_packing_bench.lengths_io import LengthsInputError, read_records, to_messages
+    from axolotl_packing_bench.data.lengths import LengthsInputError, read_records, to_messages
 
     path = Path(path)
     if not path.is_file():

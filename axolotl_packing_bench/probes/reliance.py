@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from axolotl_packing_bench.jsonl_lines import jsonl_file_rows
+from axolotl_packing_bench.core.jsonl import jsonl_file_rows
 
 CONDITIONS: tuple[str, ...] = ("none", "related", "conflicting", "unrelated", "few_shot")
 CONTEXT_FIELDS = {"related": "related_context", "conflicting": "conflicting_context", "unrelated": "unrelated_context"}

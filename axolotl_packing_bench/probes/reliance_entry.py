@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.bench.procguard import guard_argv
+from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.constants import RELIANCE_EFFECTS
-from axolotl_packing_bench.probe_registry import Probe, ProbeColumn
+from axolotl_packing_bench.probes.registry import Probe, ProbeColumn
 
 DEFAULT_DATA = "packbench://heldout?seed=0"
 SETTINGS: dict[str, type | tuple[type, ...]] = {

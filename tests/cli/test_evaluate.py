@@ -53,7 +53,7 @@ def test_help_imports_nothing_heavy():
 @pytest.mark.slow
 def test_scores_reach_results_and_leaderboard(tiny_model: Path, tmp_path: Path):
     pytest.importorskip("lm_eval")
-    from axolotl_packing_bench.bench.results import read_results
+    from axolotl_packing_bench.results.store import read_results
 
     run_dir = make_run(tmp_path / "runs", tiny_model, name="greedy", strategy="greedy")
     results, board = tmp_path / "lb" / "results.jsonl", tmp_path / "lb" / "LEADERBOARD.md"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
-from axolotl_packing_bench.extras import EXTRAS, extra_for, missing_message, require
+from axolotl_packing_bench.core.extras import EXTRAS, extra_for, missing_message, require
 
 
 def invoke(*args: str):

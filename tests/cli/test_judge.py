@@ -62,7 +62,7 @@ def common(url: str, tmp_path: Path) -> list[str]:
 
 
 def test_absolute_verdicts_cache_and_no_secret_anywhere(tiny_model: Path, tmp_path: Path):
-    from axolotl_packing_bench.bench.results import read_results
+    from axolotl_packing_bench.results.store import read_results
 
     run_dir = make_run(tmp_path / "runs", tiny_model, name="bfd", strategy="bfd")
     replies = ["Accurate. Rating: [[8]]", "theisk Mytoubrym [[", "Rating: [[11]]"]  # one valid, two invalid
@@ -184,7 +184,7 @@ def test_the_same_non_utf8_file_reads_the_same_in_stats_and_judge(tmp_path: Path
     """One reader: `stats` and `judge` say the same sentence about the same file."""
     from axolotl_packing_bench.eval.errors import EvalError
     from axolotl_packing_bench.eval.prompts import load_prompts
-    from axolotl_packing_bench.lengths_io import LengthsInputError, read_records
+    from axolotl_packing_bench.data.lengths import LengthsInputError, read_records
 
     path = tmp_path / "latin1.jsonl"
     path.write_bytes('{"prompt": "caf\xe9?"}\n'.encode("latin-1"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.cli import main
 
-GOLDEN_RESULTS = Path(__file__).parents[1] / "bench" / "golden" / "results.jsonl"
+GOLDEN_RESULTS = Path(__file__).parents[1] / "support" / "golden" / "results.jsonl"
 
 
 def invoke(*args: str):
@@ -107,7 +107,7 @@ class TestLeaderboard:
         assert invoke("leaderboard", *args, "--check").exit_code == 1  # missing counts as stale
         result = invoke("leaderboard", *args)
         assert result.exit_code == 0 and "rendered" in result.output
-        expected = (Path(__file__).parents[1] / "bench/golden/LEADERBOARD.md").read_text()
+        expected = (Path(__file__).parents[1] / "support/golden/LEADERBOARD.md").read_text()
         assert board.read_text() == expected
         assert invoke("leaderboard", *args, "--check").exit_code == 0
         board.write_text(expected.replace("308.3", "308.4"))
@@ -199,7 +199,7 @@ class TestRecordLabels:
     """Issue 14, defect 10: a hand run of a matrix's set-up is labelled as the matrix labels it."""
 
     def test_embedded_assets_get_the_matrix_labels(self, tmp_path):
-        from axolotl_packing_bench.bench.matrix import expand, load_matrix
+        from axolotl_packing_bench.matrix.spec import expand, load_matrix
 
         cache = tmp_path / "cache" / "assets-v1"
         hand = metrics(run_id="hand1")
@@ -231,7 +231,7 @@ class TestRecordLabels:
         assert row.labels == {"model_size": "8B", "dataset_size": "69K"}
 
     def test_a_matrix_derives_an_embedded_assets_labels_the_same_way(self, tmp_path):
-        from axolotl_packing_bench.bench.matrix import expand, load_matrix
+        from axolotl_packing_bench.matrix.spec import expand, load_matrix
 
         path = tmp_path / "m.yaml"
         path.write_text("base: {sequence_len: 64}\naxes:\n  model: [packbench://model/tiny-70b]\n"

@@ -210,7 +210,7 @@ class TestRecipes:
         assert result.exit_code == 2 and "no cell of" in result.output
 
     def test_resolve_replaces_uris(self, tmp_path, monkeypatch):
-        from axolotl_packing_bench.bench import recipe
+        from axolotl_packing_bench.matrix import recipe
 
         monkeypatch.setattr(recipe, "default_resolver", lambda: (lambda uri: "/resolved/" + uri.rsplit("/", 1)[-1]))
         path = write(tmp_path, MATRIX.replace("/models/small", "packbench://model/tiny-8b"))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.bench.results import read_results
+from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.cli import main
 
-FAKE_TRAIN = Path(__file__).parents[1] / "bench" / "fake_train.py"
+FAKE_TRAIN = Path(__file__).parents[1] / "support" / "fake_train.py"
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
 
 MATRIX = """\

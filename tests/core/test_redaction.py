@@ -29,6 +29,6 @@ def test_redact_all_reaches_every_string_at_any_depth():
 
 
 def test_results_use_the_same_redaction():
-    from axolotl_packing_bench.bench import results
+    from axolotl_packing_bench.results import store as results
 
     assert results.redact(f"x {HF}") == redact(f"x {HF}")

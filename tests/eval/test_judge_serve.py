@@ -86,7 +86,7 @@ def judge(*args: str):
 
 @pytest.mark.slow
 def test_real_server_invalid_replies_cache_and_secret(served, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from axolotl_packing_bench.bench.results import read_results
+    from axolotl_packing_bench.results.store import read_results
     from axolotl_packing_bench.eval.prompts import load_prompts
 
     monkeypatch.setenv("PACKBENCH_JUDGE_KEY", SECRET)

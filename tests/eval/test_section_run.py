@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.eval import attach_evaluation, run_eval_section
 from tests.eval.helpers import SECRET, completion, fake_judge, files_containing, make_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from axolotl_packing_bench.bench.results import RunResult, append_result, read_results
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.eval.store import attach, attach_evaluation, merge_scores, record_evaluation
 
 PAD = {"metric": "acc", "value": 0.25, "stderr": 0.04, "n": 96, "shots": 0}
@@ -49,7 +49,7 @@ def test_attach_is_pure_and_keeps_training_figures():
 
 
 def test_record_evaluation_appends_latest_wins_and_renders(tmp_path: Path):
-    from axolotl_packing_bench.bench.leaderboard import render_leaderboard
+    from axolotl_packing_bench.report.leaderboard import render_leaderboard
 
     store = tmp_path / "results.jsonl"
     append_result(store, result("pad", "padding"))

@@ -32,7 +32,7 @@ def test_a_config_error_ends_the_output_with_the_plugins_sentence():
         "packbench error: packbench_strategy: native hands packing to Axolotl's sample_packing, which ignores "
         "packbench_overflow; remove it."
     )
-    from axolotl_packing_bench.bench.trainlog import last_error_line
+    from axolotl_packing_bench.running.trainlog import last_error_line
 
     # the runner's reason for the cell is the plugin's sentence, not pydantic's "1 validation error for ..."
     assert last_error_line(result.stderr).startswith("packbench error: packbench_strategy: native hands packing")

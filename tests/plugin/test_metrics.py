@@ -31,7 +31,7 @@ def test_every_string_written_to_the_metrics_file_is_redacted(tmp_path: Path):
 
 
 def test_a_failed_run_records_the_redacted_error_into_the_results(tmp_path: Path):
-    from axolotl_packing_bench.bench.record import result_from_run_dir
+    from axolotl_packing_bench.results.record import result_from_run_dir
     from axolotl_packing_bench.plugin import _one_line
     from axolotl_packing_bench.plugin.metrics import RunMetrics
 

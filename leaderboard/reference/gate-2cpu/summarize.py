@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axolotl_packing_bench.bench.compare import Limits, compare_results, worst_slowdown
-from axolotl_packing_bench.bench.results import read_results
+from axolotl_packing_bench.report.compare import Limits, compare_results, worst_slowdown
+from axolotl_packing_bench.results.store import read_results
 
 HERE = Path(__file__).parent
 LIMIT = 0.15

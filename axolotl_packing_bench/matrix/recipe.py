@@ -1,0 +1,177 @@
+"""Render one Axolotl recipe (YAML) per matrix cell.
+
+Recipes written for committing (`packbench recipes --out DIR`) keep
+`packbench://` URIs and relative run paths, so they hold nothing specific to
+one machine. Recipes written by `packbench run` for execution get every URI
+resolved to a local path and absolute run paths.
+
+Run paths: `output_dir` is `runs/<matrix>/<cell_id>/output`;
+`dataset_prepared_path` is `runs/<matrix>/prepared`, shared by the cells of
+a matrix. Axolotl files each prepared dataset under a hash of everything
+that shapes it (tokenizer, sequence_len, sample_packing, dataset entries)
+and prepares it under its own file lock, so cells that tokenize the same
+data identically (every strategy but native, on one tokenizer) tokenize it
+once instead of once per cell.
+
+Every recipe opens with the exact command that runs it::
+
+    # axolotl train recipes/paper/<cell_id>.yml --launcher accelerate
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from axolotl_packing_bench.matrix.spec import PLUGIN, Cell
+from axolotl_packing_bench.matrix.yamlio import dump_yaml
+
+URI_PREFIX = "packbench://"
+MARKER = "# packbench cell "
+"""Second line of every generated recipe; `write_recipes` only ever deletes files carrying it."""
+
+_HEAD_KEYS = ("base_model", "tokenizer_config", "datasets")
+_TAIL_KEYS = ("sample_packing", "plugins", "packbench_strategy", "packbench_attention", "output_dir", "dataset_prepared_path")
+
+
+def cell_run_dir(runs_dir: str | Path, cell: Cell) -> Path:
+    """`<runs_dir>/<matrix>/<cell_id>`: where a cell's output, log and data go."""
+    return Path(runs_dir) / cell.matrix / cell.cell_id
+
+
+def has_uri(value: Any) -> bool:
+    """Whether any string inside `value` is a `packbench://` URI."""
+    if isinstance(value, str):
+        return value.startswith(URI_PREFIX)
+    if isinstance(value, Mapping):
+        return any(has_uri(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_uri(item) for item in value)
+    return False
+
+
+def resolve_uris(value: Any, resolve: Callable[[str], str]) -> Any:
+    """A copy of `value` with every `packbench://` string passed through `resolve`."""
+    if isinstance(value, str):
+        return resolve(value) if value.startswith(URI_PREFIX) else value
+    if isinstance(value, Mapping):
+        return {key: resolve_uris(item, resolve) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_uris(item, resolve) for item in value]
+    return copy.deepcopy(value)
+
+
+def default_resolver() -> Callable[[str], str]:
+    """The assets resolver, imported only when a recipe is resolved."""
+    from axolotl_packing_bench.assets import resolve_asset_uri
+
+    return resolve_asset_uri
+
+
+def prepared_dir(run_dir: str | Path) -> Path:
+    """The matrix-wide prepared-dataset folder beside a cell's run directory."""
+    return Path(run_dir).parent / "prepared"
+
+
+def recipe_config(cell: Cell, *, run_dir: str | Path, resolve: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """The full Axolotl config of a cell, with the runner's paths for `run_dir`."""
+    config = dict(cell.config)
+    config["output_dir"] = f"{Path(run_dir).as_posix()}/output"
+    config["dataset_prepared_path"] = prepared_dir(run_dir).as_posix()
+    ordered = {key: config[key] for key in _HEAD_KEYS if key in config}
+    ordered.update({key: value for key, value in config.items() if key not in _HEAD_KEYS and key not in _TAIL_KEYS})
+    ordered.update({key: config[key] for key in _TAIL_KEYS if key in config})
+    ordered = copy.deepcopy(ordered)
+    return resolve_uris(ordered, resolve) if resolve is not None else ordered
+
+
+def run_command(recipe_path: str | Path, launcher: str = "python") -> str:
+    """The shell command that trains one recipe with Axolotl's own CLI."""
+    return f"axolotl train {Path(recipe_path).as_posix()} --launcher {launcher}"
+
+
+def render_recipe(
+    cell: Cell,
+    *,
+    recipe_path: str | Path,
+    run_dir: str | Path,
+    resolve: Callable[[str], str] | None = None,
+) -> str:
+    """The YAML text of one cell's recipe, opening with the command that runs it.
+
+    Args:
+        cell: The matrix cell.
+        recipe_path: Where the file will be written, as the user will type it.
+        run_dir: Directory for `output_dir` and `dataset_prepared_path`.
+        resolve: Maps `packbench://` URIs to local paths; None keeps the URIs.
+    """
+    config = recipe_config(cell, run_dir=run_dir, resolve=resolve)
+    axes = " ".join(f"{name}={label}" for name, label in cell.axes.items())
+    lines = [
+        f"# {run_command(recipe_path, cell.launcher)}",
+        f"{MARKER}{cell.cell_id} (matrix {cell.matrix}): {axes}",
+    ]
+    if isinstance(config.get("deepspeed"), str) and config["deepspeed"].startswith("deepspeed_configs/"):
+        lines.append("# Run `axolotl fetch deepspeed_configs` in this directory first.")
+    if has_uri(config):
+        lines.append(
+            "# packbench:// URIs name embedded assets: `packbench run` resolves them; "
+            "for a hand run write this file with `packbench recipes --resolve`."
+        )
+    if PLUGIN not in (config.get("plugins") or []):
+        lines.append("# Plain Axolotl (no packbench plugin): training metrics come from the log.")
+    lines.append("# Generated by packbench from the matrix; edit the matrix, not this file.")
+    return "\n".join(lines) + "\n" + dump_yaml(config)
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when inside it, else as given."""
+    try:
+        relative = Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+    return path.as_posix() if relative.startswith("..") else relative
+
+
+def write_recipes(
+    cells: Iterable[Cell],
+    out_dir: str | Path,
+    *,
+    runs_dir: str | Path = "runs",
+    resolve: Callable[[str], str] | None = None,
+    prune: bool = True,
+) -> list[Path]:
+    """Write `<out_dir>/<cell_id>.yml` for every cell.
+
+    With `prune`, generated recipes of cells not in `cells` are deleted. Only
+    `.yml` files that carry the packbench marker are ever deleted, so
+    hand-written files in `out_dir` are safe.
+    """
+    from axolotl_packing_bench.core.fileio import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for cell in cells:
+        path = out / f"{cell.cell_id}.yml"
+        run_dir = cell_run_dir(runs_dir, cell)
+        text = render_recipe(cell, recipe_path=shown_path(path), run_dir=run_dir.as_posix(), resolve=resolve)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+        written.append(path)
+    keep = {path.name for path in written}
+    for stale in sorted(out.glob("*.yml")) if prune else ():
+        if stale.name not in keep and _is_generated(stale):
+            stale.unlink()
+    return written
+
+
+def _is_generated(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return any(line.startswith(MARKER) for line in [handle.readline(), handle.readline()])
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""Where cells run: the backend protocol and the local, Ray and Slurm backends (README.md)."""

@@ -1,0 +1,123 @@
+"""One matrix cell as one batch task: train it, record it, follow up. Used by the Slurm scripts.
+
+    python -m axolotl_packing_bench.running.task --matrix M.yaml --cell CELL_ID [--repeat N] \
+        [--runs-dir runs] [--results R.jsonl] [--leaderboard L.md] [--train-command T] [--fresh]
+
+It runs the cell's `axolotl train` exactly as `packbench run` does
+(`runner.run_cell`: recipe, log, timeout, failure reasons) and then appends
+the result to the shared results file (fcntl lock + append + fsync) and
+re-renders the leaderboard under a second lock, so tasks finishing at once
+on several nodes neither lose a line nor leave a stale leaderboard. Then it
+runs the matrix's eval and probes on the trained model, here on the node
+that holds it, and records the evaluated result the same way. A cell whose
+latest result is already ok is skipped (unless --fresh), so resubmitting an
+array resumes it. Exit status 0 when the cell is ok (or skipped), 1 when it
+failed.
+
+`packbench record RUN_DIR` is not used here because it derives a cell id from
+the metrics alone, while matrix cell ids also hash the recipe; and a crashed
+training writes no metrics to record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+from pathlib import Path
+
+from axolotl_packing_bench.results.store import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
+
+
+def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:
+    """`runner.record_result` under an exclusive lock on `<results>.lock` (append then render, atomically)."""
+    from axolotl_packing_bench.running.runner import record_result
+
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{results_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(
+            fd, fcntl.LOCK_EX
+        )  # lockf: POSIX locks, which NFS (lockd) honours across nodes
+        record_result(result, results_path, leaderboard_path)
+    finally:
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m axolotl_packing_bench.running.task",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--matrix", required=True, type=Path)
+    parser.add_argument("--cell", required=True, help="cell id")
+    parser.add_argument("--runs-dir", default="runs", type=Path)
+    parser.add_argument("--results", default=DEFAULT_RESULTS, type=Path)
+    parser.add_argument("--leaderboard", default=DEFAULT_LEADERBOARD, type=Path)
+    parser.add_argument("--train-command", default=None)
+    parser.add_argument("--timeout", default=None, type=float, help="seconds")
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--repeat", default=0, type=int, help="which repeat of the cell (0: the first)")
+    args = parser.parse_args(argv)
+
+    from axolotl_packing_bench.running import runner
+    from axolotl_packing_bench.matrix.spec import expand, load_matrix
+    from axolotl_packing_bench.results.store import read_results
+    from axolotl_packing_bench.running.follow_up import follow_up_for
+
+    matrix = load_matrix(args.matrix)
+    cells = [cell for cell in expand(matrix) if cell.cell_id == args.cell]
+    if not cells:
+        print(
+            f"packbench: matrix {args.matrix} has no cell {args.cell}; regenerate the Slurm script after editing the matrix.",
+            file=sys.stderr,
+        )
+        return 2
+    results = read_results(args.results) if args.results.exists() else []
+    plan = runner.plan_cells(cells, results, runs_dir=args.runs_dir, fresh=args.fresh, repeats=args.repeat + 1)[-1]
+    if plan.skip:
+        print(
+            f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)"
+        )
+        return 0
+    command = (
+        runner.parse_train_command(args.train_command)
+        if args.train_command
+        else runner.DEFAULT_TRAIN_COMMAND
+    )
+    timeout = args.timeout if args.timeout is not None else plan.cell.timeout
+    result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat)
+    if result is None:
+        return 1
+    metrics = dict(result.metrics)
+    metrics["runner"] = {
+        **dict(metrics.get("runner") or {}),
+        "backend": "slurm",
+        "job": _job_id(),
+    }
+    result = result.replace(metrics=metrics)
+    record_locked(result, args.results, args.leaderboard)
+    follow_up = follow_up_for(matrix, runner.plan_cells(expand(matrix), [], runs_dir=args.runs_dir, repeats=args.repeat + 1))
+    if follow_up is not None and result.ok:
+        evaluated = follow_up(plan, result)
+        if evaluated is not result:
+            result = evaluated
+            record_locked(result, args.results, args.leaderboard)
+    print(
+        f"packbench: cell {args.cell}: {result.status}"
+        + (f" ({result.reason})" if result.reason else "")
+    )
+    return 0 if result.ok else 1
+
+
+def _job_id() -> str | None:
+    job, task = (
+        os.environ.get("SLURM_ARRAY_JOB_ID"),
+        os.environ.get("SLURM_ARRAY_TASK_ID"),
+    )
+    return f"{job}_{task}" if job and task else os.environ.get("SLURM_JOB_ID")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Fixtures for the cluster tests: a small CPU matrix and the fake trainer as a train command."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.helpers import FAKE_TRAIN, HAND_MATRIX
+
+CPU_RESOURCES = "resources:\n  default: {cpus: 1, gpus: 0}\n"
+"""The hand matrix's models are labelled 1B/7B (one GPU each); on the test cluster they run on one CPU."""
+
+
+def fake_train_command(
+    plan: dict[str, str] | None = None, calls: Path | None = None
+) -> str:
+    """`--train-command` text running the fake trainer with FAKE_TRAIN_PLAN (and FAKE_TRAIN_CALLS).
+
+    The variables travel in the command (`env X=... python ...`), so Ray workers and
+    Slurm tasks started before the test see them too. Braces are doubled for str.format.
+    """
+    parts = ["env"]
+    if plan:
+        parts.append(
+            "FAKE_TRAIN_PLAN=" + json.dumps(plan).replace("{", "{{").replace("}", "}}")
+        )
+    if calls:
+        parts.append(f"FAKE_TRAIN_CALLS={calls}")
+    parts += [sys.executable, str(FAKE_TRAIN), "{config}"]
+    return shlex.join(parts)
+
+
+@pytest.fixture
+def cpu_matrix(tmp_path) -> Path:
+    """The bench tests' hand matrix (6 cells), asking for one CPU and no GPU per cell."""
+    path = tmp_path / "hand.yaml"
+    path.write_text(HAND_MATRIX + CPU_RESOURCES)
+    return path
