@@ -1,7 +1,8 @@
 """A trained run directory: where its model is, its run id and its metrics.
 
 RUN_DIR is Axolotl's ``output_dir`` (the saved model and
-``packbench_metrics.json``), or a matrix cell's folder
+``packbench_metrics.json``, or the name the run's recipe gives in
+``packbench_metrics_file``), or a matrix cell's folder
 ``runs/<matrix>/<cell_id>/`` holding it as ``output/``. A LoRA run (an
 ``adapter_config.json`` instead of full weights) is evaluated as its base
 model plus the adapter.
@@ -17,6 +18,7 @@ from typing import Any
 
 from axolotl_packing_bench.constants import METRICS_FILE
 from axolotl_packing_bench.eval.errors import EvalError
+from axolotl_packing_bench.matrix.recipe import run_metrics_name
 
 __all__ = ["JUDGE_FILE", "METRICS_FILE", "SCORES_FILE", "RunDir", "open_run_dir"]
 SCORES_FILE = "packbench_scores.json"
@@ -93,7 +95,8 @@ def open_run_dir(run_dir: str | Path) -> RunDir:
             "final model in output_dir, and pass that directory"
         )
     metrics: dict[str, Any] = {}
-    metrics_path = next((c / METRICS_FILE for c in (path, root) if (c / METRICS_FILE).is_file()), None)
+    names = dict.fromkeys((run_metrics_name(root), METRICS_FILE))
+    metrics_path = next((c / name for name in names for c in (path, root) if (c / name).is_file()), None)
     if metrics_path is not None:
         try:
             loaded = json.loads(metrics_path.read_text(encoding="utf-8"))

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import METRICS_FILE
 from axolotl_packing_bench.matrix.spec import PLUGIN, Cell
 from axolotl_packing_bench.matrix.yamlio import dump_yaml
 
@@ -35,6 +36,38 @@ MARKER = "# packbench cell "
 
 _HEAD_KEYS = ("base_model", "tokenizer_config", "datasets")
 _TAIL_KEYS = ("sample_packing", "plugins", "packbench_strategy", "packbench_attention", "output_dir", "dataset_prepared_path")
+
+
+RECIPE_FILE = "recipe.yml"
+"""A cell's recipe inside its run directory: `runs/<matrix>/<cell_id>/recipe.yml`."""
+
+
+def metrics_file_name(recipe: Mapping[str, Any]) -> str:
+    """The metrics file a recipe's plugin writes: its `packbench_metrics_file`, else the plugin's default."""
+    name = recipe.get("packbench_metrics_file")
+    return str(name) if name else METRICS_FILE
+
+
+def run_metrics_name(run_dir: str | Path) -> str:
+    """The metrics file name of a run directory, read from the recipe that trained it.
+
+    The recipe is the cell's `recipe.yml` in RUN_DIR, or in its parent when
+    RUN_DIR is the cell's `output` folder; without one (or when it cannot be
+    read) the plugin's default name.
+    """
+    import yaml
+
+    root = Path(run_dir)
+    for folder in (root, root.parent):
+        path = folder / RECIPE_FILE
+        if not path.is_file():
+            continue
+        try:
+            recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        return metrics_file_name(recipe if isinstance(recipe, Mapping) else {})
+    return METRICS_FILE
 
 
 def cell_run_dir(runs_dir: str | Path, cell: Cell) -> Path:

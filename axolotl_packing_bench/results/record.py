@@ -1,7 +1,8 @@
 """Turn a run trained by hand (Axolotl + the plugin) into a `RunResult`.
 
-The run's `packbench_metrics.json` is looked for in RUN_DIR, then in
-RUN_DIR/output. Its cell id is derived from what the metrics say:
+The run's metrics file is looked for in RUN_DIR, then in RUN_DIR/output:
+the name its recipe gives (`packbench_metrics_file` in the cell's
+`recipe.yml`), else `packbench_metrics.json`. Its cell id is derived from what the metrics say:
 `<model>__<dataset>__<strategy>__<attention>-<hash8>`, the model being the
 last part of its path and the dataset the stem of its first file, so the
 same setup recorded on two machines lands in the same cell. The embedded
@@ -17,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.matrix.recipe import run_metrics_name
 from axolotl_packing_bench.matrix.spec import make_cell_id, sanitize
 from axolotl_packing_bench.results.store import RunResult, now_iso
 from axolotl_packing_bench.constants import DEFAULT_ATTENTION, METRICS_FILE, PLUGIN_PATH
@@ -34,12 +36,13 @@ def find_metrics(run_dir: str | Path) -> Path:
     root = Path(run_dir)
     if not root.exists():
         raise RecordError(f"{root} does not exist; pass the output_dir of a run trained with the packbench plugin")
-    candidates = [root / METRICS_FILE, root / "output" / METRICS_FILE] if root.is_dir() else [root]
+    names = dict.fromkeys((run_metrics_name(root), METRICS_FILE))
+    candidates = [folder / name for name in names for folder in (root, root / "output")] if root.is_dir() else [root]
     for path in candidates:
         if path.is_file():
             return path
     raise RecordError(
-        f"{root} has no {METRICS_FILE}; train with `plugins: [{PLUGIN_PATH}]` "
+        f"{root} has no {next(iter(names))}; train with `plugins: [{PLUGIN_PATH}]` "
         "and pass the run's output_dir"
     )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import json
 import os
 import shlex
@@ -40,7 +39,7 @@ from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.report.leaderboard import render_to
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
-from axolotl_packing_bench.matrix.recipe import cell_run_dir, render_recipe
+from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
 from axolotl_packing_bench.results.store import RunResult, append_result, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log, one_sentence, read_tail
 
@@ -87,39 +86,6 @@ def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str,
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(threads_per_cell(jobs)))
     return env
-
-
-@functools.cache
-def default_metrics_file() -> str:
-    """The plugin's default `packbench_metrics_file` (written once, in the shared constants or the args model)."""
-    try:
-        from axolotl_packing_bench.constants import METRICS_FILE  # type: ignore[import-not-found]
-
-        return str(METRICS_FILE)
-    except ImportError:
-        pass
-    import importlib.util
-
-    # plugin/args.py alone (pydantic only): importing it as `plugin.args` would run plugin/__init__, i.e. Axolotl
-    spec = importlib.util.spec_from_file_location(
-        "_packbench_plugin_args", Path(__file__).parents[1] / "plugin" / "args.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.PackingBenchArgs.model_fields["packbench_metrics_file"].default)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "METRICS_FILE":  # the old constant, for modules not yet reading it from the recipe (bench/record.py)
-        return default_metrics_file()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def metrics_file_name(recipe: Mapping[str, Any]) -> str:
-    """The metrics file a recipe's plugin writes: its `packbench_metrics_file`, else the plugin's default."""
-    name = recipe.get("packbench_metrics_file")
-    return str(name) if name else default_metrics_file()
 
 
 # ---------------------------------------------------------------- 1. plan
@@ -203,7 +169,7 @@ def prepare_cell(plan: CellPlan, resolve: Callable[[str], str] | None = None) ->
     run_dir = plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "train.log"
-    recipe_path = run_dir / "recipe.yml"
+    recipe_path = run_dir / RECIPE_FILE
     try:
         if resolve is None:
             from axolotl_packing_bench.matrix.recipe import default_resolver

@@ -84,6 +84,23 @@ class TestRecord:
         assert row.status == "failed" and row.reason == "RuntimeError: out of memory"
         assert row.log == str(run_dir / "train.log")
 
+    @pytest.mark.parametrize("given", ["cell", "cell/output"])
+    def test_a_metrics_file_named_by_the_recipe_is_found(self, tmp_path, given):
+        run_dir = tmp_path / "cell"
+        (run_dir / "output").mkdir(parents=True)
+        (run_dir / "recipe.yml").write_text(f"output_dir: {run_dir}/output\npackbench_metrics_file: run.json\n")
+        (run_dir / "output/run.json").write_text(json.dumps(metrics(run_id="named")))
+        result = invoke("record", str(tmp_path / given), "--results", str(tmp_path / "r.jsonl"),
+                        "--leaderboard", str(tmp_path / "L.md"))
+        assert result.exit_code == 0, result.output
+        (row,) = read_results(tmp_path / "r.jsonl")
+        assert row.run_id == "named" and row.ok
+
+    def test_a_missing_named_metrics_file_is_named(self, tmp_path):
+        (tmp_path / "recipe.yml").write_text("packbench_metrics_file: run.json\n")
+        result = invoke("record", str(tmp_path), "--results", str(tmp_path / "r.jsonl"))
+        assert result.exit_code == 2 and result.output.startswith(f"Error: {tmp_path} has no run.json;")
+
     def test_missing_metrics_is_one_sentence(self, tmp_path):
         result = invoke("record", str(tmp_path), "--results", str(tmp_path / "r.jsonl"))
         assert result.exit_code == 2

@@ -29,6 +29,15 @@ def test_output_dir_or_cell_folder(tmp_path: Path):
     assert run.group_key() == ("/m", ("/d/synth-69k-seed3.jsonl",))
 
 
+@pytest.mark.parametrize("given", ["cell", "cell/output"])
+def test_a_metrics_file_named_by_the_recipe_is_read(tmp_path: Path, given: str):
+    path = fake_model(tmp_path / "cell" / "output")
+    (tmp_path / "cell" / "recipe.yml").write_text(f"output_dir: {path}\npackbench_metrics_file: run.json\n")
+    (path / "run.json").write_text(json.dumps({"run_id": "named", "strategy": "greedy"}))
+    run = open_run_dir(tmp_path / given)
+    assert (run.run_id, run.strategy) == ("named", "greedy")
+
+
 def test_lora_adapter_runs_on_its_base(tmp_path: Path):
     path = tmp_path / "lora"
     path.mkdir()

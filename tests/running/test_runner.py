@@ -77,9 +77,11 @@ class TestRunCell:
         assert result.ok and result.metric("training", "steps") == 8 and result.run_id.startswith("fake-")
 
     def test_the_default_metrics_file_is_the_plugins(self):
-        from axolotl_packing_bench.running.runner import default_metrics_file, metrics_file_name
+        from axolotl_packing_bench.matrix.recipe import metrics_file_name
+        from axolotl_packing_bench.plugin.args import PackingBenchArgs
 
-        assert metrics_file_name({}) == default_metrics_file() == "packbench_metrics.json"
+        default = PackingBenchArgs.model_fields["packbench_metrics_file"].default
+        assert metrics_file_name({}) == default == "packbench_metrics.json"
         assert metrics_file_name({"packbench_metrics_file": "x.json"}) == "x.json"
 
     def test_crash_is_a_failed_result_with_the_error_line(self, cells, tmp_path, fake_env):

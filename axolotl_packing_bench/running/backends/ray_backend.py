@@ -75,15 +75,9 @@ def cell_task(
 
 
 def _metrics_file(run_dir: Path) -> str:
-    import yaml
+    from axolotl_packing_bench.matrix.recipe import run_metrics_name
 
-    from axolotl_packing_bench.running.runner import metrics_file_name
-
-    try:
-        recipe = yaml.safe_load((run_dir / "recipe.yml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        recipe = {}
-    return metrics_file_name(recipe if isinstance(recipe, dict) else {})
+    return run_metrics_name(run_dir)
 
 
 def _read_text(path: Path) -> str | None:
