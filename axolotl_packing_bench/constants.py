@@ -36,3 +36,12 @@ MAX_SAMPLE_LEN_FACTOR = 4
 
 RELIANCE_EFFECTS = ("reliance", "distraction", "unrelated", "few_shot", "fact_use")
 """The context-reliance probe's effects, in display order (`probes.reliance.EFFECTS` keys)."""
+
+URI_SCHEME = "packbench"
+"""The scheme of the embedded assets' URIs (`packbench://model/tiny-8b`); `assets.api.parse_asset_uri` reads them."""
+
+URI_PREFIX = f"{URI_SCHEME}://"
+"""What every asset URI starts with."""
+
+HELDOUT_CHATS_URI = f"{URI_PREFIX}heldout-chats"
+"""The embedded held-out chats (`packbench_heldout`'s suggested file)."""

@@ -20,6 +20,7 @@ from axolotl_packing_bench.constants import (
     DEFAULT_ATTENTION,
     DEFAULT_GROUPS_K,
     DEFAULT_STRATEGY,
+    HELDOUT_CHATS_URI,
     MAX_SAMPLE_LEN_FACTOR,
     METRICS_FILE,
     NATIVE,
@@ -164,7 +165,7 @@ class PackingBenchArgs(BaseModel):
         default=None,
         description="Chat file (JSON/JSONL: OpenAI messages, ShareGPT or Alpaca) scored after training for the "
         "held-out loss: one chat per row, unpacked, loss on assistant replies, the same for every strategy. "
-        "packbench://heldout-chats is the embedded default's. Unset: no held-out loss.",
+        f"{HELDOUT_CHATS_URI} is the embedded default's. Unset: no held-out loss.",
     )
     packbench_heldout_max_samples: int | None = Field(
         default=None, ge=1, description="Score only the first N held-out chats."

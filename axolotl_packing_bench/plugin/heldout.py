@@ -14,7 +14,7 @@ packer's compare like with like. It is not the training loss.
 
 The file is any chat JSONL/JSON that `packbench stats` reads (OpenAI
 ``messages``, ShareGPT ``conversations`` or Alpaca), e.g. the embedded
-``packbench://dataset/heldout-chats``.
+``packbench://heldout-chats`` (`constants.HELDOUT_CHATS_URI`).
 """
 
 from __future__ import annotations
@@ -69,12 +69,13 @@ def encode_chats(tokenizer: Any, chats: Sequence[Sequence[dict[str, str]]], *, m
 
 def load_heldout(path: str | Path, tokenizer: Any, *, max_samples: int | None, max_tokens: int) -> list[tuple[list[int], list[int]]]:
     """The held-out chats of ``path``, encoded; raises `HeldoutDataError` with one sentence."""
+    from axolotl_packing_bench.constants import HELDOUT_CHATS_URI
     from axolotl_packing_bench.data.lengths import LengthsInputError, read_records, to_messages
 
     path = Path(path)
     if not path.is_file():
         raise HeldoutDataError(f"held-out file {str(path)!r} does not exist; set packbench_heldout to a chat "
-                               "JSONL, e.g. packbench://dataset/heldout-chats.")
+                               f"JSONL, e.g. {HELDOUT_CHATS_URI}.")
     try:
         records = read_records(path)
         chats = [to_messages(record, f"record {i + 1} of {path.name}") for i, record in enumerate(records)]

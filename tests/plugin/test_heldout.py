@@ -57,6 +57,20 @@ def test_chats_without_a_reply_are_skipped_and_an_empty_file_is_one_sentence(tok
         load_heldout(tmp_path / "missing.jsonl", tokenizer, max_samples=None, max_tokens=64)
 
 
+def test_a_missing_file_suggests_a_uri_that_resolves(tmp_path):
+    import re
+    from pathlib import Path
+
+    from axolotl_packing_bench.assets import resolve_asset_uri
+    from axolotl_packing_bench.plugin.heldout import HeldoutDataError, load_heldout
+
+    with pytest.raises(HeldoutDataError) as caught:
+        load_heldout(tmp_path / "missing.jsonl", None, max_samples=None, max_tokens=64)
+    (uri,) = re.findall(r"packbench://\S+?(?=\.?$)", str(caught.value))
+    path = Path(resolve_asset_uri(uri))
+    assert path.is_file() and path.suffix == ".jsonl"
+
+
 def test_loss_is_the_token_mean_of_one_chat_per_row(tiny_model, tokenizer, heldout_file):
     from axolotl_packing_bench.plugin.heldout import heldout_loss, load_heldout
 
