@@ -45,3 +45,15 @@ URI_PREFIX = f"{URI_SCHEME}://"
 
 HELDOUT_CHATS_URI = f"{URI_PREFIX}heldout-chats"
 """The embedded held-out chats (`packbench_heldout`'s suggested file)."""
+
+RELIANCE_DATA = f"{URI_PREFIX}heldout?seed=0"
+"""The reliance probe's questions when a matrix's `probes.reliance` names no `data`: the embedded split."""
+
+RELIANCE_K = 3
+"""Examples in the reliance probe's few-shot condition (`packbench probe reliance --k`)."""
+
+RELIANCE_BOOTSTRAP = 1000
+"""Paired-bootstrap resamples of the reliance probe's confidence intervals (`--bootstrap`)."""
+
+RELIANCE_SEED = 0
+"""Seed of the reliance probe's few-shot examples and resamples (`--seed`)."""

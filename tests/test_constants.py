@@ -1,11 +1,65 @@
-"""One place per fact: the names several parts use agree with `constants` (issue 14, structure)."""
+"""One place per fact: each name, default and rule several parts use has one home that the others import.
+
+The `*_homes` helpers read the package's source with ast, so a copy written
+anywhere else (a literal, a second `def`) fails the check naming its file.
+"""
 
 from __future__ import annotations
 
+import ast
+import functools
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from axolotl_packing_bench import constants
+
+PACKAGE = Path(constants.__file__).parent
+
+
+@functools.cache
+def _trees() -> dict[str, ast.Module]:
+    return {str(path.relative_to(PACKAGE)): ast.parse(path.read_text(encoding="utf-8")) for path in PACKAGE.rglob("*.py")}
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
+    found = {id(n.body[0].value) for n in nodes if n.body and isinstance(n.body[0], ast.Expr)}
+    # attribute docstrings: a bare string right after an assignment
+    for node in ast.walk(tree):
+        for field in ("body", "orelse"):
+            body = getattr(node, field, None)
+            if isinstance(body, list):
+                found |= {id(b.value) for a, b in zip(body, body[1:]) if isinstance(a, (ast.Assign, ast.AnnAssign))
+                          and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant)}
+    return found
+
+
+def string_homes(match: Callable[[str], bool]) -> set[str]:
+    """Modules holding a string literal (docstrings aside) that `match`es."""
+    homes = set()
+    for name, tree in _trees().items():
+        skip = _docstrings(tree)
+        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip and match(n.value)
+               for n in ast.walk(tree)):
+            homes.add(name)
+    return homes
+
+
+def def_homes(name: str) -> set[str]:
+    """Modules defining `name` at top level (a function, class or assignment)."""
+    homes = set()
+    for module, tree in _trees().items():
+        for node in tree.body:
+            targets = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else []
+            if isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                targets = [node.target.id]
+            if name in targets:
+                homes.add(module)
+    return homes
 
 
 def test_constants_and_core_import_nothing_heavy():
@@ -44,3 +98,32 @@ def test_reliance_effects_are_the_probes():
     from axolotl_packing_bench.probes.reliance import EFFECTS
 
     assert tuple(EFFECTS) == constants.RELIANCE_EFFECTS
+
+
+def test_the_uri_scheme_is_written_once_and_parsed_once():
+    assert string_homes(lambda text: text.startswith("packbench://") or text == "packbench") == {"constants.py"}
+    assert def_homes("URI_PREFIX") == def_homes("URI_SCHEME") == {"constants.py"}
+    uses_urlsplit = {m for m, tree in _trees().items() if any(
+        isinstance(n, ast.alias) and n.name in ("urlsplit", "urlparse") for n in ast.walk(tree))}
+    assert uses_urlsplit == {"assets/uri.py"}
+
+
+def test_reliance_probe_defaults_and_settings_have_one_home():
+    from axolotl_packing_bench.probes.reliance_entry import SETTINGS
+    from axolotl_packing_bench.report.reliance_experiment import PROBE_KEYS
+
+    assert PROBE_KEYS == tuple(SETTINGS)
+    assert def_homes("PROBE_KEYS") == {"report/reliance_experiment.py"} and def_homes("SETTINGS") == {"probes/reliance_entry.py"}
+    assert string_homes(lambda text: text.startswith("packbench://heldout")) <= {"constants.py"}
+    import inspect
+
+    from axolotl_packing_bench.probes.reliance import run_reliance_probe
+
+    defaults = inspect.signature(run_reliance_probe).parameters
+    assert (defaults["k"].default, defaults["bootstrap"].default, defaults["seed"].default) == (
+        constants.RELIANCE_K, constants.RELIANCE_BOOTSTRAP, constants.RELIANCE_SEED)
+    from axolotl_packing_bench.cli.probe import reliance
+
+    options = {p.name: p.default for p in reliance.params}
+    assert (options["k"], options["bootstrap"], options["seed"]) == (
+        constants.RELIANCE_K, constants.RELIANCE_BOOTSTRAP, constants.RELIANCE_SEED)

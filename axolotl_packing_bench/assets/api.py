@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 from axolotl_packing_bench.assets import synthetic
 from axolotl_packing_bench.assets.cache import assets_root, build_once
@@ -15,8 +14,8 @@ from axolotl_packing_bench.assets.specs import (
     dataset_spec,
     model_spec,
 )
+from axolotl_packing_bench.assets.uri import asset_uri, parse_asset_uri
 
-URI_SCHEME = "packbench"
 URI_KINDS = ("model", "dataset", "tokenizer", "heldout", "heldout-chats")
 
 
@@ -157,11 +156,10 @@ def resolve_asset_uri(uri: str) -> str:
     Raises:
         ValueError: Unknown kind or name; the message lists the valid ones.
     """
-    if not isinstance(uri, str) or not uri.startswith(f"{URI_SCHEME}://"):
+    parsed = parse_asset_uri(uri)
+    if parsed is None:
         return uri
-    parts = urlsplit(uri)
-    kind, name = parts.netloc, parts.path.strip("/")
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    kind, name, query = parsed.kind, parsed.name, dict(parsed.query)
     try:
         seed = int(query.pop("seed", 0))
         overlong = float(query.pop("overlong", 0.0))
@@ -185,9 +183,9 @@ def resolve_asset_uri(uri: str) -> str:
     if kind == "heldout-chats" and not name:
         return str(ensure_heldout_chats(seed))
     raise ValueError(
-        f"unknown asset URI {uri!r}; valid: packbench://model/<{'|'.join(MODELS)}>, "
-        f"packbench://dataset/<{'|'.join(DATASETS)}|N>, packbench://tokenizer, packbench://heldout, "
-        "packbench://heldout-chats"
+        f"unknown asset URI {uri!r}; valid: {asset_uri('model', '<' + '|'.join(MODELS) + '>')}, "
+        f"{asset_uri('dataset', '<' + '|'.join(DATASETS) + '|N>')}, {asset_uri('tokenizer')}, {asset_uri('heldout')}, "
+        f"{asset_uri('heldout-chats')}"
     )
 
 

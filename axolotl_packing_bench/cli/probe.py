@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from axolotl_packing_bench.cli.errors import UserInputError
+from axolotl_packing_bench.constants import RELIANCE_BOOTSTRAP, RELIANCE_K, RELIANCE_SEED
 
 
 @click.group()
@@ -22,11 +23,11 @@ def probe() -> None:
 @click.option("--data", "data_path", required=True, metavar="FILE",
               help="JSONL of held-out questions with related/conflicting/unrelated contexts, "
                    "or packbench://heldout?seed=N for the embedded split.")
-@click.option("--k", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--k", type=click.IntRange(min=0), default=RELIANCE_K, show_default=True,
               help="Examples in the few-shot condition (0 leaves it out).")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+@click.option("--bootstrap", type=click.IntRange(min=0), default=RELIANCE_BOOTSTRAP, show_default=True,
               help="Paired-bootstrap resamples over questions for the confidence intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for few-shot examples and resamples.")
+@click.option("--seed", type=int, default=RELIANCE_SEED, show_default=True, help="Seed for few-shot examples and resamples.")
 @click.option("--max-questions", type=click.IntRange(min=1), default=None, help="Probe only the first N questions.")
 @click.option("--no-generate", is_flag=True, help="Skip greedy generation (exact match); answer loss only.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -51,7 +52,9 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
         run_reliance_probe,
     )
 
-    if model_dir.startswith("packbench://"):
+    from axolotl_packing_bench.assets.uri import is_asset_uri
+
+    if is_asset_uri(model_dir):
         from axolotl_packing_bench.assets import resolve_asset_uri
 
         try:

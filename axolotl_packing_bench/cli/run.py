@@ -210,11 +210,10 @@ def run(
 def _build_embedded_bases(plans, progress) -> None:
     """Pre-train the embedded bases the cells need, side by side, before any cell waits on one."""
     from axolotl_packing_bench.assets import MODELS, ensure_models, unbuilt_bases
-    from axolotl_packing_bench.assets.api import URI_SCHEME
+    from axolotl_packing_bench.assets.uri import parse_asset_uri
 
-    prefix = f"{URI_SCHEME}://model/"
-    names = sorted({str(plan.cell.config.get("base_model"))[len(prefix):] for plan in plans
-                    if str(plan.cell.config.get("base_model", "")).startswith(prefix)})
+    uris = [parse_asset_uri(plan.cell.config.get("base_model")) for plan in plans]
+    names = sorted({uri.name for uri in uris if uri is not None and uri.kind == "model"})
     missing = unbuilt_bases([name for name in names if name in MODELS])  # an unknown name fails in its cell, with the valid ones
     if missing:
         progress.line(f"building the pre-trained base(s) {', '.join(missing)} once (minutes on a 2-core CPU)")

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from urllib.parse import parse_qs, urlsplit
 
 from axolotl_packing_bench.assets.specs import DATASETS, MODELS
+from axolotl_packing_bench.assets.uri import parse_asset_uri
 
 _DATASET_FILE = re.compile(r"^(?P<name>synth-n(?P<n>\d+)|[\w.-]+?)-seed(?P<seed>\d+)(?:-overlong(?P<over>[\d.e+-]+))?\.jsonl$")
 
@@ -33,9 +33,9 @@ def _in_assets(path: PurePath, kind: str) -> bool:
 def model_labels(path: str) -> tuple[str, str] | None:
     """`(name, size)` of an embedded model (URI or built directory), else None."""
     text = str(path).rstrip("/")
-    if text.startswith("packbench://"):
-        parts = urlsplit(text)
-        name = parts.path.strip("/") if parts.netloc == "model" else ""
+    uri = parse_asset_uri(text)
+    if uri is not None:
+        name = uri.name if uri.kind == "model" else ""
     else:
         candidate = PurePath(text)
         name = candidate.name if _in_assets(candidate, "models") else ""
@@ -57,13 +57,12 @@ def _dataset(name_or_n: str, seed: int, overlong: str | None) -> tuple[str, str]
 def dataset_labels(path: str) -> tuple[str, str] | None:
     """`(name, size)` of an embedded synthetic dataset (URI or built file), else None."""
     text = str(path)
-    if text.startswith("packbench://"):
-        parts = urlsplit(text)
-        if parts.netloc != "dataset":
+    uri = parse_asset_uri(text)
+    if uri is not None:
+        if uri.kind != "dataset":
             return None
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         try:
-            return _dataset(parts.path.strip("/"), int(query.get("seed", 0)), query.get("overlong"))
+            return _dataset(uri.name, int(uri.query.get("seed", 0)), uri.query.get("overlong"))
         except ValueError:
             return None
     candidate = PurePath(text)

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.assets.uri import is_asset_uri
 from axolotl_packing_bench.constants import METRICS_FILE
 from axolotl_packing_bench.matrix.spec import PLUGIN, Cell
 from axolotl_packing_bench.matrix.yamlio import dump_yaml
 
-URI_PREFIX = "packbench://"
 MARKER = "# packbench cell "
 """Second line of every generated recipe; `write_recipes` only ever deletes files carrying it."""
 
@@ -78,7 +78,7 @@ def cell_run_dir(runs_dir: str | Path, cell: Cell) -> Path:
 def has_uri(value: Any) -> bool:
     """Whether any string inside `value` is a `packbench://` URI."""
     if isinstance(value, str):
-        return value.startswith(URI_PREFIX)
+        return is_asset_uri(value)
     if isinstance(value, Mapping):
         return any(has_uri(item) for item in value.values())
     if isinstance(value, (list, tuple)):
@@ -89,7 +89,7 @@ def has_uri(value: Any) -> bool:
 def resolve_uris(value: Any, resolve: Callable[[str], str]) -> Any:
     """A copy of `value` with every `packbench://` string passed through `resolve`."""
     if isinstance(value, str):
-        return resolve(value) if value.startswith(URI_PREFIX) else value
+        return resolve(value) if is_asset_uri(value) else value
     if isinstance(value, Mapping):
         return {key: resolve_uris(item, resolve) for key, item in value.items()}
     if isinstance(value, list):

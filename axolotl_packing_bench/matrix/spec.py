@@ -186,7 +186,9 @@ def _embedded_labels(kind: str, value: Any) -> tuple[str, str] | None:
         if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
             return None
         value = value[0].get("path")
-    if not isinstance(value, str) or not value.startswith("packbench://"):
+    from axolotl_packing_bench.assets.uri import is_asset_uri
+
+    if not is_asset_uri(value):
         return None
     return model_labels(value) if kind == "model" else dataset_labels(value)
 

@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from axolotl_packing_bench.constants import RELIANCE_BOOTSTRAP, RELIANCE_K, RELIANCE_SEED
 from axolotl_packing_bench.core.jsonl import jsonl_file_rows
 
 CONDITIONS: tuple[str, ...] = ("none", "related", "conflicting", "unrelated", "few_shot")
@@ -505,9 +506,9 @@ def run_reliance_probe(
     model_dir: str | Path,
     data_path: str | Path,
     *,
-    k: int = 3,
-    bootstrap: int = 1000,
-    seed: int = 0,
+    k: int = RELIANCE_K,
+    bootstrap: int = RELIANCE_BOOTSTRAP,
+    seed: int = RELIANCE_SEED,
     max_questions: int | None = None,
     generate: bool = True,
     max_new_tokens: int | None = None,

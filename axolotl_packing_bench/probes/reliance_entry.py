@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.core.procguard import guard_argv
-from axolotl_packing_bench.constants import RELIANCE_EFFECTS
+from axolotl_packing_bench.constants import RELIANCE_DATA, RELIANCE_EFFECTS
 from axolotl_packing_bench.probes.registry import Probe, ProbeColumn
 
-DEFAULT_DATA = "packbench://heldout?seed=0"
 SETTINGS: dict[str, type | tuple[type, ...]] = {
     "data": str,
     "k": int,
@@ -40,7 +39,7 @@ def run_on_cell(run_dir: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns the probe's JSON, or `{"error": ...}` naming what went wrong.
     """
-    settings = {"data": DEFAULT_DATA, **settings}
+    settings = {"data": RELIANCE_DATA, **settings}
     out = run_dir / "reliance.json"
     argv = [sys.executable, "-m", "axolotl_packing_bench.cli", "probe", "reliance",
             "--model", str(run_dir / "output"), "--data", str(settings["data"]), "--json", str(out)]

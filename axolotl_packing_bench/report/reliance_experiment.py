@@ -11,8 +11,9 @@
    relatedness, training loss, reliance), rendered as `leaderboard/<matrix>.md`
    and plotted as `leaderboard/<matrix>.png` (needs matplotlib, the `plot` extra).
 
-The runner will call `run_reliance_probe` itself once the matrix's `probes:`
-section is wired in; this module is also how the committed figures were made.
+`packbench run` also runs the probes a matrix's `probes:` section names on
+each trained cell (`running.follow_up`); this module is how the committed
+figures were made.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import RELIANCE_DATA
 from axolotl_packing_bench.probes.reliance import EFFECTS, PROBE_VERSION
+from axolotl_packing_bench.probes.reliance_entry import SETTINGS
 
 EFFECT_TITLES = {
     "reliance": "reliance: loss(none) - loss(related)",
@@ -36,7 +39,8 @@ EFFECT_TITLES = {
     "few_shot": "few-shot gain: loss(0-shot) - loss(3-shot)",
     "fact_use": "fact use: loss(conflicting) - loss(related)",
 }
-PROBE_KEYS = ("data", "k", "bootstrap", "seed", "max_questions", "generate", "threads")
+PROBE_KEYS = tuple(SETTINGS)
+"""The keys of a matrix's `probes.reliance` section: the probe's own settings schema."""
 
 
 def probe_settings(matrix: Any) -> dict[str, Any]:
@@ -45,7 +49,7 @@ def probe_settings(matrix: Any) -> dict[str, Any]:
     unknown = sorted(set(section) - set(PROBE_KEYS))
     if unknown:
         raise ValueError(f"probes.reliance: unknown key(s) {', '.join(unknown)}; use {', '.join(PROBE_KEYS)}")
-    return {"data": "packbench://heldout?seed=0", **section}
+    return {"data": RELIANCE_DATA, **section}
 
 
 def train(matrix_path: Path, runs_dir: Path, results: Path, jobs: int) -> int:

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from axolotl_packing_bench.assets.uri import is_asset_uri
 from axolotl_packing_bench.matrix.spec import Cell, parse_duration
 
 RESOURCE_KEYS = ("cpus", "gpus", "memory", "time")
@@ -128,7 +129,7 @@ def parse_memory_mb(value: Any) -> int:
 def derive(cell: Cell) -> Resources:
     """What a cell needs, from its model size label, DeepSpeed stage and micro batch."""
     size = parse_size(cell.labels.get("model_size"))
-    if str(cell.config.get("base_model", "")).startswith("packbench://"):
+    if is_asset_uri(cell.config.get("base_model")):
         size = (
             None  # the embedded tiny models: labelled 8B/70B for tables, trained on CPU
         )
