@@ -127,3 +127,18 @@ def test_reliance_probe_defaults_and_settings_have_one_home():
     options = {p.name: p.default for p in reliance.params}
     assert (options["k"], options["bootstrap"], options["seed"]) == (
         constants.RELIANCE_K, constants.RELIANCE_BOOTSTRAP, constants.RELIANCE_SEED)
+
+
+def _importers(module: str) -> set[str]:
+    return {name for name, tree in _trees().items() if any(
+        isinstance(n, ast.Import) and any(a.name == module for a in n.names) for n in ast.walk(tree))}
+
+
+def test_text_and_file_helpers_have_one_home():
+    assert def_homes("redact") == {"core/redaction.py"}
+    assert string_homes(lambda text: "hf_[A-Za-z0-9]" in text) == {"core/redaction.py"}
+    for name in ("did_you_mean", "one_sentence", "shown_path"):
+        assert def_homes(name) == {"core/text.py"}, name
+    assert def_homes("read_tail") == {"core/fileio.py"}
+    assert _importers("difflib") == {"core/text.py"}
+    assert _importers("fcntl") == {"core/fileio.py"}  # every file lock is `core.fileio.locked`

@@ -17,15 +17,14 @@ asking for the same asset build it once.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from axolotl_packing_bench.assets.specs import RECIPE_VERSION
+from axolotl_packing_bench.core.fileio import locked
 
 HOME_ENV = "PACKBENCH_HOME"
 
@@ -45,18 +44,6 @@ def assets_root() -> Path:
     return packbench_home() / f"assets-v{RECIPE_VERSION}"
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def build_once(
     target: Path, build: Callable[[Path], None], *, rebuild: bool = False
 ) -> Path:
@@ -70,7 +57,7 @@ def build_once(
     if target.exists() and not rebuild:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(
+    with locked(
         assets_root() / ".locks" / f"{target.parent.name}-{target.name}.lock"
     ):
         if target.exists() and not rebuild:  # another process built it while we waited

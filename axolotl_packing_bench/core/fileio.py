@@ -79,8 +79,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(path: str | Path, *, shared: bool = False) -> Iterator[int]:
-    """An fd of `path` held under an fcntl lock (created if missing, unless `shared`)."""
+def locked(path: str | Path, *, shared: bool = False, wait: bool = True, across_nodes: bool = False) -> Iterator[int]:
+    """An fd of `path` held under an fcntl lock (created if missing, unless `shared`).
+
+    Args:
+        path: The file to lock (a data file or a `.lock` beside one).
+        shared: A shared (reader's) lock instead of an exclusive one.
+        wait: Block until the lock is free; False raises `BlockingIOError` when another process holds it.
+        across_nodes: POSIX `lockf` locks, which NFS (lockd) honours across machines; exclusive only.
+    """
     target = Path(path)
     if shared:  # readers never create the file, and may read a read-only one
         fd = os.open(target, os.O_RDONLY)
@@ -88,10 +95,25 @@ def locked(path: str | Path, *, shared: bool = False) -> Iterator[int]:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+        if across_nodes:
+            fcntl.lockf(fd, mode)
+        else:
+            fcntl.flock(fd, mode)
         yield fd
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def read_tail(path: str | Path, limit: int = 256 * 1024) -> str:
+    """The last `limit` bytes of a file (a log), as text; "" when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - limit))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _append_locked(fd: int, line: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from axolotl_packing_bench.core.redaction import redact
+from axolotl_packing_bench.core.text import one_line, one_sentence
 
 
 class EvalError(ValueError):
@@ -17,18 +17,10 @@ class EvalError(ValueError):
         super().__init__(sentence(message, limit=500))
 
 
-def clean(text: object, *secrets: str | None) -> str:
-    """`text` on one line, with ``secrets`` and anything key-like redacted."""
-    message = " ".join(str(text).split())
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "[REDACTED]")
-    return redact(message) or ""
+clean = one_line
+"""`text` on one line, with ``secrets`` and anything key-like redacted (`core.text.one_line`)."""
 
 
 def sentence(text: object, *secrets: str | None, limit: int = 300) -> str:
-    """`clean` text cut to ``limit`` characters and ending with a period."""
-    message = clean(text, *secrets).rstrip(" .")
-    if len(message) > limit:
-        message = message[: limit - 1].rstrip() + "…"
-    return message + "."
+    """`clean` text cut to ``limit`` characters and ending with a period (`core.text.one_sentence`)."""
+    return one_sentence(text, *secrets, limit=limit, period=True)

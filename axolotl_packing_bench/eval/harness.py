@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.problems import did_you_mean
+from axolotl_packing_bench.core.text import did_you_mean
 from axolotl_packing_bench.eval.errors import EvalError, sentence
 from axolotl_packing_bench.eval.presets import OFFLINE_TASKS, tasks_dir
 from axolotl_packing_bench.eval.rundir import RunDir

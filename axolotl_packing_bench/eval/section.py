@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.problems import did_you_mean
+from axolotl_packing_bench.core.text import did_you_mean
 from axolotl_packing_bench.eval.errors import EvalError, sentence
 from axolotl_packing_bench.eval.presets import PRESETS, parse_num_fewshot, plan_tasks
 from axolotl_packing_bench.eval.rundir import scores_report

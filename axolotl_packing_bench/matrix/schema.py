@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.matrix.spec import PLUGIN, Cell, Matrix
-from axolotl_packing_bench.matrix.problems import Problem, did_you_mean
+from axolotl_packing_bench.core.text import did_you_mean
+from axolotl_packing_bench.matrix.problems import Problem
 from axolotl_packing_bench.matrix.recipe import recipe_config
 
 

@@ -55,7 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.problems import MatrixError, Problem, did_you_mean
+from axolotl_packing_bench.core.text import did_you_mean
+from axolotl_packing_bench.matrix.problems import MatrixError, Problem
 from axolotl_packing_bench.matrix.yamlio import load_yaml_file
 from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE
 from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN

@@ -21,12 +21,13 @@ probe module by name when asked), so every layer may use it.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from axolotl_packing_bench.core.text import did_you_mean
 
 BUILTIN: dict[str, str] = {
     "reliance": "axolotl_packing_bench.probes.reliance_entry:PROBE",
@@ -104,11 +105,6 @@ def get_probe(name: str) -> Probe:
     return _LOADED[name]
 
 
-def _did_you_mean(word: Any, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _type_names(expected: type | tuple[type, ...]) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
     return " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(t, t.__name__)
@@ -129,7 +125,7 @@ def settings_problems(name: str, settings: Any) -> list[tuple[str, str, str]]:
     try:
         probe = get_probe(name)
     except ValueError:
-        return [(f"probes.{name}", f"unknown probe{_did_you_mean(name, probe_names())}",
+        return [(f"probes.{name}", f"unknown probe{did_you_mean(name, probe_names())}",
                  f"use one of {', '.join(probe_names())}")]
     if settings is None:
         return []
@@ -139,7 +135,7 @@ def settings_problems(name: str, settings: Any) -> list[tuple[str, str, str]]:
     problems = []
     for key, value in settings.items():
         if key not in probe.settings:
-            problems.append((f"probes.{name}.{key}", f"unknown setting of the {name} probe{_did_you_mean(key, probe.settings)}",
+            problems.append((f"probes.{name}.{key}", f"unknown setting of the {name} probe{did_you_mean(key, probe.settings)}",
                              f"use one of {', '.join(probe.settings)}"))
         elif value is not None and not _accepts(probe.settings[key], value):
             problems.append((f"probes.{name}.{key}", f"is {value!r}, not {_type_names(probe.settings[key])}",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,26 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.core.fileio import append_line, read_lines
+from axolotl_packing_bench.core.redaction import redact
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout")
 DEFAULT_RESULTS = Path("leaderboard/results.jsonl")
 DEFAULT_LEADERBOARD = Path("leaderboard/LEADERBOARD.md")
 
-_SECRET = re.compile(
-    r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|(?i:(?:api[_-]?key|token|secret|password)\s*[=:]\s*)\S+)"
-)
-
-
 class ResultsError(ValueError):
     """A results line that cannot be read (bad JSON, wrong schema version...)."""
-
-
-def redact(text: str | None) -> str | None:
-    """`text` with anything that looks like an API key or token replaced by [REDACTED]."""
-    if text is None:
-        return None
-    return _SECRET.sub("[REDACTED]", text)
 
 
 def now_iso() -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.runner import CellPlan, Progress, RunSummary, record_result
-from axolotl_packing_bench.running.trainlog import one_sentence
+from axolotl_packing_bench.core.text import one_sentence
 from axolotl_packing_bench.running.backends.backend import Backend, FollowUp
 
 

@@ -19,7 +19,6 @@ The pieces every backend (`cluster.local`, `cluster.ray_backend`,
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shlex
@@ -35,13 +34,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
-from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.core.fileio import atomic_write_text, locked
 from axolotl_packing_bench.report.leaderboard import render_to
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
 from axolotl_packing_bench.results.store import RunResult, append_result, done_repeats, now_iso
-from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log, one_sentence, read_tail
+from axolotl_packing_bench.core.fileio import read_tail
+from axolotl_packing_bench.core.text import one_sentence, shown_path
+from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 
 DEFAULT_TRAIN_COMMAND = ("{python}", "-m", "axolotl.cli.main", "train", "{config}", "--launcher", "{launcher}")
 """`axolotl train <recipe> --launcher <launcher>`, through the interpreter running packbench."""
@@ -206,14 +207,6 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def _shown(path: Path) -> str:
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
-
-
 def _with_environment(metrics: Mapping[str, Any], runner: Mapping[str, Any]) -> dict[str, Any]:
     metrics = dict(metrics)
     if not metrics.get("versions"):
@@ -228,7 +221,7 @@ def cell_failure(plan: CellPlan, reason: str, *, status: str = "failed", metrics
                  runner: Mapping[str, Any] | None = None) -> RunResult:
     """A failed (or timed-out) result of a planned cell, with the environment filled in."""
     metrics = _with_environment(metrics or {}, runner or {})
-    return RunResult.failed(plan.cell, reason, status=status, metrics=metrics, log=_shown(plan.run_dir / "train.log"),
+    return RunResult.failed(plan.cell, reason, status=status, metrics=metrics, log=shown_path(plan.run_dir / "train.log"),
                             run_id=str(metrics.get("run_id") or "") or None, repeat=plan.repeat)
 
 
@@ -268,7 +261,7 @@ def cell_result(prepared: PreparedCell, *, exit_code: int | None, timed_out: boo
         labels=dict(plan.cell.labels),
         metrics=metrics,
         recorded_at=now_iso(),
-        log=_shown(prepared.log_path),
+        log=shown_path(prepared.log_path),
         repeat=plan.repeat,
     )
 
@@ -485,15 +478,10 @@ def stop_on_signals(stop: threading.Event, on_signal: Callable[[int], None] | No
 @contextlib.contextmanager
 def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
     """A non-blocking lock on `runs/<matrix>/.lock`; yields False when another run holds it."""
-    path = Path(runs_dir) / matrix / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stack.enter_context(locked(Path(runs_dir) / matrix / ".lock", wait=False))
         except BlockingIOError:
             yield False
             return
         yield True
-    finally:
-        os.close(fd)

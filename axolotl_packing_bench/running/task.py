@@ -22,11 +22,11 @@ training writes no metrics to record.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import sys
 from pathlib import Path
 
+from axolotl_packing_bench.core.fileio import locked
 from axolotl_packing_bench.results.store import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 
 
@@ -34,15 +34,8 @@ def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> 
     """`runner.record_result` under an exclusive lock on `<results>.lock` (append then render, atomically)."""
     from axolotl_packing_bench.running.runner import record_result
 
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(f"{results_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.lockf(
-            fd, fcntl.LOCK_EX
-        )  # lockf: POSIX locks, which NFS (lockd) honours across nodes
+    with locked(f"{results_path}.lock", across_nodes=True):  # the cells of a Slurm array share it over NFS
         record_result(result, results_path, leaderboard_path)
-    finally:
-        os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.results.store import redact
+from axolotl_packing_bench.core.text import one_sentence
 
 _ERROR = re.compile(
     r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b.*"
@@ -24,30 +23,10 @@ _STEPS = re.compile(r"(\d+)/(\d+) \[")
 _TRAIN_DICT = re.compile(r"\{[^{}]*'train_runtime'[^{}]*\}")
 _LOSS_DICT = re.compile(r"\{[^{}]*'loss'[^{}]*\}")
 
-MAX_REASON = 300
-
-
-def read_tail(path: str | Path, limit: int = 256 * 1024) -> str:
-    """The last `limit` bytes of a log, as text ("" when missing)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
 
 def _lines(text: str) -> list[str]:
     # tqdm redraws with \r: keep the last state of each physical line
     return [line.rsplit("\r", 1)[-1].strip() for line in text.splitlines()]
-
-
-def one_sentence(text: str) -> str:
-    """Squash whitespace, redact secrets, and cut to `MAX_REASON` characters."""
-    text = redact(" ".join(text.split())) or ""
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def last_error_line(text: str) -> str | None:

@@ -25,7 +25,6 @@ as the local backend does.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,7 +35,8 @@ from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.results.store import RunResult, now_iso
 from axolotl_packing_bench.running.runner import CellPlan
-from axolotl_packing_bench.running.trainlog import one_sentence
+from axolotl_packing_bench.core.fileio import read_tail
+from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.running.backends.backend import BackendOptions, FollowUp, Outcome
 from axolotl_packing_bench.running.backends.resources import Resources
 
@@ -88,18 +88,7 @@ def _read_text(path: Path) -> str | None:
 
 
 def _read_tail(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - MAX_LOG_BYTES))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def _shown(path: Path) -> str:
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
+    return read_tail(path, MAX_LOG_BYTES) if path.is_file() else None
 
 
 def bring_back(payload: Mapping[str, Any], run_dir: Path, key: str = "result") -> RunResult | None:
@@ -121,7 +110,7 @@ def bring_back(payload: Mapping[str, Any], run_dir: Path, key: str = "result") -
     runner = dict(metrics.get("runner") or {})
     runner.update(backend="ray", node=payload.get("node"))
     metrics["runner"] = runner
-    return result.replace(metrics=metrics, log=_shown(run_dir / "train.log"))
+    return result.replace(metrics=metrics, log=shown_path(run_dir / "train.log"))
 
 
 def lost_result(cell: Cell, run_dir: Path, error: BaseException, repeat: int = 0) -> RunResult:
@@ -148,7 +137,7 @@ def lost_result(cell: Cell, run_dir: Path, error: BaseException, repeat: int = 0
     detail = f"{type(error).__name__}: {first[-1] if first else ''}".strip()
     return RunResult.failed(
         cell, one_sentence(f"{what}: {detail}"), metrics={"runner": {"backend": "ray", "finished_at": now_iso()}},
-        log=_shown(run_dir / "train.log"), repeat=repeat,
+        log=shown_path(run_dir / "train.log"), repeat=repeat,
     )
 
 
