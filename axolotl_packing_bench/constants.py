@@ -57,3 +57,6 @@ RELIANCE_BOOTSTRAP = 1000
 
 RELIANCE_SEED = 0
 """Seed of the reliance probe's few-shot examples and resamples (`--seed`)."""
+
+SEED_AXIS = "seed"
+"""The matrix axis whose values are repeats of one set-up: rows average over it and pair differences by it."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.compat.axolotl_api import BasePlugin
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.plugin.args import NATIVE, PLUGIN_PATH, PackingBenchArgs
 
 LOG = logging.getLogger("axolotl.packbench")
@@ -156,7 +157,7 @@ class PackingBenchPlugin(BasePlugin):
 
 def _wants_segment_attention(cfg) -> bool:
     return bool(cfg.packbench_sdpa_varlen and cfg.packbench_attention == "isolated"
-                and cfg.packbench_strategy not in (NATIVE, "padding"))
+                and cfg.packbench_strategy not in (NATIVE, BASELINE_STRATEGY))
 
 
 def _dataset_section(cfg, *, samples: int | None, real_tokens: int | None) -> dict[str, Any]:

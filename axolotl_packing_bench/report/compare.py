@@ -33,13 +33,13 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.results.store import RunResult, latest_per_run
 
 MINUS = "\u2212"
-BASELINE_STRATEGY = "padding"
 MATCH_ON = ("cell", "axes")
 _CONTENT_HASH = re.compile(r"-[0-9a-f]{8}$")
 
@@ -152,14 +152,11 @@ def _by_cell(results: Iterable[RunResult], match: str) -> dict[str, dict[int, Ru
     return cells
 
 
-def _table(result: RunResult) -> tuple:
-    return tuple(sorted((key, value) for key, value in result.axes.items() if key != "strategy"))
-
-
-def _paddings(results: Iterable[RunResult]) -> dict[tuple, RunResult]:
-    """(matrix, table, repeat) -> the padding result of that table and repeat."""
-    return {(result.matrix, _table(result), result.repeat): result
-            for result in results if result.axes.get("strategy") == BASELINE_STRATEGY}
+def _paddings(results: Iterable[RunResult]) -> Callable[[RunResult], RunResult | None]:
+    """Each run's padding run (`results.baseline`, same matrix and repeat); a padding run is its own."""
+    find = baseline_finder(latest_per_run(results).values(), lambda result: result.axes,
+                           also=lambda result: (result.matrix, result.repeat))
+    return lambda result: result if is_baseline(result.axes) else find(result)
 
 
 def _has(results: Sequence[RunResult], *path: str) -> bool:
@@ -170,10 +167,10 @@ def _series(results: Sequence[RunResult], *path: str) -> Series:
     return Series(tuple(_number(result.metric(*path)) for result in results))
 
 
-def _ratios(results: Sequence[RunResult], paddings: dict[tuple, RunResult], metric: str) -> Series:
+def _ratios(results: Sequence[RunResult], paddings: Callable[[RunResult], RunResult | None], metric: str) -> Series:
     values = []
     for result in results:
-        padding = paddings.get((result.matrix, _table(result), result.repeat))
+        padding = paddings(result)
         if padding is None or not padding.ok:
             continue
         own, base = _number(result.metric("training", metric)), _number(padding.metric("training", metric))

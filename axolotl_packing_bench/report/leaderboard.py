@@ -35,13 +35,13 @@ from typing import Any
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.matrix.spec import CORE_AXES, strategy_sort_key
+from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline, pairing_key
 from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
-from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
+from axolotl_packing_bench.constants import DEFAULT_ATTENTION, SEED_AXIS
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.probes.registry import ProbeColumn, probe_columns
 
 MINUS = "\u2212"
-SEED_AXIS = "seed"
 
 
 def _signed(value: float, fmt: str) -> str:
@@ -227,12 +227,6 @@ def _row_key(result: RunResult) -> tuple:
     return (strategy_sort_key(result.axes.get("strategy", "")), attention != DEFAULT_ATTENTION, attention)
 
 
-def _seed(result: RunResult) -> str:
-    """What tells the runs of one row apart: the seed axis (or the cell, without one), and the repeat."""
-    seed = str(result.axes.get(SEED_AXIS, result.cell_id))
-    return f"{seed}#{result.repeat}" if result.repeat else seed
-
-
 def _label(name: Any, size: Any) -> str:
     return f"{name} ({size})" if size else str(name)
 
@@ -256,12 +250,12 @@ def _environment(result: RunResult) -> tuple[str, str]:
 
 
 def _by_seed(column: Column, runs: list[RunResult]) -> dict[str, float]:
-    return {_seed(run): value for run in runs if (value := _number(column.get(run))) is not None}
+    return {pairing_key(run): value for run in runs if (value := _number(column.get(run))) is not None}
 
 
 def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
     """One line per row of runs (one run, or one per seed), with differences from the padding row."""
-    baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == BASELINE_STRATEGY), None)
+    baseline_of = baseline_finder(rows, lambda runs: runs[0].axes, over_seeds=True)
     seeded = any(len(runs) > 1 for runs in rows)
     values = [[_by_seed(column, runs) for column in columns] for runs in rows]
     means = [[sum(v.values()) / len(v) if v else None for v in row_values] for row_values in values]
@@ -293,7 +287,8 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
                 text += column.show_spread(mean_interval(list(by_seed.values())).half_width)
             elif column.note is not None:
                 text += column.note(runs[0])
-            base = values[rows.index(baseline)][index] if baseline is not None and runs is not baseline else None
+            baseline = baseline_of(runs)
+            base = values[next(i for i, row in enumerate(rows) if row is baseline)][index] if baseline is not None else None
             if base:
                 difference = difference_interval(by_seed, base) if len(by_seed) > 1 or len(base) > 1 else None
                 text += column.show_delta(mean, sum(base.values()) / len(base), difference)
@@ -340,7 +335,7 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         groups.setdefault(_group_key(result), []).append(result)
     current_matrix = None
     for key in sorted(groups):
-        runs = sorted(groups[key], key=lambda r: (_row_key(r), _seed(r), r.cell_id))
+        runs = sorted(groups[key], key=lambda r: (_row_key(r), pairing_key(r), r.cell_id))
         rows = [list(row) for _, row in itertools.groupby(runs, key=_row_key)]
         flat = [run for row in rows for run in row]
         matrix = key[0]
@@ -360,7 +355,7 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
             if not column.optional or any(_number(column.get(run)) is not None for run in flat)
         ]
         columns += score_columns(flat)
-        if not any(run.axes.get("strategy") == BASELINE_STRATEGY for run in flat):
+        if not any(is_baseline(run.axes) for run in flat):
             lines += ["No padding row in this table: no differences shown.", ""]
         lines += _table(rows, columns) + [""]
 

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.constants import RELIANCE_DATA
+from axolotl_packing_bench.constants import RELIANCE_DATA, SEED_AXIS
+from axolotl_packing_bench.matrix.spec import strategy_sort_key
 from axolotl_packing_bench.probes.reliance import EFFECTS, PROBE_VERSION
 from axolotl_packing_bench.probes.reliance_entry import SETTINGS
 
@@ -200,7 +201,7 @@ def _estimate(estimate: Any, digits: int = 3) -> str:
 
 
 def _by_seed(members: Sequence[Mapping[str, Any]], name: str) -> dict[str, float]:
-    return {str(m["axes"].get("seed")): effect(m, name)["mean"] for m in members if effect(m, name)}
+    return {str(m["axes"].get(SEED_AXIS)): effect(m, name)["mean"] for m in members if effect(m, name)}
 
 
 def seed_differences(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -306,12 +307,12 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: 
         "reliance | distraction | unrelated | few-shot | fact use | EM none / related / conflicting |"),
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |",
     ]
-    for row in sorted(rows, key=lambda r: (r["axes"]["attention"], r["axes"]["strategy"], str(r["axes"].get("seed")))):
+    for row in sorted(rows, key=lambda r: (r["axes"]["attention"], r["axes"]["strategy"], str(r["axes"].get(SEED_AXIS)))):
         rel = row.get("relatedness") or {}
         conditions = (row.get("reliance") or {}).get("conditions") or {}
         em = " / ".join(_f((conditions.get(c) or {}).get("exact_match"), 2) for c in ("none", "related", "conflicting"))
         lines.append(
-            f"| {row['axes']['strategy']} | {row['axes']['attention']} | {row['axes'].get('seed', '—')} | "
+            f"| {row['axes']['strategy']} | {row['axes']['attention']} | {row['axes'].get(SEED_AXIS, '—')} | "
             f"{_f(row.get('efficiency'), 4)} | {_f(rel.get('same_group_adjacent'), 2)} | "
             f"{_f(rel.get('within_row_similarity'), 3)} | {_f(row.get('final_train_loss'), 3)} | "
             + " | ".join(_ci(effect(row, name)) for name in EFFECTS) + f" | {em} |"
@@ -333,9 +334,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> None:
     import matplotlib.pyplot as plt
 
     grouped = groups_of(rows)
-    strategies = [s for s in ("bfd", "related", "unrelated", "random", "padding", "greedy", "single_turn")
-                  if any(key[0] == s for key in grouped)]
-    strategies += sorted({key[0] for key in grouped} - set(strategies))
+    strategies = sorted({key[0] for key in grouped}, key=strategy_sort_key)
     attentions = [a for a in ("isolated", "shared") if any(key[1] == a for key in grouped)]
     colors = {"isolated": "#4C72B0", "shared": "#DD8452"}
     panels = [*EFFECTS, "relatedness"]

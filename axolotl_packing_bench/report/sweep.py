@@ -19,8 +19,8 @@ from pathlib import Path
 
 from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
+from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline, pairing_key
 
-SEED_AXIS = "seed"
 QUALITY = ("heldout", "loss")
 TIME = ("training", "runtime_s")
 
@@ -63,9 +63,9 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
     Raises:
         SweepDataError: no ok run, no padding run, or no held-out loss or training time at all.
     """
-    from axolotl_packing_bench.results.store import latest_per_cell
+    from axolotl_packing_bench.results.store import latest_per_run
 
-    runs = [r for r in latest_per_cell(results).values() if r.ok]
+    runs = [r for r in latest_per_run(results).values() if r.ok]
     if not runs:
         raise SweepDataError(f"{source} has no successful run; run the sweep first "
                              "(packbench run --matrix recipes/matrices/paper-toy.yaml).")
@@ -78,17 +78,18 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
     grouped: dict[tuple[str, str, str], dict[str, object]] = {}
     sizes: dict[str, float] = {}
     for run in runs:
-        seed = str(run.axes.get(SEED_AXIS, run.cell_id))
-        grouped.setdefault(_key(run), {})[seed] = run
+        grouped.setdefault(_key(run), {})[pairing_key(run)] = run
         sizes[str(run.axes.get("dataset", "?"))] = _size(run.labels.get("dataset_size"))
-    if not any(key[2] == BASELINE_STRATEGY for key in grouped):
+    baseline_of = baseline_finder(runs, lambda run: run.axes, over_seeds=True)
+    if not any(is_baseline(run.axes) for run in runs):
         raise SweepDataError(f"{source} has no {BASELINE_STRATEGY} run; the sweep compares every strategy "
                              f"with {BASELINE_STRATEGY}, so add it to the strategy axis.")
     points = []
     for (model, dataset, strategy), by_seed in grouped.items():
-        baseline = grouped.get((model, dataset, BASELINE_STRATEGY))
-        if strategy == BASELINE_STRATEGY or baseline is None:
+        padding = baseline_of(next(iter(by_seed.values())))
+        if padding is None:
             continue
+        baseline = grouped[_key(padding)]
         quality = _paired(by_seed, baseline, QUALITY)
         seeds = sorted(set(by_seed) & set(baseline))
         ratios = [t / b for s in seeds if (t := _metric(by_seed[s], TIME)) is not None

@@ -10,20 +10,15 @@ the trained model is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.matrix.spec import Matrix
+from axolotl_packing_bench.results.baseline import baseline_finder
 from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.runner import CellPlan
 from axolotl_packing_bench.probes.registry import run_probe
-
-BASELINE_STRATEGY = "padding"
-
-
-def _baseline_key(axes: Mapping[str, str], repeat: int) -> tuple:
-    return (tuple(sorted((key, value) for key, value in axes.items() if key != "strategy")), repeat)
 
 
 @dataclass(frozen=True)
@@ -33,13 +28,12 @@ class MatrixFollowUp:
     eval_spec: Mapping[str, Any] | None
     probes: Mapping[str, Mapping[str, Any]]  # probe name -> its settings (see `probe_registry`)
     base_dir: Path
-    baselines: Mapping[tuple, Path] = field(default_factory=dict)
+    plans: Sequence[CellPlan] = ()
 
     def padding_run_dir(self, plan: CellPlan) -> Path | None:
-        """The output of the padding cell (same repeat) sharing every other axis value with `plan`."""
-        if plan.cell.axes.get("strategy") == BASELINE_STRATEGY:
-            return None
-        return self.baselines.get(_baseline_key(plan.cell.axes, plan.repeat))
+        """The output of the plan's padding cell (`results.baseline`, same repeat); None for a padding cell."""
+        padding = baseline_finder(self.plans, lambda p: p.cell.axes, also=lambda p: p.repeat)(plan)
+        return padding.run_dir / "output" if padding is not None else None
 
     def __call__(self, plan: CellPlan, result: RunResult) -> RunResult:
         if not result.ok:
@@ -63,14 +57,4 @@ def follow_up_for(matrix: Matrix, plans: Sequence[CellPlan]) -> MatrixFollowUp |
     probes = {name: dict(settings or {}) for name, settings in (matrix.sections.get("probes") or {}).items()}
     if not eval_spec and not probes:
         return None
-    baselines = {
-        _baseline_key(plan.cell.axes, plan.repeat): plan.run_dir / "output"
-        for plan in plans
-        if plan.cell.axes.get("strategy") == BASELINE_STRATEGY
-    }
-    return MatrixFollowUp(eval_spec or None, probes, matrix.path.parent, baselines)
-
-
-def reliance_probe(run_dir: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The reliance probe on a trained cell (see `probes.reliance_entry`). Never raises."""
-    return run_probe("reliance", run_dir, settings)
+    return MatrixFollowUp(eval_spec or None, probes, matrix.path.parent, tuple(plans))
