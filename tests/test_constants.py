@@ -142,3 +142,20 @@ def test_text_and_file_helpers_have_one_home():
     assert def_homes("read_tail") == {"core/fileio.py"}
     assert _importers("difflib") == {"core/text.py"}
     assert _importers("fcntl") == {"core/fileio.py"}  # every file lock is `core.fileio.locked`
+
+
+def test_the_baseline_and_the_seed_axis_have_one_home():
+    assert string_homes(lambda text: text == constants.BASELINE_STRATEGY) == {"constants.py"}
+    assert string_homes(lambda text: text == constants.SEED_AXIS) <= {"constants.py", *(
+        m for m in _trees() if not m.startswith(("report/", "results/")))}  # `seed` is also an option name elsewhere
+    assert def_homes("SEED_AXIS") == {"constants.py"} and def_homes("BASELINE_STRATEGY") == {"constants.py"}
+    for name in ("baseline_finder", "pairing_key"):
+        assert def_homes(name) == {"results/baseline.py"}
+    users = {m for m, tree in _trees().items() if any(
+        isinstance(n, ast.ImportFrom) and n.module == "axolotl_packing_bench.results.baseline" for n in ast.walk(tree))}
+    assert users >= {"report/leaderboard.py", "report/compare.py", "report/sweep.py", "running/follow_up.py"}
+
+
+def test_strategy_display_order_has_one_home():
+    assert def_homes("STRATEGY_ORDER") == {"matrix/spec.py"}
+    assert def_homes("FALLBACK_STRATEGIES") == set()

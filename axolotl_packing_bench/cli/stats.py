@@ -77,7 +77,12 @@ def stats(
         read_lengths,
     )
     from axolotl_packing_bench.packing import STRATEGIES, synthetic_lengths
+    from axolotl_packing_bench.packing.registry import load_entry_point_strategies
 
+    try:
+        load_entry_point_strategies()
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
     names = _strategy_names(strategies, STRATEGIES)
     if source is None:
         lengths = synthetic_lengths(SYNTHETIC_SAMPLES)

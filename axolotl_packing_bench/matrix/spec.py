@@ -66,8 +66,6 @@ LAUNCHERS = ("python", "accelerate", "torchrun")
 STRATEGY_ORDER = (BASELINE_STRATEGY, "random", "greedy", "bfd", "sequential", NATIVE, "related", "unrelated", "single_turn")
 """Display order of strategies: padding (the baseline) first."""
 
-FALLBACK_STRATEGIES = (BASELINE_STRATEGY, "random", "greedy", "bfd", "sequential")
-"""Used only when the packing library cannot be imported."""
 
 RUNNER_KEYS = ("output_dir", "dataset_prepared_path")
 """Set by `packbench run` under runs/<matrix>/, never by a matrix."""
@@ -192,18 +190,6 @@ def _embedded_labels(kind: str, value: Any) -> tuple[str, str] | None:
     if not is_asset_uri(value):
         return None
     return model_labels(value) if kind == "model" else dataset_labels(value)
-
-
-def known_strategies() -> tuple[str, ...]:
-    """Strategy names a matrix may use: the packing registry, padding and native."""
-    try:
-        from axolotl_packing_bench.packing import STRATEGIES
-
-        names = set(STRATEGIES)
-    except ImportError:
-        names = set(FALLBACK_STRATEGIES)
-    names |= {BASELINE_STRATEGY, NATIVE}
-    return tuple(sorted(names, key=strategy_sort_key))
 
 
 def strategy_sort_key(name: str) -> tuple[int, str]:
@@ -447,7 +433,13 @@ class _Parser:
         return tuple(sorted(axes, key=lambda axis: order.get(axis.name, len(CORE_AXES))))
 
     def check_strategies(self, values: list[AxisValue], plugin: bool) -> None:
-        known = known_strategies()
+        from axolotl_packing_bench.packing.registry import known_strategies
+
+        try:
+            known = sorted(known_strategies(), key=strategy_sort_key)
+        except ValueError as error:  # an installed package's strategy cannot be imported
+            self.problem("axes.strategy", str(error).rstrip("."), "fix or uninstall that package")
+            return
         for value in values:
             if value.name not in known:
                 self.problem(

@@ -18,6 +18,17 @@ A strategy is a plain function::
   options the function does not name.
 
 It returns an `Assignment`: bins as CSR over item indices.
+
+Strategies from other installed packages: declare an entry point in the
+`packbench.strategies` group, named as the strategy, pointing at its
+function (or at a module that calls `register_strategy` itself)::
+
+    [project.entry-points."packbench.strategies"]
+    my_fit = "my_package.packing:my_fit"
+
+They are imported the first time a name is not found or the full list is
+asked for (`strategy_names`), so `pack`, the plugin's config check,
+`packbench stats` and `packbench validate` all see them.
 """
 
 from __future__ import annotations
@@ -27,6 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from axolotl_packing_bench.constants import NATIVE
+
+ENTRY_POINT_GROUP = "packbench.strategies"
+"""The entry-point group other packages register strategies in."""
 
 StrategyFn = Callable[..., "Assignment"]
 
@@ -86,12 +102,62 @@ def register_strategy(
     return decorator
 
 
+_ENTRY_POINTS_LOADED: list[bool] = []
+
+
+def load_entry_point_strategies() -> None:
+    """Register the strategies installed packages declare in `packbench.strategies` (once; a name taken wins).
+
+    Raises:
+        ValueError: An entry point cannot be imported or names no function; one sentence naming it.
+    """
+    if _ENTRY_POINTS_LOADED:
+        return
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in STRATEGIES:
+            continue
+        try:
+            target = point.load()
+        except Exception as error:  # noqa: BLE001 - any import failure of a user's package is one sentence
+            raise ValueError(
+                f"packing strategy {point.name!r} ({point.value}, entry point group {ENTRY_POINT_GROUP}) cannot be "
+                f"imported: {type(error).__name__}: {error}; fix or uninstall the package that declares it."
+            ) from None
+        if point.name not in STRATEGIES:  # a module registers its strategies itself; a function is registered here
+            if not callable(target):
+                raise ValueError(
+                    f"packing strategy {point.name!r} ({point.value}, entry point group {ENTRY_POINT_GROUP}) is not a "
+                    "function; point the entry point at the strategy function."
+                )
+            register_strategy(point.name)(target)
+    _ENTRY_POINTS_LOADED.append(True)
+
+
+def strategy_names() -> list[str]:
+    """Every registered strategy, those of installed packages included, by name."""
+    load_entry_point_strategies()
+    return sorted(STRATEGIES)
+
+
+def known_strategies() -> list[str]:
+    """What `packbench_strategy` and a matrix's strategy axis accept: every strategy and `native`.
+
+    `native` hands packing to Axolotl's own `sample_packing`, so it is no
+    function here; every other name is one this registry packs with.
+    """
+    return sorted({*strategy_names(), NATIVE})
+
+
 def get_strategy(name: str) -> StrategyFn:
-    """The strategy registered as `name`; ValueError naming every valid one."""
+    """The strategy registered as `name` (or by an installed package); ValueError naming every valid one."""
+    if isinstance(name, str) and name not in STRATEGIES:
+        load_entry_point_strategies()
     try:
         return STRATEGIES[name]
     except (KeyError, TypeError):
-        valid = ", ".join(sorted(STRATEGIES))
+        valid = ", ".join(strategy_names())
         raise ValueError(f"unknown packing strategy {name!r}; choose one of: {valid}.") from None
 
 

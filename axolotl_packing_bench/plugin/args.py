@@ -28,7 +28,7 @@ from axolotl_packing_bench.constants import (
 )
 from axolotl_packing_bench.core.last_word import fatal
 
-__all__ = ["NATIVE", "PLUGIN_PATH", "PackingBenchArgs", "attention_backend", "derived_defaults", "known_strategies"]
+__all__ = ["NATIVE", "PLUGIN_PATH", "PackingBenchArgs", "attention_backend", "derived_defaults"]
 
 # Attention backends whose isolation comes from restarted position ids with no
 # 2-D mask (transformers' packed-sequence detection), and which therefore also
@@ -43,13 +43,6 @@ LEGACY_BACKEND_FLAGS = {
     "sage_attention": "sage",
     "s2_attention": "s2",
 }
-
-
-def known_strategies() -> list[str]:
-    """Every strategy name the plugin accepts: the packing registry plus `native`."""
-    from axolotl_packing_bench.packing import STRATEGIES
-
-    return sorted([*STRATEGIES, NATIVE])
 
 
 def attention_backend(data: dict[str, Any]) -> str:
@@ -181,6 +174,8 @@ class PackingBenchArgs(BaseModel):
     @field_validator("packbench_strategy", "packbench_eval_strategy")
     @classmethod
     def _known_strategy(cls, value: str | None) -> str | None:
+        from axolotl_packing_bench.packing.registry import known_strategies
+
         if value is not None and value not in known_strategies():
             raise ValueError(fatal(
                 f"unknown packbench strategy {value!r}; use one of {', '.join(known_strategies())}"

@@ -50,10 +50,13 @@ MIN_MATCHING_SHARE = 0.9
 
 def strategy_parameters(strategy: str) -> set[str]:
     """Keyword parameters of a registered strategy."""
-    from axolotl_packing_bench.packing import STRATEGIES
+    from axolotl_packing_bench.packing.registry import get_strategy
 
-    fn = STRATEGIES.get(strategy)
-    return set(inspect.signature(fn).parameters) if fn is not None else set()
+    try:
+        fn = get_strategy(strategy)
+    except ValueError:
+        return set()
+    return set(inspect.signature(fn).parameters)
 
 
 def assistant_turns(samples: TokenizedSamples) -> np.ndarray:
