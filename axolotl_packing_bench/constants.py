@@ -25,6 +25,12 @@ ATTENTIONS = ("isolated", "shared")
 DEFAULT_ATTENTION = "isolated"
 """`packbench_attention` when unset, a matrix's attention axis when absent, and what `native` always does."""
 
+DEFAULT_RESULTS = "leaderboard/results.jsonl"
+"""Where `packbench run`, `record` and `leaderboard` keep results unless told otherwise (`--results`)."""
+
+DEFAULT_LEADERBOARD = "leaderboard/LEADERBOARD.md"
+"""Where the leaderboard is rendered unless told otherwise (`--leaderboard`)."""
+
 METRICS_FILE = "packbench_metrics.json"
 """The plugin's run metrics in `output_dir` (default of `packbench_metrics_file`)."""
 

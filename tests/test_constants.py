@@ -159,3 +159,11 @@ def test_the_baseline_and_the_seed_axis_have_one_home():
 def test_strategy_display_order_has_one_home():
     assert def_homes("STRATEGY_ORDER") == {"matrix/spec.py"}
     assert def_homes("FALLBACK_STRATEGIES") == set()
+
+
+def test_default_paths_and_latest_results_have_one_home():
+    for name in ("DEFAULT_RESULTS", "DEFAULT_LEADERBOARD"):
+        assert def_homes(name) == {"constants.py"}, name
+    assert string_homes(lambda text: text.startswith("leaderboard/") and text.endswith((".jsonl", ".md"))) == {"constants.py"}
+    assert def_homes("latest_by") == def_homes("latest_of_run") == {"results/store.py"}
+    assert def_homes("_latest") == set()

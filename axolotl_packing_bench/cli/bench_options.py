@@ -9,9 +9,7 @@ from typing import Any
 import click
 
 from axolotl_packing_bench.cli.errors import UserInputError
-
-DEFAULT_RESULTS = "leaderboard/results.jsonl"
-DEFAULT_LEADERBOARD = "leaderboard/LEADERBOARD.md"
+from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 
 
 class ProblemsError(click.ClickException):

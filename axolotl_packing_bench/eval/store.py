@@ -16,12 +16,11 @@ step under the store's lock (`core.fileio.append_line_from`, the lock
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.results.store import ResultsError, RunResult, read_results
+from axolotl_packing_bench.results.store import RunResult, latest_of_run, read_results
 from axolotl_packing_bench.core.fileio import append_line_from
 
 
@@ -113,20 +112,6 @@ def record_evaluation(
     return updated
 
 
-def _latest(lines: list[str], run_id: str) -> RunResult | None:
-    needle = json.dumps(run_id, ensure_ascii=False)
-    for line in reversed(lines):
-        if needle not in line:  # cheap filter before parsing
-            continue
-        try:
-            result = RunResult.from_json(line)
-        except ResultsError:
-            continue
-        if result.run_id == run_id:
-            return result
-    return None
-
-
 def update_result(
     results_path: str | Path,
     run_id: str,
@@ -151,7 +136,7 @@ def update_result(
     written: list[RunResult] = []
 
     def build(lines: list[str]) -> str | None:
-        current = _latest(lines, run_id) or fallback
+        current = latest_of_run(lines, run_id) or fallback
         if current is None:
             return None
         written.append(change(current))

@@ -20,19 +20,18 @@ import dataclasses
 import json
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from axolotl_packing_bench.core.fileio import append_line, read_lines
 from axolotl_packing_bench.core.redaction import redact
 
 SCHEMA_VERSION = 1
+K = TypeVar("K", bound=Hashable)
 STATUSES = ("ok", "failed", "timeout")
-DEFAULT_RESULTS = Path("leaderboard/results.jsonl")
-DEFAULT_LEADERBOARD = Path("leaderboard/LEADERBOARD.md")
 
 class ResultsError(ValueError):
     """A results line that cannot be read (bad JSON, wrong schema version...)."""
@@ -205,39 +204,51 @@ def read_results(path: str | Path, *, warn: bool = True) -> list[RunResult]:
     Lines that cannot be read (a torn line from a crashed writer, a newer
     schema) are skipped, with one warning on stderr when `warn`.
     """
-    results: dict[str, RunResult] = {}
+    parsed: list[RunResult] = []
     bad: list[str] = []
     for line in read_lines(path):
         try:
-            result = RunResult.from_json(line)
+            parsed.append(RunResult.from_json(line))
         except ResultsError as error:
             bad.append(str(error))
-            continue
-        results.pop(result.run_id, None)  # latest wins, at its own position
-        results[result.run_id] = result
     if bad and warn:
         print(f"warning: skipped {len(bad)} unreadable line(s) in {path}: {bad[0]}", file=sys.stderr)
-    return list(results.values())
+    return list(latest_by(parsed, lambda result: result.run_id).values())
+
+
+def latest_by(results: Iterable[RunResult], key: Callable[[RunResult], K]) -> dict[K, RunResult]:
+    """key -> the latest result with that key, each at the position of its latest line (later lines win)."""
+    latest: dict[K, RunResult] = {}
+    for result in results:
+        name = key(result)
+        latest.pop(name, None)
+        latest[name] = result
+    return latest
+
+
+def latest_of_run(lines: Sequence[str], run_id: str) -> RunResult | None:
+    """The latest readable result of `run_id` among raw results lines (read from the end; None when absent)."""
+    needle = json.dumps(run_id, ensure_ascii=False)
+    for line in reversed(lines):
+        if needle not in line:  # cheap filter before parsing
+            continue
+        try:
+            result = RunResult.from_json(line)
+        except ResultsError:
+            continue
+        if result.run_id == run_id:
+            return result
+    return None
 
 
 def latest_per_cell(results: Iterable[RunResult]) -> dict[tuple[str, str], RunResult]:
     """(matrix, cell_id) -> the latest result of that cell."""
-    latest: dict[tuple[str, str], RunResult] = {}
-    for result in results:
-        key = (result.matrix, result.cell_id)
-        latest.pop(key, None)
-        latest[key] = result
-    return latest
+    return latest_by(results, lambda result: (result.matrix, result.cell_id))
 
 
 def latest_per_run(results: Iterable[RunResult]) -> dict[tuple[str, str, int], RunResult]:
     """(matrix, cell_id, repeat) -> the latest result of that repeat of the cell (every repeat is kept)."""
-    latest: dict[tuple[str, str, int], RunResult] = {}
-    for result in results:
-        key = (result.matrix, result.cell_id, result.repeat)
-        latest.pop(key, None)
-        latest[key] = result
-    return latest
+    return latest_by(results, lambda result: (result.matrix, result.cell_id, result.repeat))
 
 
 def done_cells(results: Iterable[RunResult], matrix: str) -> set[str]:

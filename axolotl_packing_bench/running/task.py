@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from axolotl_packing_bench.core.fileio import locked
-from axolotl_packing_bench.results.store import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
+from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 
 
 def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.running.runner import CellPlan
 from axolotl_packing_bench.running.backends.resources import Resources
@@ -68,8 +69,8 @@ def render_script(
     resources: Resources,
     *,
     runs_dir: str | Path = "runs",
-    results_path: str | Path = "leaderboard/results.jsonl",
-    leaderboard_path: str | Path = "leaderboard/LEADERBOARD.md",
+    results_path: str | Path = DEFAULT_RESULTS,
+    leaderboard_path: str | Path = DEFAULT_LEADERBOARD,
     python: str = "python",
     train_command: str | None = None,
     timeout: float | None = None,
