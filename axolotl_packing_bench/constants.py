@@ -23,7 +23,11 @@ ATTENTIONS = ("isolated", "shared")
 """Attention between the segments of a packed row."""
 
 DEFAULT_ATTENTION = "isolated"
-"""`packbench_attention` when unset, a matrix's attention axis when absent, and what `native` always does."""
+"""`packbench_attention` when unset, and a matrix's attention axis when absent."""
+
+NATIVE_ATTENTION = DEFAULT_ATTENTION
+"""The only attention `native` runs: Axolotl's sample_packing always isolates segments (the plugin's config
+check refuses any other `packbench_attention` with native, and a matrix refuses the combination)."""
 
 DEFAULT_RESULTS = "leaderboard/results.jsonl"
 """Where `packbench run`, `record` and `leaderboard` keep results unless told otherwise (`--results`)."""

@@ -167,3 +167,12 @@ def test_default_paths_and_latest_results_have_one_home():
     assert string_homes(lambda text: text.startswith("leaderboard/") and text.endswith((".jsonl", ".md"))) == {"constants.py"}
     assert def_homes("latest_by") == def_homes("latest_of_run") == {"results/store.py"}
     assert def_homes("_latest") == set()
+
+
+def test_native_is_named_once_and_its_attention_derived_once():
+    assert string_homes(lambda text: text == constants.NATIVE) == {"constants.py"}
+    assert constants.NATIVE_ATTENTION in constants.ATTENTIONS and def_homes("NATIVE_ATTENTION") == {"constants.py"}
+    from axolotl_packing_bench.plugin.args import PackingBenchArgs
+
+    assert PackingBenchArgs.model_fields["packbench_attention"].default == constants.NATIVE_ATTENTION
+    assert def_homes("known_strategies") == {"packing/registry.py"}

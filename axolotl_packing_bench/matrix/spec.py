@@ -58,7 +58,7 @@ from typing import Any
 from axolotl_packing_bench.core.text import did_you_mean
 from axolotl_packing_bench.matrix.problems import MatrixError, Problem
 from axolotl_packing_bench.matrix.yamlio import load_yaml_file
-from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE
+from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE, NATIVE_ATTENTION
 from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
 
 CORE_AXES = ("model", "dataset", "strategy", "attention")
@@ -664,13 +664,14 @@ def expand(matrix: Matrix) -> list[Cell]:
         labels = {name: value.name for name, value in chosen.items()}
         if any(_matches(rule, labels) for rule in matrix.exclude):
             continue
-        if labels["strategy"] == NATIVE and labels["attention"] == "shared":
+        if labels["strategy"] == NATIVE and labels["attention"] != NATIVE_ATTENTION:
             problems.append(
                 Problem(
                     str(matrix.path),
                     "exclude",
-                    "strategy native with attention shared cannot run: Axolotl's sample_packing always isolates segments",
-                    "add `- {strategy: native, attention: shared}` to exclude",
+                    f"strategy native with attention {labels['attention']} cannot run: Axolotl's sample_packing always "
+                    "isolates segments",
+                    f"add `- {{strategy: native, attention: {labels['attention']}}}` to exclude",
                 )
             )
             continue

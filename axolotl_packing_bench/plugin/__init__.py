@@ -147,7 +147,7 @@ class PackingBenchPlugin(BasePlugin):
             self.recorder = RunMetrics(
                 path=Path(cfg.output_dir or ".") / cfg.packbench_metrics_file,
                 strategy=cfg.packbench_strategy,
-                attention="isolated" if cfg.packbench_strategy == NATIVE else cfg.packbench_attention,
+                attention=cfg.packbench_attention,  # native: always NATIVE_ATTENTION (the args check refuses others)
                 eval_strategy=cfg.packbench_eval_strategy or cfg.packbench_strategy,
                 capacity=cfg.sequence_len,
             )

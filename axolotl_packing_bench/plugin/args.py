@@ -196,7 +196,7 @@ class PackingBenchArgs(BaseModel):
                             "packbench_keep_remainder", "packbench_max_sample_len", "packbench_loss",
                             "packbench_group_field", "packbench_sdpa_varlen", "packbench_scale_lr")
                 if key in data and data[key] != cls.model_fields[key].default
-            ]
+            ]  # packbench_attention's default is NATIVE_ATTENTION, the only one native runs
             if ignored:
                 raise ValueError(fatal(
                     f"packbench_strategy: native hands packing to Axolotl's sample_packing, which "

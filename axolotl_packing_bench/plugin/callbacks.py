@@ -146,7 +146,7 @@ class PackBenchCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs: Any):
         if not self.cfg.packbench_probe_leakage:
             return
-        attention = "isolated" if self.cfg.packbench_strategy == "native" else self.cfg.packbench_attention
+        attention = self.cfg.packbench_attention  # native: always NATIVE_ATTENTION (the args check refuses others)
         report = measure_leakage(
             model if model is not None else self.trainer.model,
             probe_batches(self.trainer, num_batches=self.cfg.packbench_probe_batches),
