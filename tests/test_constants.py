@@ -176,3 +176,8 @@ def test_native_is_named_once_and_its_attention_derived_once():
 
     assert PackingBenchArgs.model_fields["packbench_attention"].default == constants.NATIVE_ATTENTION
     assert def_homes("known_strategies") == {"packing/registry.py"}
+
+
+def test_dead_paths_stay_gone():
+    assert def_homes("run_matrix") == set() and def_homes("default_metrics_file") == set()
+    assert string_homes(lambda text: text.endswith("plugin/args.py") or "not wired in" in text) == set()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,33 +128,3 @@ def drive(
         ),
         handed_off,
     )
-
-
-def run_matrix(
-    plans: Sequence[CellPlan],
-    *,
-    results_path: str | Path,
-    leaderboard_path: str | Path | None,
-    jobs: int = 1,
-    command: Sequence[str] | None = None,
-    train_entry: str | None = None,
-    isolated: bool = False,
-    timeout: float | None = None,
-    resolve: Callable[[str], str] | None = None,
-    env: Mapping[str, str] | None = None,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
-    follow_up: FollowUp | None = None,
-    runs_dir: str | Path = "runs",
-) -> RunSummary:
-    """`drive` on the local backend: the planned cells on this machine, `jobs` at a time."""
-    from axolotl_packing_bench.running.backends.backend import BackendOptions
-    from axolotl_packing_bench.running.backends.local import LocalBackend
-
-    stop = stop or threading.Event()
-    options = BackendOptions(runs_dir=Path(runs_dir), jobs=jobs, command=command, train_entry=train_entry, isolated=isolated,
-                             timeout=timeout, env=env, resolve=resolve, stop=stop)
-    recorder = Recorder(Path(results_path), Path(leaderboard_path) if leaderboard_path is not None else None)
-    summary, _ = drive(plans, LocalBackend(options), record=recorder, follow_up=follow_up, stop=stop,
-                       progress=progress or Progress(total=sum(not plan.skip for plan in plans), jobs=jobs))
-    return summary

@@ -11,6 +11,20 @@ import pytest
 
 from tests.support.helpers import FAKE_TRAIN, HAND_MATRIX
 
+def run_local(plans, *, results_path, leaderboard_path, progress, **options):
+    """The planned cells on the local backend, driven and recorded as `packbench run` does."""
+    from axolotl_packing_bench.running.backends.backend import BackendOptions, make_backend
+    from axolotl_packing_bench.running.driver import Recorder, drive
+
+    options.setdefault("runs_dir", Path("runs"))
+    options["runs_dir"] = Path(options["runs_dir"])
+    backend_options = BackendOptions(**options)
+    recorder = Recorder(Path(results_path), Path(leaderboard_path) if leaderboard_path is not None else None)
+    summary, _ = drive(plans, make_backend("local", backend_options), record=recorder, stop=backend_options.stop,
+                       progress=progress)
+    return summary
+
+
 CPU_RESOURCES = "resources:\n  default: {cpus: 1, gpus: 0}\n"
 """The hand matrix's models are labelled 1B/7B (one GPU each); on the test cluster they run on one CPU."""
 

@@ -22,7 +22,7 @@ from axolotl_packing_bench.running.runner import (
     threads_per_cell,
     train_command,
 )
-from axolotl_packing_bench.running.driver import run_matrix
+from tests.running.conftest import run_local
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 from tests.support.helpers import fake_command
 
@@ -144,7 +144,7 @@ class TestRunMatrix:
         results, board = tmp_path / "results.jsonl", tmp_path / "LEADERBOARD.md"
         plans = plan_cells(cells, [], runs_dir=tmp_path / "runs")
         progress = Progress(total=len(plans), stream=open(os.devnull, "w"))
-        summary = run_matrix(plans, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
+        summary = run_local(plans, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
                              env=fake_env({"greedy": "crash"}), progress=progress, jobs=2)
         assert not summary.all_ok and len(summary.results) == 6
         rows = read_results(results)
@@ -154,7 +154,7 @@ class TestRunMatrix:
         again = plan_cells(cells, read_results(results), runs_dir=tmp_path / "runs")
         assert [p.skip for p in again] == [c.axes["strategy"] == "padding" for c in cells]
         before = len(calls(tmp_path))
-        summary = run_matrix(again, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
+        summary = run_local(again, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
                              env=fake_env(), progress=Progress(total=4, stream=open(os.devnull, "w")))
         assert summary.all_ok and summary.skipped == 2
         assert len(calls(tmp_path)) == before + 4
@@ -166,7 +166,7 @@ class TestRunMatrix:
         stop = threading.Event()
         plans = plan_cells(cells[:3], [], runs_dir=tmp_path / "runs")
         threading.Timer(4.0, stop.set).start()
-        summary = run_matrix(plans, results_path=results, leaderboard_path=None, command=fake_command(), resolve=identity,
+        summary = run_local(plans, results_path=results, leaderboard_path=None, command=fake_command(), resolve=identity,
                              env=fake_env({"greedy": "sleep:60"}), stop=stop, progress=Progress(total=3, stream=open(os.devnull, "w")))
         assert summary.interrupted and summary.not_run == 2
         assert [r.axes["strategy"] for r in read_results(results)] == ["padding"]

@@ -12,7 +12,7 @@ import pytest
 from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.running.runner import Progress, child_env, plan_cells
-from axolotl_packing_bench.running.driver import run_matrix
+from tests.running.conftest import run_local
 
 FOUR = """\
 name: four
@@ -66,7 +66,7 @@ def test_raise_hang_and_signal_fail_their_cells_only(four, tmp_path):
     results = tmp_path / "results.jsonl"
     plans = plan_cells(four, [], runs_dir=tmp_path / "runs")
     env = env_for(tmp_path, {"greedy": "raise", "bfd": "sleep:120", "random": "kill:SIGKILL"})
-    summary = run_matrix(plans, results_path=results, leaderboard_path=None, train_entry="tests.support.fake_train:run",
+    summary = run_local(plans, results_path=results, leaderboard_path=None, train_entry="tests.support.fake_train:run",
                          resolve=identity, env=env, timeout=3.0, jobs=2, progress=quiet(4), runs_dir=tmp_path / "runs")
     rows = {row.axes["strategy"]: row for row in read_results(results)}
     assert len(summary.results) == 4 and summary.not_run == 0
@@ -94,7 +94,7 @@ def test_each_child_starts_clean(four, tmp_path, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parents[2]))
     env["PYTHONPATH"] = str(__import__("pathlib").Path(__file__).parents[2])
-    summary = run_matrix(plans, results_path=tmp_path / "r.jsonl", leaderboard_path=None, train_entry="tests.running.test_warm:record_state",
+    summary = run_local(plans, results_path=tmp_path / "r.jsonl", leaderboard_path=None, train_entry="tests.running.test_warm:record_state",
                          resolve=identity, env=env, progress=quiet(3), runs_dir=tmp_path / "runs")
     assert len(summary.results) == 3  # no metrics file: each is failed by the log reader, but all ran
     states = [json.loads(line) for line in out.read_text().splitlines()]

@@ -48,8 +48,10 @@ class Outcome:
     stage: Stage = "trained"
 
 
-FollowUp = Callable[[CellPlan, RunResult, Callable[[RunResult], None]], RunResult]
-"""`follow_up(plan, trained_result, record) -> final_result`: eval and probes; `record` stores the trained result first."""
+FollowUp = Callable[[CellPlan, RunResult], RunResult]
+"""`follow_up(plan, trained_result) -> final_result`: eval and probes (`running.follow_up.MatrixFollowUp`).
+
+The driver records the trained result before it calls the follow-up, so an interrupted follow-up loses nothing."""
 
 
 @dataclass(frozen=True)
