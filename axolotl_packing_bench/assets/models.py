@@ -87,8 +87,10 @@ def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: boo
     from transformers import AutoTokenizer
 
     from axolotl_packing_bench.assets.pretrain import pretrain
+    from axolotl_packing_bench.compat.transformers_api import attn_implementation, set_attn_implementation
 
-    chosen, model.config._attn_implementation = model.config._attn_implementation, "sdpa"
+    chosen = attn_implementation(model.config)
+    set_attn_implementation(model.config, "sdpa")
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
     from axolotl_packing_bench.assets.specs import MODELS
 
@@ -102,6 +104,6 @@ def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: boo
                 bar.set_postfix(loss=f"{loss:.3f}")
 
         report = pretrain(model, tokenizer, spec.pretrain, progress=advance)
-    model.config._attn_implementation = chosen  # saved as before: Axolotl chooses the backend
+    set_attn_implementation(model.config, chosen)  # saved as before: Axolotl chooses the backend
     return {"model": spec.name, "architecture": dict(zip(("hidden", "layers", "heads", "kv_heads", "intermediate"),
                                                            spec.architecture)), **report}

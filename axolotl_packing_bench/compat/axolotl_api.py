@@ -51,8 +51,11 @@ INTERNALS: dict[str, Internal] = {
     )
 }
 
+CLI_MODULE = "axolotl.cli.main"
+"""The module `python -m` runs as `axolotl` (`python -m axolotl.cli.main train CONFIG`)."""
+
 TRAIN_MODULES = (
-    "axolotl.cli.main",
+    CLI_MODULE,
     "axolotl.cli.train",
     "axolotl.cli.config",
     "axolotl.train",
@@ -61,6 +64,8 @@ TRAIN_MODULES = (
     "axolotl.utils.trainer",
     "axolotl.core.builders",
     "axolotl.loaders",
+    "axolotl.cli.checks",
+    "axolotl.prompt_strategies.chat_template",
 )
 """What `axolotl train` imports before it trains (the warm worker preloads them; missing ones are skipped)."""
 
@@ -111,6 +116,18 @@ def reset_plugin_manager() -> None:
     base = sys.modules.get("axolotl.integrations.base")
     if base is not None and hasattr(base, "PluginManager"):
         base.PluginManager._instance = None
+
+
+def train_command(python: str, config: str, launcher: str) -> list[str]:
+    """`axolotl train CONFIG --launcher LAUNCHER` through `python` (the interpreter that has Axolotl)."""
+    return [python, "-m", CLI_MODULE, "train", config, "--launcher", launcher]
+
+
+def run_train_cli(config: str) -> None:
+    """`axolotl train CONFIG --launcher python` through Axolotl's click CLI in this process (raises SystemExit)."""
+    from axolotl_packing_bench.compat.axolotl_api import axolotl_cli
+
+    axolotl_cli.main(args=["train", config, "--launcher", "python"], prog_name="axolotl", standalone_mode=True)
 
 
 def train_sampler(trainer: Any) -> Any:

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from axolotl_packing_bench.compat.internals import Internal, lazy_names
 
 TESTED = ("5.16.1", "5.20.1")
@@ -28,3 +31,26 @@ INTERNALS: dict[str, Internal] = {
 }
 
 __getattr__ = lazy_names(INTERNALS, globals())
+
+
+ATTRIBUTES = {
+    "config._attn_implementation": "the attention backend a model config runs (read and switched per config)",
+    "Trainer._get_num_items_in_batch": "what the trainer divides an accumulated step's loss by",
+}
+"""Private attributes of transformers objects the package reads or replaces, only through the functions below."""
+
+
+def attn_implementation(config: Any) -> str | None:
+    """The attention backend `config` runs (`sdpa`, `eager`, a registered name), or None when it has none."""
+    value = getattr(config, "_attn_implementation", None)
+    return None if value is None else str(value)
+
+
+def set_attn_implementation(config: Any, name: str) -> None:
+    """Make `config` (and the layers reading it) run the attention backend registered as `name`."""
+    config._attn_implementation = name
+
+
+def count_items_with(trainer: Any, count: Callable[[list[Any], Any], Any]) -> None:
+    """Make `trainer` divide an accumulated step's loss by `count(batch_samples, device)` instead of its tokens."""
+    trainer._get_num_items_in_batch = count

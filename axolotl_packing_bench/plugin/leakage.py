@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
+from axolotl_packing_bench.compat.transformers_api import attn_implementation
 from axolotl_packing_bench.plugin.segment_attention import segment_bounds
 
 # Half-precision kernels differ from fp32 by far more than 1e-4 even with
@@ -88,7 +89,7 @@ def measure_leakage(
         max_abs_diff=worst,
         segments=segments,
         rows=rows,
-        attn_implementation=str(getattr(model.config, "_attn_implementation", "unknown")),
+        attn_implementation=str(attn_implementation(model.config) or "unknown"),
         dtype=str(dtype).replace("torch.", ""),
         tolerance=effective_tolerance,
         passed=(worst <= effective_tolerance) if attention == "isolated" else None,

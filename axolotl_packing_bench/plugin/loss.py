@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from axolotl_packing_bench.compat.transformers_api import count_items_with
 from axolotl_packing_bench.plugin.rows import IGNORE_INDEX
 
 SEGMENT_KEY = "packbench_segment_ids"
@@ -98,7 +99,7 @@ def install_sample_loss(trainer: Any) -> None:
     Three small wraps of the Hugging Face trainer instance:
     `compute_loss` pops the segment ids before the model sees the batch,
     `compute_loss_func` computes `per_sample_loss`, and
-    `_get_num_items_in_batch` counts samples (not tokens) in the accumulated
+    the trainer's item count (`compat.transformers_api.count_items_with`) counts samples (not tokens) in the accumulated
     batch, gathered across processes like the token count it replaces.
     """
     pending: dict[str, torch.Tensor] = {}
@@ -134,4 +135,4 @@ def install_sample_loss(trainer: Any) -> None:
 
     trainer.compute_loss = compute_loss_popping_segments
     trainer.compute_loss_func = sample_loss
-    trainer._get_num_items_in_batch = count_accumulated_samples
+    count_items_with(trainer, count_accumulated_samples)

@@ -26,6 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from axolotl_packing_bench.compat.transformers_api import attn_implementation, set_attn_implementation
+
 NAME = "packbench_sdpa_varlen"
 
 
@@ -116,13 +118,13 @@ def use_segment_attention(model: torch.nn.Module) -> bool:
     config.json), so checkpoints load with plain sdpa.
     """
     config = getattr(model, "config", None)
-    if config is None or getattr(config, "_attn_implementation", None) != "sdpa":
+    if config is None or attn_implementation(config) != "sdpa":
         return False
     register()
     for sub in model.modules():  # every config object the model's layers read
         sub_config = getattr(sub, "config", None)
-        if sub_config is not None and getattr(sub_config, "_attn_implementation", None) == "sdpa":
-            sub_config._attn_implementation = NAME
+        if sub_config is not None and attn_implementation(sub_config) == "sdpa":
+            set_attn_implementation(sub_config, NAME)
     return True
 
 
@@ -130,11 +132,11 @@ def use_segment_attention(model: torch.nn.Module) -> bool:
 def plain_sdpa(model: torch.nn.Module) -> Iterator[None]:
     """Run `model` on transformers' own sdpa for a while, undoing `use_segment_attention` meanwhile."""
     configs = {id(c): c for sub in model.modules() if (c := getattr(sub, "config", None)) is not None
-               and getattr(c, "_attn_implementation", None) == NAME}.values()
+               and attn_implementation(c) == NAME}.values()
     for config in configs:
-        config._attn_implementation = "sdpa"
+        set_attn_implementation(config, "sdpa")
     try:
         yield
     finally:
         for config in configs:
-            config._attn_implementation = NAME
+            set_attn_implementation(config, NAME)

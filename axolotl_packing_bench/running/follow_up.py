@@ -26,7 +26,7 @@ class MatrixFollowUp:
     """Eval and probes on one trained cell; `follow_up(plan, result) -> result`. Never raises for a probe."""
 
     eval_spec: Mapping[str, Any] | None
-    probes: Mapping[str, Mapping[str, Any]]  # probe name -> its settings (see `probe_registry`)
+    probes: Mapping[str, Mapping[str, Any]]  # probe name -> its settings (see `probes.registry`)
     base_dir: Path
     plans: Sequence[CellPlan] = ()
 

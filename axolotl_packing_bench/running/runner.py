@@ -1,7 +1,7 @@
 """Run matrix cells with `axolotl train`, one process per cell, and record results.
 
-The pieces every backend (`cluster.local`, `cluster.ray_backend`,
-`cluster.slurm`) shares, driven by one loop (`pipeline.driver`):
+The pieces every backend (`running.backends.local`, `.ray_backend`,
+`.slurm`) shares, driven by one loop (`running.driver`):
 
 1. `plan_cells`: which (cell, repeat) pairs to run and which are already done
    (their latest result in `results.jsonl` is ok), in run order: the cells of
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from axolotl_packing_bench.compat.axolotl_api import train_command as axolotl_train_command
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text, locked
 from axolotl_packing_bench.report.leaderboard import render_to
@@ -44,7 +45,7 @@ from axolotl_packing_bench.core.fileio import read_tail
 from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 
-DEFAULT_TRAIN_COMMAND = ("{python}", "-m", "axolotl.cli.main", "train", "{config}", "--launcher", "{launcher}")
+DEFAULT_TRAIN_COMMAND = tuple(axolotl_train_command("{python}", "{config}", "{launcher}"))
 """`axolotl train <recipe> --launcher <launcher>`, through the interpreter running packbench."""
 
 KILL_GRACE_S = 10.0

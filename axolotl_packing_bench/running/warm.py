@@ -60,8 +60,6 @@ AXOLOTL_PRELOAD = (
     "accelerate",
     "peft",
     *TRAIN_MODULES,
-    "axolotl.cli.checks",
-    "axolotl.prompt_strategies.chat_template",
     "transformers.hf_argparser",
     "transformers.models.llama.modeling_llama",
     "sklearn.feature_extraction.text",
@@ -91,10 +89,10 @@ def warm_packing_kernels() -> None:
 
 def axolotl_train(config: str) -> int:
     """`axolotl train CONFIG --launcher python`, through Axolotl's own click CLI, in this process."""
-    from axolotl_packing_bench.compat.axolotl_api import axolotl_cli
+    from axolotl_packing_bench.compat.axolotl_api import run_train_cli
 
     try:
-        axolotl_cli.main(args=["train", config, "--launcher", "python"], prog_name="axolotl", standalone_mode=True)
+        run_train_cli(config)
     except SystemExit as done:
         return _exit_code(done.code)
     return 0

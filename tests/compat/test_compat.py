@@ -109,3 +109,50 @@ def test_the_check_sees_an_internal_import(tmp_path):
     sample.write_text("def f():\n    from axolotl.utils.data import prepare_datasets\n"
                       "    from transformers import AttentionInterface, AutoTokenizer\n")
     assert _internal_imports(sample) == ["axolotl.utils.data", "transformers.AttentionInterface"]
+
+
+PRIVATE_ATTRIBUTES = ("_attn_implementation", "_get_num_items_in_batch", "_get_train_sampler")
+"""Private attributes of transformers/Axolotl objects; only the adapters name them (`transformers_api.ATTRIBUTES`)."""
+
+
+def _names_outside_compat(match) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent.name == "compat":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            texts = [node.attr] if isinstance(node, ast.Attribute) else [node.value] if (
+                isinstance(node, ast.Constant) and isinstance(node.value, str)) else []
+            found.setdefault(str(path.relative_to(PACKAGE)), []).extend(t for t in texts if match(t))
+    return {name: hits for name, hits in found.items() if hits}
+
+
+def test_private_attributes_are_used_only_through_the_adapters():
+    assert _names_outside_compat(lambda text: text in PRIVATE_ATTRIBUTES) == {}
+    assert {name.split(".")[1] for name in transformers_api.ATTRIBUTES} <= set(PRIVATE_ATTRIBUTES)
+
+
+def test_axolotl_module_paths_are_named_only_by_the_adapter():
+    # the train command and the warm worker's preload list come from axolotl_api (CLI_MODULE, TRAIN_MODULES)
+    def names_a_module(text: str) -> bool:
+        return text.startswith("axolotl.") and " " not in text and text != "axolotl.packbench"  # the plugin's logger
+
+    offenders = _names_outside_compat(names_a_module)
+    from axolotl_packing_bench.running.runner import DEFAULT_TRAIN_COMMAND
+    from axolotl_packing_bench.running.warm import AXOLOTL_PRELOAD
+
+    assert axolotl_api.CLI_MODULE in DEFAULT_TRAIN_COMMAND and set(axolotl_api.TRAIN_MODULES) <= set(AXOLOTL_PRELOAD)
+    assert offenders == {}
+
+
+def test_the_attention_and_item_count_accessors_work_on_the_installed_release():
+    pytest.importorskip("transformers")
+    from transformers import LlamaConfig, Trainer
+
+    config = LlamaConfig(vocab_size=11, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
+    transformers_api.set_attn_implementation(config, "eager")
+    assert transformers_api.attn_implementation(config) == "eager" == config._attn_implementation
+    assert callable(getattr(Trainer, "_get_num_items_in_batch", None)), "transformers renamed the item count hook"
+    holder = type("T", (), {})()
+    transformers_api.count_items_with(holder, len)
+    assert holder._get_num_items_in_batch is len
