@@ -181,3 +181,11 @@ def test_native_is_named_once_and_its_attention_derived_once():
 def test_dead_paths_stay_gone():
     assert def_homes("run_matrix") == set() and def_homes("default_metrics_file") == set()
     assert string_homes(lambda text: text.endswith("plugin/args.py") or "not wired in" in text) == set()
+
+
+def test_one_cell_process_lifecycle():
+    assert def_homes("CellRun") == {"running/runner.py"}
+    assert string_homes(lambda text: text == ".running") == {"running/runner.py"}
+    lifecycle = {m for m, tree in _trees().items() if any(isinstance(n, ast.Name) and n.id == "CellRun" for n in ast.walk(tree))}
+    assert lifecycle == {"running/runner.py", "running/backends/local.py"}
+    assert not any(isinstance(n, ast.Attribute) and n.attr == "killpg" for n in ast.walk(_trees()["running/backends/local.py"]))

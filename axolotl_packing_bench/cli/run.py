@@ -277,8 +277,10 @@ def status(matrix_path: Path, runs_dir: Path, results_path: Path) -> None:
 
 def _is_running(run_dir: Path) -> bool:
     """Whether a `packbench run` has a live training process in `run_dir`."""
+    from axolotl_packing_bench.running.runner import RUNNING_MARKER
+
     try:
-        pids = [int(part) for part in (run_dir / ".running").read_text().split()]
+        pids = [int(part) for part in (run_dir / RUNNING_MARKER).read_text().split()]
     except (OSError, ValueError):
         return False
     for pid in pids[-1:]:

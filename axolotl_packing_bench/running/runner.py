@@ -50,6 +50,9 @@ DEFAULT_TRAIN_COMMAND = tuple(axolotl_train_command("{python}", "{config}", "{la
 
 KILL_GRACE_S = 10.0
 
+RUNNING_MARKER = ".running"
+"""In a cell's run directory while it trains: the runner's and the training process's pids."""
+
 
 def train_command(template: Sequence[str], config: str | Path, launcher: str = "python") -> list[str]:
     """The argv of one training run: `{config}`, `{launcher}`, `{python}` filled in."""
@@ -320,6 +323,67 @@ def stop_process(process: CellProcess, grace: float = KILL_GRACE_S, poll_s: floa
         time.sleep(poll_s)
 
 
+@dataclass
+class CellRun:
+    """One cell's training process from start to result: the one lifecycle every backend runs.
+
+    `start` writes the `.running` marker (runner and child pid, read by the
+    orphan check); `check` polls the process and enforces the timeout
+    (SIGTERM to its group, SIGKILL `KILL_GRACE_S` later) without blocking;
+    `finish` kills what the cell left behind, removes the marker and reads
+    the result; `stop` ends it early (an interrupted run records nothing).
+    """
+
+    prepared: PreparedCell
+    process: CellProcess
+    runner: dict[str, Any]
+    timeout: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    timed_out: bool = False
+    kill_at: float | None = None
+
+    @classmethod
+    def start(cls, prepared: PreparedCell, process: CellProcess, runner: dict[str, Any], *, timeout: float | None,
+              started: float | None = None) -> CellRun:
+        atomic_write_text(prepared.plan.run_dir / RUNNING_MARKER, f"{os.getpid()} {process.pid}\n")
+        return cls(prepared, process, runner, timeout, started if started is not None else time.monotonic())
+
+    @property
+    def wall_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def check(self) -> int | None:
+        """The exit code once the process ended, else None (sending the timeout's signals when due)."""
+        code = self.process.poll()
+        if code is not None:
+            return code
+        now = time.monotonic()
+        if self.timeout is not None and not self.timed_out and now - self.started > self.timeout:
+            self.timed_out = True
+            self.kill_at = now + KILL_GRACE_S
+            self.process.signal_group(signal.SIGTERM)
+        elif self.kill_at is not None and now > self.kill_at:
+            self.process.signal_group(signal.SIGKILL)
+        return None
+
+    def _clean_up(self) -> None:
+        self.process.signal_group(signal.SIGKILL)  # stragglers a launcher left behind
+        with contextlib.suppress(FileNotFoundError):
+            (self.prepared.plan.run_dir / RUNNING_MARKER).unlink()
+
+    def finish(self, code: int | None, **runner: Any) -> RunResult:
+        """The result of the ended process; `runner` adds to what `metrics.runner` records."""
+        self._clean_up()
+        self.runner.update(wall_s=round(self.wall_s, 2), exit_code=code, cpu_s=self.process.cpu_s,
+                           finished_at=now_iso(), **runner)
+        return cell_result(self.prepared, exit_code=code, timed_out=self.timed_out, runner=self.runner)
+
+    def stop(self, grace: float = 2.0) -> None:
+        """End the process now (SIGTERM, SIGKILL after `grace`), leaving no marker and no straggler."""
+        stop_process(self.process, grace=grace)
+        self._clean_up()
+
+
 def run_cell(
     cell: Cell,
     run_dir: str | Path,
@@ -359,30 +423,18 @@ def run_cell(
     runner: dict[str, Any] = {"started_at": now_iso(), "timeout_s": timeout, "command": shlex.join(argv), "worker": "isolated"}
     atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
     started = time.monotonic()
-    marker = plan.run_dir / ".running"
     process = IsolatedProcess(argv, log_path=prepared.log_path, env=env if env is not None else child_env())
-    atomic_write_text(marker, f"{os.getpid()} {process.pid}\n")
-    timed_out = stopped = False
+    run = CellRun.start(prepared, process, runner, timeout=timeout, started=started)
     try:
-        while process.poll() is None:
+        while (code := run.check()) is None:
             time.sleep(poll_s)
             if stop is not None and stop.is_set():
-                stopped = True
-                stop_process(process, grace=2.0)
-            elif timeout is not None and time.monotonic() - started > timeout:
-                timed_out = True
-                stop_process(process)
-    finally:
-        if process.poll() is None:  # an exception in this thread: leave no orphan
-            stop_process(process, grace=1.0)
-        process.signal_group(signal.SIGKILL)  # stragglers a launcher left behind
-        with contextlib.suppress(FileNotFoundError):
-            marker.unlink()
-    runner.update(wall_s=round(time.monotonic() - started, 2), exit_code=process.exit_code, cpu_s=process.cpu_s,
-                  finished_at=now_iso())
-    if stopped:
-        return None
-    return cell_result(prepared, exit_code=process.exit_code, timed_out=timed_out, runner=runner)
+                run.stop(grace=2.0)
+                return None
+    except BaseException:  # an exception in this thread: leave no orphan
+        run.stop(grace=1.0)
+        raise
+    return run.finish(code)
 
 
 # ---------------------------------------------------------------- 3. record

@@ -1,10 +1,11 @@
 """The local backend: cells as processes on this machine, `jobs` at a time.
 
 By default each cell is a child forked from a warm worker that imported
-Axolotl once (`bench.warm`); a cell with a custom train command, a launcher
+Axolotl once (`running.warm`); a cell with a custom train command, a launcher
 other than `python`, or `isolated=True` (`--isolated-process`) runs in a
-fresh interpreter under the guard (`bench.procguard`). Either way the cell
-is one process group, killed as a group on timeout or stop, and it dies
+fresh interpreter under the guard (`core.procguard`). Either way the cell
+is one process group, run through `runner.CellRun` (the lifecycle
+`run_cell` shares), killed as a group on timeout or stop, and it dies
 with the runner.
 
 Everything here runs on the driver's thread (no threads of its own), so the
@@ -14,28 +15,25 @@ process, fires only when the runner itself ends.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from axolotl_packing_bench.running import load
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.results.store import now_iso
 from axolotl_packing_bench.running.runner import (
-    KILL_GRACE_S,
     CellPlan,
     CellProcess,
+    CellRun,
     IsolatedProcess,
     PreparedCell,
-    cell_result,
     child_env,
     prepare_cell,
-    stop_process,
     threads_per_cell,
     train_command,
 )
@@ -60,16 +58,9 @@ class WarmProcess(CellProcess):
 
 @dataclass
 class _Running:
-    prepared: PreparedCell
-    process: CellProcess
-    started: float
-    timeout: float | None
+    run: CellRun
     reading: load.Reading
-    runner: dict[str, Any]
     beside: int = 0
-    timed_out: bool = False
-    kill_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LocalBackend:
@@ -149,14 +140,13 @@ class LocalBackend:
                 runner["warm_error"] = self.warm_error
             atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
             process = IsolatedProcess(argv, log_path=prepared.log_path, env=self.env)
-        atomic_write_text(plan.run_dir / ".running", f"{os.getpid()} {process.pid}\n")
+        run = CellRun.start(prepared, process, runner, timeout=timeout, started=started)
         for other in self.running.values():
             other.beside = max(other.beside, len(self.running))
-        self.running[str(plan.run_dir)] = _Running(prepared, process, started, timeout, reading, runner,
-                                                   beside=len(self.running))
+        self.running[str(plan.run_dir)] = _Running(run, reading, beside=len(self.running))
 
     def _groups(self) -> list[int]:
-        return [entry.process.pid for entry in self.running.values()]
+        return [entry.run.process.pid for entry in self.running.values()]
 
     def poll(self, wait_s: float) -> list[Outcome]:
         deadline = time.monotonic() + wait_s
@@ -168,39 +158,24 @@ class LocalBackend:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def _check(self) -> None:
-        now = time.monotonic()
         for key, entry in list(self.running.items()):
-            code = entry.process.poll()
+            run = entry.run
+            code = run.check()
             if code is None:
-                if entry.timeout is not None and not entry.timed_out and now - entry.started > entry.timeout:
-                    entry.timed_out = True
-                    entry.kill_at = now + KILL_GRACE_S
-                    entry.process.signal_group(signal.SIGTERM)
-                elif entry.kill_at is not None and now > entry.kill_at:
-                    entry.process.signal_group(signal.SIGKILL)
                 continue
-            entry.process.signal_group(signal.SIGKILL)  # stragglers the cell left behind
             del self.running[key]
-            self.own.finished_s += entry.process.cpu_s or 0.0
-            wall = time.monotonic() - entry.started
+            self.own.finished_s += run.process.cpu_s or 0.0
+            wall = run.wall_s
             end = load.read(self.own, self._groups())
-            entry.runner.update(
-                wall_s=round(wall, 2), exit_code=code, cpu_s=entry.process.cpu_s, finished_at=now_iso(),
-                load=load.summarize(entry.reading, end, wall_s=wall, cells_beside=entry.beside,
-                                    threads_per_cell=self.threads),
-            )
-            with contextlib.suppress(FileNotFoundError):
-                (entry.prepared.plan.run_dir / ".running").unlink()
-            result = cell_result(entry.prepared, exit_code=code, timed_out=entry.timed_out, runner=entry.runner)
-            self.ready.append(Outcome(entry.prepared.plan, result))
+            result = run.finish(code, load=load.summarize(entry.reading, end, wall_s=wall, cells_beside=entry.beside,
+                                                          threads_per_cell=self.threads))
+            self.ready.append(Outcome(run.prepared.plan, result))
 
     def cancel(self) -> None:
         for entry in self.running.values():
-            entry.process.signal_group(signal.SIGTERM)
+            entry.run.process.signal_group(signal.SIGTERM)
         for entry in self.running.values():
-            stop_process(entry.process, grace=2.0)
-            with contextlib.suppress(FileNotFoundError):
-                (entry.prepared.plan.run_dir / ".running").unlink()
+            entry.run.stop(grace=2.0)
         self.running.clear()
         self.ready.clear()
 
