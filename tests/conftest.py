@@ -22,6 +22,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test offline (again, per test): no hub, dataset or model download even after a test changed the env."""
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """The embedded tiny Llama (randomly initialized `tiny-8b-init`), built once per session."""
+    pytest.importorskip("transformers")
+    from axolotl_packing_bench.assets import ensure_model
+
+    return ensure_model("tiny-8b-init")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real SFT samples in ../shared/data, or a skip saying where they were looked for."""

@@ -189,3 +189,11 @@ def test_one_cell_process_lifecycle():
     lifecycle = {m for m, tree in _trees().items() if any(isinstance(n, ast.Name) and n.id == "CellRun" for n in ast.walk(tree))}
     assert lifecycle == {"running/runner.py", "running/backends/local.py"}
     assert not any(isinstance(n, ast.Attribute) and n.attr == "killpg" for n in ast.walk(_trees()["running/backends/local.py"]))
+
+
+def test_shared_test_fixtures_are_defined_once():
+    tests = Path(__file__).parent
+    for name in ("offline", "tiny_model"):
+        homes = sorted(str(path.relative_to(tests)) for path in tests.rglob("*.py")
+                       if f"def {name}(" in path.read_text(encoding="utf-8"))
+        assert homes == ["conftest.py"], name

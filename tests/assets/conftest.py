@@ -1,15 +1,10 @@
-"""Every asset test builds under a temporary PACKBENCH_HOME, offline."""
+"""Every asset test builds under a temporary PACKBENCH_HOME (offline, as every test: tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture

@@ -14,20 +14,6 @@ from axolotl_packing_bench.cli import main
 from tests.eval.helpers import make_run
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> Path:
-    pytest.importorskip("transformers")
-    from axolotl_packing_bench.assets import ensure_model
-
-    return ensure_model("tiny-8b-init")
-
-
 def run(*args: str):
     return CliRunner().invoke(main, ["eval", *args], catch_exceptions=False)
 

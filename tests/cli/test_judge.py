@@ -21,9 +21,7 @@ pytest.importorskip("transformers")
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+def judge_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 
@@ -35,13 +33,6 @@ def questions() -> None:
     from axolotl_packing_bench.eval.prompts import load_prompts
 
     QUESTIONS[:] = [p.prompt for p in load_prompts("offline:3").prompts]
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> Path:
-    from axolotl_packing_bench.assets import ensure_model
-
-    return ensure_model("tiny-8b-init")
 
 
 def judge(*args: str):

@@ -27,11 +27,6 @@ axes:
 """
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 

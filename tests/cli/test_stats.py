@@ -14,12 +14,6 @@ from axolotl_packing_bench.cli import main
 SHARED_DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-
-
 def run(*args: str):
     return CliRunner().invoke(main, ["stats", *args], catch_exceptions=False)
 

@@ -18,13 +18,6 @@ AXOLOTL = str(Path(sys.executable).with_name("axolotl"))
 
 
 @pytest.fixture(scope="session")
-def tiny_model() -> str:
-    from axolotl_packing_bench.assets import ensure_model
-
-    return str(ensure_model("tiny-8b-init"))
-
-
-@pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> str:
     """120 synthetic chats, a few longer than the 256-token capacity used below."""
     from axolotl_packing_bench.assets import ensure_dataset
@@ -32,10 +25,10 @@ def tiny_dataset(tmp_path_factory) -> str:
     return str(ensure_dataset(120, seed=1, overlong_fraction=0.05))
 
 
-def recipe(model: str, dataset_entries: list[dict[str, Any]], out: Path, **settings: Any) -> dict[str, Any]:
+def recipe(model: str | Path, dataset_entries: list[dict[str, Any]], out: Path, **settings: Any) -> dict[str, Any]:
     """A small Axolotl recipe for the tiny model, with the plugin enabled."""
     cfg = {
-        "base_model": model,
+        "base_model": str(model),
         "plugins": [PLUGIN_PATH],
         "datasets": dataset_entries,
         "sequence_len": 256,
