@@ -158,6 +158,12 @@ def test_the_baseline_and_the_seed_axis_have_one_home():
 
 def test_strategy_display_order_has_one_home():
     assert def_homes("STRATEGY_ORDER") == {"matrix/spec.py"}
+    from axolotl_packing_bench.cli.stats import _strategy_names
+    from axolotl_packing_bench.matrix.spec import STRATEGY_ORDER
+    from axolotl_packing_bench.packing import STRATEGIES
+
+    shown = _strategy_names(None, STRATEGIES)
+    assert shown[0] == constants.BASELINE_STRATEGY and shown == [s for s in STRATEGY_ORDER if s in STRATEGIES]
     assert def_homes("FALLBACK_STRATEGIES") == set()
 
 

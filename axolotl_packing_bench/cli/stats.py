@@ -121,8 +121,10 @@ def stats(
 
 
 def _strategy_names(option: str | None, registry: dict) -> list[str]:
-    if option is None:  # the baseline first, then the rest by name
-        return sorted(registry, key=lambda name: (name != BASELINE_STRATEGY, name))
+    if option is None:  # in the display order every table uses: the baseline first
+        from axolotl_packing_bench.matrix.spec import strategy_sort_key
+
+        return sorted(registry, key=strategy_sort_key)
     names = [name.strip() for name in option.split(",") if name.strip()]
     unknown = [name for name in names if name not in registry]
     if unknown or not names:
