@@ -75,6 +75,9 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).")
 @click.option("--retries", default=0, show_default=True, type=click.IntRange(min=0), help="Ray: run a failed cell up to N more times.")
 @click.option("--submit", is_flag=True, help="Slurm: submit the scripts with sbatch (default: only write them).")
+@click.option("--validate/--no-validate", "check_first", default=True, show_default=True, envvar="PACKBENCH_VALIDATE",
+              help="Run `packbench validate`'s checks first (schema, unknown keys, dataset files, local model paths, "
+              "judge key) and refuse before training if any fails. Env: PACKBENCH_VALIDATE=0 to skip.")
 def run(
     matrix_path: Path,
     dry_run: bool,
@@ -93,6 +96,7 @@ def run(
     ray_address: str | None,
     retries: int,
     submit: bool,
+    check_first: bool,
 ) -> None:
     """Train every cell of a matrix with Axolotl, one process per cell.
 
@@ -119,6 +123,9 @@ def run(
     --submit); each array task records its own result in the shared results
     file. Every backend runs the matrix's eval: and probes: sections after a
     cell trains. `packbench status` shows the cells' states for any of them.
+
+    Before anything trains, the cells pass `packbench validate`'s checks
+    (exit status 2 with the same sentences otherwise); --no-validate skips them.
     """
     from axolotl_packing_bench.report.leaderboard import render_to
     from axolotl_packing_bench.running import runner
@@ -137,6 +144,8 @@ def run(
             raise UserInputError("--train-entry and --train-command exclude each other; pass one of them.")
         if not _is_entry(train_entry):
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
+    if check_first:
+        _validate_first(matrix_path, matrix, cells)
     results = read_results_or_fail(results_path)
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
@@ -205,6 +214,16 @@ def run(
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _validate_first(matrix_path: Path, matrix, cells) -> None:
+    """Refuse with `packbench validate`'s sentences when the cells to run have any problem."""
+    from axolotl_packing_bench.cli.bench_options import ProblemsError
+    from axolotl_packing_bench.cli.validation import matrix_problems
+
+    problems = matrix_problems(matrix, cells, progress=lambda line: click.echo(line, err=True))
+    if problems:
+        raise ProblemsError(problems, f"{matrix_path} (nothing trained; fix them, or pass --no-validate)")
 
 
 def _build_embedded_bases(plans, progress) -> None:

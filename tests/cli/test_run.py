@@ -151,6 +151,41 @@ def test_bad_options_are_one_sentence(work):
     assert result.exit_code == 2 and "must contain {config}" in result.output
 
 
+def local_inputs(work: Path, text: str = MATRIX) -> str:
+    """`text` with a real local model folder and dataset file in place of the made-up paths."""
+    (work / "models" / "small").mkdir(parents=True)
+    (work / "models" / "small" / "config.json").write_text("{}")
+    (work / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, '
+                                      '{"role": "assistant", "content": "hello"}]}\n')
+    return text.replace("/models/small", str(work / "models" / "small")).replace("/data/chats.jsonl", str(work / "chats.jsonl"))
+
+
+def test_run_validates_first_and_refuses_a_misspelled_key_before_training(work):
+    (work / "m.yaml").write_text(local_inputs(work, MATRIX.replace("micro_batch_size", "micro_batch_sze")))
+    result = run("--validate")
+    assert result.exit_code == 2, result.output
+    assert ("m.yaml: base.micro_batch_sze: unknown Axolotl key (did you mean 'micro_batch_size'?), which Axolotl "
+            "would silently ignore (3 cells); fix: rename or remove it.") in result.output
+    assert "nothing trained" in result.output and "Traceback" not in result.output
+    assert calls(work) == [] and not (work / "leaderboard" / "results.jsonl").exists()
+    skipped = run("--no-validate")  # the user's choice: it trains as written
+    assert skipped.exit_code == 0 and len(calls(work)) == 3
+
+
+def test_run_refuses_a_missing_model_path_before_training(work):
+    text = local_inputs(work)
+    (work / "m.yaml").write_text(text.replace(str(work / "models" / "small"), str(work / "models" / "gone")))
+    result = run("--validate")
+    assert result.exit_code == 2, result.output
+    assert (f"m.yaml: axes.model[small].path: the local model path {work / 'models' / 'gone'} does not exist (3 cells)"
+            in result.output)
+    assert calls(work) == [] and not (work / "runs").exists()
+    (work / "m.yaml").write_text(text)
+    ok = run("--validate")
+    assert ok.exit_code == 0, ok.output
+    assert len(calls(work)) == 3
+
+
 def test_status(work, monkeypatch):
     plan(monkeypatch, greedy="crash")
     run("--only", "strategy=padding", "--only", "strategy=greedy")
