@@ -46,7 +46,7 @@ def validate(matrix_path: Path | None, recipe_path: Path | None, schema: bool, d
     --recipe, the plugin's own config errors show here as one line each,
     before any training starts. `packbench run` runs the same checks first.
     """
-    from axolotl_packing_bench.cli.validation import describe_checks, matrix_problems
+    from axolotl_packing_bench.cli.validation import describe_checks, matrix_problems, stderr_lines
 
     if (matrix_path is None) == (recipe_path is None):
         raise UserInputError("pass either --matrix FILE or --recipe FILE to `packbench validate`.")
@@ -56,7 +56,7 @@ def validate(matrix_path: Path | None, recipe_path: Path | None, schema: bool, d
         click.echo(f"{recipe_path}: OK ({checked}).")
         return
     matrix, cells = load_cells(matrix_path)
-    problems = matrix_problems(matrix, cells, schema=schema, data=data, progress=lambda line: click.echo(line, err=True))
+    problems = matrix_problems(matrix, cells, schema=schema, data=data, progress=stderr_lines())
     if problems:
         raise ProblemsError(problems, str(matrix_path))
     click.echo(f"{matrix_path}: OK, {len(cells)} cells ({checked}).")

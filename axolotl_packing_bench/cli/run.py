@@ -219,9 +219,9 @@ def run(
 def _validate_first(matrix_path: Path, matrix, cells) -> None:
     """Refuse with `packbench validate`'s sentences when the cells to run have any problem."""
     from axolotl_packing_bench.cli.bench_options import ProblemsError
-    from axolotl_packing_bench.cli.validation import matrix_problems
+    from axolotl_packing_bench.cli.validation import matrix_problems, stderr_lines
 
-    problems = matrix_problems(matrix, cells, progress=lambda line: click.echo(line, err=True))
+    problems = matrix_problems(matrix, cells, progress=stderr_lines())
     if problems:
         raise ProblemsError(problems, f"{matrix_path} (nothing trained; fix them, or pass --no-validate)")
 

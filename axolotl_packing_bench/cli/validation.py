@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import click
+
 from axolotl_packing_bench.matrix.problems import Problem
 
 
@@ -29,6 +31,12 @@ def matrix_problems(matrix: Any, cells: Sequence[Any], *, schema: bool = True, d
         problems += check_cell_datasets(matrix, cells)
     problems += judge_key_problems(matrix.sections.get("eval"), str(matrix.path))
     return problems
+
+
+def stderr_lines() -> Callable[[str], None]:
+    """Print progress lines to this moment's stderr (the schema check silences Axolotl by redirecting it)."""
+    stream = click.get_text_stream("stderr")
+    return lambda line: click.echo(line, file=stream)
 
 
 def judge_key_problems(section: Any, file: str) -> list[Problem]:

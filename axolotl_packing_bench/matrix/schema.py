@@ -190,7 +190,7 @@ def _shape(config: Mapping[str, Any], sources: Mapping[str, str]) -> str:
 class _Ticker:
     """Calls `progress` with a line when checking takes longer than PROGRESS_AFTER_S, then every 5 s."""
 
-    def __init__(self, progress: Callable[[str], None] | None, total: int):
+    def __init__(self, progress: Callable[[str], None] | None, total: int = 0):
         self.progress, self.total = progress, total
         self.began = time.monotonic()
         self.next_at = self.began + PROGRESS_AFTER_S
@@ -227,6 +227,7 @@ def check_cells(matrix: Matrix, cells: Iterable[Cell], progress: Callable[[str],
     reported. `progress` gets a line when checking runs past a few seconds.
     """
     cells = list(cells)
+    ticker = _Ticker(progress)
     plugins = sorted({name for cell in cells for name in cell.config.get("plugins") or []})
     try:
         classes = _load_classes(plugins, progress)
@@ -244,28 +245,31 @@ def check_cells(matrix: Matrix, cells: Iterable[Cell], progress: Callable[[str],
                 group = (key, canonical_json([type(config[key]).__name__, config[key]]), cell.sources.get(key, ""))
                 values.setdefault(group, []).append(cell)
                 value_keys.setdefault(cell.cell_id, []).append(group)
-    ticker = _Ticker(progress, len(shapes) + len(values))
+    ticker.total = len(shapes) + len(values)
     counts: dict[Problem, int] = {}
 
     def count(found: Iterable[Problem], times: int) -> None:
         for problem in dict.fromkeys(found):
             counts[problem] = counts.get(problem, 0) + times
 
-    suspect: set[tuple[str, str, str]] = set()
-    for done, (group, members) in enumerate(values.items(), start=1):
-        if not _value_is_clean(members[0], group[0]):
-            suspect.add(group)
-        ticker.tick(done)
-    for done, members in enumerate(shapes.values(), start=len(values) + 1):
-        clean = [m for m in members if not suspect.intersection(value_keys.get(m[0].cell_id, ()))]
-        if clean:  # these differ only in values Axolotl accepts: one check speaks for all
-            cell, config = clean[0]
-            count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), len(clean))
-        clean_ids = {m[0].cell_id for m in clean}
-        for cell, config in members:  # a value that may be invalid: that cell is checked on its own
-            if cell.cell_id not in clean_ids:
-                count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), 1)
-        ticker.tick(done)
+    from axolotl_packing_bench.compat.axolotl_api import schema_built_once
+
+    with schema_built_once():
+        suspect: set[tuple[str, str, str]] = set()
+        for done, (group, members) in enumerate(values.items(), start=1):
+            if not _value_is_clean(members[0], group[0]):
+                suspect.add(group)
+            ticker.tick(done)
+        for done, members in enumerate(shapes.values(), start=len(values) + 1):
+            clean = [m for m in members if not suspect.intersection(value_keys.get(m[0].cell_id, ()))]
+            if clean:  # these differ only in values Axolotl accepts: one check speaks for all
+                cell, config = clean[0]
+                count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), len(clean))
+            clean_ids = {m[0].cell_id for m in clean}
+            for cell, config in members:  # a value that may be invalid: that cell is checked on its own
+                if cell.cell_id not in clean_ids:
+                    count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), 1)
+            ticker.tick(done)
     return [Problem(p.file, p.key, p.message, p.fix, cells=n) for p, n in counts.items()]
 
 
