@@ -89,11 +89,15 @@ def _checked(path: Path, lengths: np.ndarray) -> np.ndarray:
 
 def _read_npy(path: Path) -> np.ndarray:
     try:
+        if path.stat().st_size == 0:
+            raise LengthsInputError(f"{path.name} is empty; save the lengths with numpy.save(path, lengths).")
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except PermissionError:
+        raise LengthsInputError(f"{path} cannot be read (permission denied); make it readable or copy it.") from None
+    except (OSError, ValueError, EOFError) as error:  # a truncated file ends in EOFError, which click shows as "Aborted!"
         raise LengthsInputError(
-            f"{path.name} is not a readable .npy array ({error}); save it with "
-            "numpy.save(path, lengths)."
+            f"{path.name} is not a .npy array numpy can read ({type(error).__name__}: {error}); "
+            "save it with numpy.save(path, lengths)."
         ) from None
 
 
@@ -103,6 +107,10 @@ def _read_text(path: Path) -> np.ndarray:
     except UnicodeDecodeError:
         raise LengthsInputError(
             f"{path.name} is not text; use a .npy file or one integer per line."
+        ) from None
+    except OSError as error:
+        raise LengthsInputError(
+            f"{path} cannot be read ({error.strerror or type(error).__name__}); make it readable or pass another file."
         ) from None
     lengths = []
     for number, line in enumerate(lines, start=1):

@@ -269,6 +269,34 @@ class TestBadInput:
         else:
             self.assert_user_error(result, f"{name} holds no lengths; write one token count per line")
 
+    @pytest.mark.parametrize("name, content, fragment", [
+        ("zero.npy", b"", "zero.npy is empty; save the lengths with numpy.save(path, lengths)."),
+        ("cut.npy", None, "cut.npy is not a .npy array numpy can read (ValueError: Failed to read all data"),
+        ("junk.npy", b"not numpy at all", "junk.npy is not a .npy array numpy can read"),
+        ("binary.txt", b"\xff\xfe\x00", "binary.txt is not text"),
+    ])
+    def test_unreadable_lengths_file_is_one_sentence(self, tmp_path, name, content, fragment):
+        """An empty .npy used to end in click's bare `Aborted!` (numpy's EOFError)."""
+        path = tmp_path / name
+        if content is None:  # a .npy cut short after its header
+            np.save(path, np.arange(100, dtype=np.int64))
+            path.write_bytes(path.read_bytes()[:128])
+        else:
+            path.write_bytes(content)
+        result = run(str(path), "--capacity", "8")
+        self.assert_user_error(result, fragment)
+        assert "Aborted" not in result.output
+
+    def test_unreadable_text_file_is_one_sentence(self, tmp_path, monkeypatch):
+        path = tmp_path / "l.txt"
+        path.write_text("3\n")
+
+        def denied(self, *args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(Path, "read_text", denied)
+        self.assert_user_error(run(str(path), "--capacity", "8"), f"{path} cannot be read (Permission denied)")
+
     def test_not_utf8_dataset_is_one_sentence(self, tmp_path, tokenizer_dir):
         path = tmp_path / "latin1.jsonl"
         path.write_bytes('{"instruction": "caf\xe9", "output": "x"}\n'.encode("latin-1"))
