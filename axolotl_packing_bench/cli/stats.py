@@ -327,6 +327,11 @@ def _trainer_pad_tokens(row: dict) -> int:
     return row["trainer_tokens"] - row["total_tokens"]
 
 
+def _fewer(count: int, what: str) -> str:
+    """`1,234 fewer pad tokens`, or `128 more pad tokens` when there are more."""
+    return f"{count:,} fewer {what}" if count >= 0 else f"{-count:,} more {what}"
+
+
 def _table(summary: dict) -> str:
     multiple = summary["pad_to_multiple_of"]
     batching = (f"micro batches of {summary['micro_batch_size']}, each padded to its longest row"
@@ -384,8 +389,8 @@ def _table(summary: dict) -> str:
         share = row["saved_rows_vs_padding"] / base if base else 0.0
         lines.append(
             f"  {row['strategy']}: {row['saved_rows_vs_padding']:,} fewer rows "
-            f"({share:.1%}), {row['saved_trainer_pad_tokens_vs_padding']:,} fewer pad tokens "
-            f"({row['saved_pad_tokens_vs_padding']:,} vs full-capacity rows)"
+            f"({share:.1%}), {_fewer(row['saved_trainer_pad_tokens_vs_padding'], 'pad tokens')} "
+            f"({_fewer(row['saved_pad_tokens_vs_padding'], 'vs full-capacity rows')})"
         )
     for note in summary["notes"]:
         lines.append(f"skipped {note}.")
