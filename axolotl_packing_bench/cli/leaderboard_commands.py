@@ -38,7 +38,7 @@ def record(
     RUN_DIR is the run's output_dir (holding packbench_metrics.json).
     Recording the same run again is harmless: the results keep one row per
     run id (the latest). A run of the embedded models and datasets gets the
-    labels a matrix gives them (tiny-8b (8B), synth-100 (100)); give the
+    labels a matrix gives them (tiny-8b of size 8B, synth-100 of size 100); give the
     labels of your matrix with --model-name/--model-size/--dataset-name/
     --dataset-size and --matrix to land in its table.
     """

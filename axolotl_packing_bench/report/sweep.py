@@ -42,7 +42,7 @@ class Point:
 
 
 def _size(label: object) -> float:
-    from axolotl_packing_bench.report.leaderboard import _size_value
+    from axolotl_packing_bench.report.tables import size_value as _size_value
 
     return _size_value(label)
 

@@ -248,7 +248,7 @@ def test_real_axolotl_run_of_two_cells(tmp_path, monkeypatch):
     assert rows["greedy"].metric("packing", "efficiency") > rows["padding"].metric("packing", "efficiency")
     assert rows["greedy"].metric("training", "steps") < rows["padding"].metric("training", "steps")
     board = (tmp_path / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### synth-48 (48) × tiny-8b (8B)" in board
+    assert "### synth-48 (48) × tiny-8b · 0.6M params, stands for 8B" in board
     started = time.monotonic()
     assert CliRunner().invoke(main, ["run", "--matrix", "m.yaml"], catch_exceptions=False).exit_code == 0
     assert time.monotonic() - started < 15  # a second run skips both cells
