@@ -19,13 +19,13 @@ gives no interval to judge the loss by.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from axolotl_packing_bench.constants import DEFAULT_ATTENTION
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval
-from axolotl_packing_bench.report.tables import Table, load_of, seed_of, values_by_seed
-from axolotl_packing_bench.results.store import RunResult
+from axolotl_packing_bench.report.tables import Table, group_tables, load_of, seed_of, values_by_seed
+from axolotl_packing_bench.results.store import RunResult, latest_per_run
 
 NAMED_LOADED = 3
 """How many loaded runs a verdict names before it only counts the rest."""
@@ -191,3 +191,11 @@ def summary_lines(found: Sequence[Verdict]) -> list[str]:
              "(95% interval over seeds, `*`: the interval excludes zero):", ""]
     lines += [f"- **{entry.table}**: {entry.choice}" for entry in found]
     return lines + [""]
+
+
+def verdict_lines(results: Iterable[RunResult], matrix: str | None = None) -> list[str]:
+    """One verdict line per table of these results (the latest of each run), only `matrix`'s when given."""
+    latest = [result for result in latest_per_run(results).values() if result.ok]
+    if matrix is not None:
+        latest = [result for result in latest if result.matrix == matrix]
+    return [entry.line for entry in verdicts(group_tables(latest))]

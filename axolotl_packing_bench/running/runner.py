@@ -473,6 +473,10 @@ class Progress:
         text += f" · ETA {_duration(eta)}" if remaining else ""
         if not result.ok and result.reason:
             text += f"\n        reason: {result.reason}\n        log: {result.log}"
+        elif result.ok and result.metric("runner", "load", "loaded") is True:
+            others = result.metric("runner", "load", "others_cores")
+            used = f" (other programs used {others:g} cores)" if isinstance(others, (int, float)) else ""
+            text += f"\n        ⚠ measured on a loaded machine{used}: its times are not comparable; rerun it when idle"
         self.line(text)
 
 

@@ -240,3 +240,23 @@ class TestRecordLabels:
         (cell,) = expand(load_matrix(path))
         assert (cell.axes["model"], cell.axes["dataset"]) == ("tiny-70b", "synth-100")
         assert cell.labels == {"model_size": "70B", "dataset_size": "100"}
+
+
+def test_leaderboard_dash_and_wide(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    narrow = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-")
+    assert narrow.exit_code == 0 and narrow.output == (GOLDEN_RESULTS.parent / "LEADERBOARD.md").read_text()
+    wide = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-", "--wide")
+    assert wide.output == (GOLDEN_RESULTS.parent / "LEADERBOARD-wide.md").read_text()
+    assert not (tmp_path / "-").exists()
+    check = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-", "--check")
+    assert check.exit_code == 2 and "give --leaderboard PATH, not -" in check.output
+
+
+def test_record_prints_the_board_for_dash(tmp_path, hand_run, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("record", str(hand_run), "--results", "r.jsonl", "--leaderboard", "-")
+    assert result.exit_code == 0 and "recorded ok run abc123" in result.output
+    assert "# Packing leaderboard" in result.output and "| bfd | isolated | 30 |" in result.output
+    assert result.output.rstrip().endswith("| — |")  # a hand run: its machine load was not measured
+    assert not (tmp_path / "-").exists()

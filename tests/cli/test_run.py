@@ -252,3 +252,18 @@ def test_real_axolotl_run_of_two_cells(tmp_path, monkeypatch):
     started = time.monotonic()
     assert CliRunner().invoke(main, ["run", "--matrix", "m.yaml"], catch_exceptions=False).exit_code == 0
     assert time.monotonic() - started < 15  # a second run skips both cells
+
+
+def test_run_ends_with_the_verdict_of_each_table(work):
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "verdict (against padding; the board has every row):" in result.stdout
+    assert "  chats × small: bfd 3.10× faster (train time), held-out loss not measured — " in result.stdout
+
+
+def test_leaderboard_dash_prints_the_board_and_writes_no_file(work):
+    result = run("--leaderboard", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("# Packing leaderboard") == 1 and "| bfd | isolated |" in result.stdout
+    assert not (work / "-").exists() and not (work / "leaderboard/LEADERBOARD.md").exists()
+    assert (work / "leaderboard/results.jsonl").is_file()
