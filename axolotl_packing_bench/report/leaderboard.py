@@ -36,7 +36,7 @@ from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.probes.registry import ProbeColumn, probe_columns
 from axolotl_packing_bench.report.tables import Table, group_tables, load_of, number, values_by_seed
-from axolotl_packing_bench.report.verdict import quality_against, speed_against, summary_lines, verdicts
+from axolotl_packing_bench.report.verdict import quality_against, row_name, speed_against, summary_lines, verdicts
 
 MINUS = "\u2212"
 
@@ -265,21 +265,22 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
 _STEPS, _EFFICIENCY, _HELDOUT = BASE_COLUMNS[0], BASE_COLUMNS[6], BASE_COLUMNS[7]
 
 
-def _narrow_table(rows: Sequence[Sequence[RunResult]]) -> list[str]:
+def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] = ()) -> list[str]:
     """What decides, in under 120 columns: steps, speed-up and held-out loss against padding, efficiency,
-    leakage and the machine's load."""
+    the matrix's own evaluation scores (when it has any), leakage and the machine's load."""
     baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == BASELINE_STRATEGY), None)
     seeded = any(len(runs) > 1 for runs in rows)
     speeds = {id(runs): speed_against(runs, baseline) if baseline is not None else None for runs in rows}
     bases = {speed.basis for speed in speeds.values() if speed is not None}
     short = {"steady tokens/s": "tok/s", "train time": "time"}
     speed_title = "speed-up" + (f" ({short.get(basis := bases.pop(), basis)})" if len(bases) == 1 else "")
-    header = ["strategy", "attention", *(["seeds"] if seeded else []), "steps", speed_title,
-              "held-out loss (Δ)", "efficiency", "leakage", "machine"]
+    with_heldout = any(values_by_seed(_HELDOUT.get, runs) for runs in rows)
+    header = ["strategy", *(["seeds"] if seeded else []), "steps", speed_title,
+              *(["held-out loss (Δ)"] if with_heldout else []), "efficiency", *(column.title for column in scores),
+              "leakage", "machine"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for runs in rows:
-        first = runs[0]
-        cells = [_escape(first.axes.get("strategy", "?")), _escape(first.axes.get("attention", "—"))]
+        cells = [_escape(row_name(runs))]
         if seeded:
             cells.append(str(len(runs)))
         steps = values_by_seed(_STEPS.get, runs)
@@ -288,9 +289,12 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]]) -> list[str]:
         if runs is baseline:
             cells.append("1.00×" if bases or any(speeds.values()) else "—")
         else:
-            cells.append(f"{speed.ratio:.2f}×" if speed is not None else "—")
+            mixed = f" ({short.get(speed.basis, speed.basis)})" if speed is not None and not speed_title.endswith(")") else ""
+            cells.append(f"{speed.ratio:.2f}×{mixed}" if speed is not None else "—")
         heldout = values_by_seed(_HELDOUT.get, runs)
-        if runs is baseline or baseline is None:
+        if not with_heldout:
+            pass
+        elif runs is baseline or baseline is None:
             cells.append(_HELDOUT.show(sum(heldout.values()) / len(heldout))
                          + _HELDOUT.show_spread(mean_interval(list(heldout.values())).half_width) if heldout else "—")
         else:
@@ -298,14 +302,28 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]]) -> list[str]:
             cells.append(quality.text(4) if quality is not None else "—")
         efficiency = values_by_seed(_EFFICIENCY.get, runs)
         cells.append(_EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else "—")
+        cells += [_score_cell(column, runs, baseline) for column in scores]
         cells.append(_leakage(list(runs)))
         cells.append(_machine(runs))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
+def _score_cell(column: Column, runs: Sequence[RunResult], baseline: Sequence[RunResult] | None) -> str:
+    """An evaluation score: its mean, and its difference from padding's (`*` beyond noise)."""
+    values = values_by_seed(column.get, runs)
+    if not values:
+        return "—"
+    mean = sum(values.values()) / len(values)
+    base = values_by_seed(column.get, baseline) if baseline is not None and runs is not baseline else {}
+    if not base:
+        return column.show(mean)
+    difference = difference_interval(values, base) if len(values) > 1 or len(base) > 1 else None
+    return column.show(mean) + column.show_delta(mean, sum(base.values()) / len(base), difference)
+
+
 _LEGEND = [
-    "Each table: its verdict, then one row per strategy against the padding row of the same table.",
+    "Each table: its verdict, then one row per strategy (and attention, when not isolated) against padding.",
     "Speed-up (tok/s): steady tokens/s (real tokens per second at the median step after the warm-up) over",
     "padding's; (time): padding's train time over the row's. Held-out loss: assistant tokens of held-out chats,",
     "scored unpacked the same way for every strategy (lower is better); padding's mean, then each row's Δ.",
@@ -374,7 +392,8 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         lines += [f"**Verdict:** {verdict.text}", ""]
         if table.baseline is None:
             lines += ["No padding row in this table: no differences shown.", ""]
-        lines += (_wide_table(table.rows, _columns(table)) if wide else _narrow_table(table.rows)) + [""]
+        deciding = [column for column in score_columns(table.runs) if column.better]  # not e.g. same-topic neighbours
+        lines += (_wide_table(table.rows, _columns(table)) if wide else _narrow_table(table.rows, deciding)) + [""]
 
     if not tables:
         lines += ["No successful runs yet: `packbench run --matrix recipes/matrices/smoke.yaml` adds some.", ""]

@@ -170,10 +170,11 @@ def _choice(timed: list[tuple[Sequence[RunResult], Speed, Estimate | None]], loa
     if not faster:
         return "none: no strategy is faster than padding" + caveat
     for row, speed, quality in faster:
-        if quality is None or quality.half_width is None:
-            what = "not measured" if quality is None else "measured over one seed, with no interval"
-            return (f"undecided: {row_name(row)} is {speed.text()}, but its held-out loss is {what}"
-                    + (" (add a seed axis)" if quality is not None else "") + caveat)
+        if quality is None:
+            return f"undecided: {row_name(row)} is {speed.text()}, but its held-out loss is not measured{caveat}"
+        if quality.half_width is None:
+            return (f"undecided: {row_name(row)} is {speed.text()}, held-out loss {quality.mean:+.3f} over one seed "
+                    f"has no interval (add a seed axis){caveat}")
         if not (quality.significant and quality.mean > 0):
             return f"{row_name(row)}: {speed.text()}, {quality_text(quality)}{caveat}"
     return "none: every faster strategy has a worse held-out loss beyond noise" + caveat

@@ -76,7 +76,7 @@ def test_run_records_every_cell_and_renders_the_leaderboard(work):
     assert sorted(r.axes["strategy"] for r in rows) == ["bfd", "greedy", "padding"]
     assert all(r.ok and r.matrix == "quick" for r in rows)
     board = (work / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### chats (1K) × small (1B)" in board and "| greedy | isolated |" in board
+    assert "### chats (1K) × small (1B)" in board and "| greedy | 8 |" in board
     assert "[3/3] ok" in result.stderr and "ETA" in result.stderr
     for row in rows:
         assert (work / "runs/quick" / row.cell_id / "train.log").is_file()
@@ -264,6 +264,6 @@ def test_run_ends_with_the_verdict_of_each_table(work):
 def test_leaderboard_dash_prints_the_board_and_writes_no_file(work):
     result = run("--leaderboard", "-")
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("# Packing leaderboard") == 1 and "| bfd | isolated |" in result.stdout
+    assert result.stdout.count("# Packing leaderboard") == 1 and "| bfd | 8 |" in result.stdout
     assert not (work / "-").exists() and not (work / "leaderboard/LEADERBOARD.md").exists()
     assert (work / "leaderboard/results.jsonl").is_file()

@@ -75,8 +75,8 @@ def test_one_seed_gives_no_interval_so_the_choice_is_undecided():
     (table,) = group_tables([_run("padding", 0, 10.0, 3.0), _run("bfd", 0, 5.0, 3.1)])
     entry = verdict(table)
     assert entry.text == "bfd 2.00× faster (train time), held-out loss +0.100 (no interval, 1 seed) — machine load not measured"
-    assert entry.choice == ("undecided: bfd is 2.00× faster (train time), but its held-out loss is measured over one seed, "
-                            "with no interval (add a seed axis)")
+    assert entry.choice == ("undecided: bfd is 2.00× faster (train time), held-out loss +0.100 over one seed has no "
+                            "interval (add a seed axis)")
 
 
 def test_slower_strategies_are_said_slower_and_not_chosen():
