@@ -346,6 +346,10 @@ _WIDE_LEGEND = [
 ]
 
 
+_DESCRIPTIVE = {"same-topic neighbours"}
+"""Score-like columns that describe the packing rather than judge the model: only on the wide board."""
+
+
 def _columns(table: Table) -> list[Column]:
     flat = table.runs
     columns = [column for column in BASE_COLUMNS
@@ -392,7 +396,7 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         lines += [f"**Verdict:** {verdict.text}", ""]
         if table.baseline is None:
             lines += ["No padding row in this table: no differences shown.", ""]
-        deciding = [column for column in score_columns(table.runs) if column.better]  # not e.g. same-topic neighbours
+        deciding = [column for column in score_columns(table.runs) if column.title not in _DESCRIPTIVE]
         lines += (_wide_table(table.rows, _columns(table)) if wide else _narrow_table(table.rows, deciding)) + [""]
 
     if not tables:
