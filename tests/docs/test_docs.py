@@ -36,21 +36,19 @@ DOCS = sorted(
 )
 REWRITE = os.environ.get("PACKBENCH_REWRITE_DOCS") == "1"
 
-GENERATED_PREFIXES = ("runs/", ".venv", "output/", "deepspeed_configs", "leaderboard/results.jsonl",
-                      "leaderboard/LEADERBOARD.md", "recipes/paper/<")
+GENERATED_PREFIXES = ("runs/", "output/", ".venv", "deepspeed_configs", "leaderboard/results.jsonl",
+                      "leaderboard/LEADERBOARD.md")
 """Paths a run or an install creates; a fresh clone does not hold them."""
 
-GENERATED_NAMES = {
-    "recipe.yml", "train.log", "packbench_metrics.json", "results.jsonl", "results.jsonl.lock", "LEADERBOARD.md",
-    "reliance.json", "probe.log", "pretraining.json", "conftest.py", "sitecustomize.py", "setup.py",
-    "recipe.yaml", "my_strategies.py", "my_probe.py", "my_backend.py", "board.md",
-}
+GENERATED_NAMES = {"packbench_metrics.json", "recipe.yml", "pretraining.json"}
 """File names the docs mention that a run, an install or the reader's own package creates."""
 
 EXTERNAL_OPTIONS = {
-    "--help", "-h", "--version", "--launcher", "--no-build-isolation", "--head", "--address", "--gres",
-    "--cpus-per-task", "--mem", "--cell", "--repeat", "--benchmark-compare-fail", "--deselect", "--no-data",
-    "--matrix", "--quiet", "-q", "-p", "-m", "-e", "-x", "-k",
+    "--no-build-isolation",  # pip
+    "--launcher",  # axolotl train
+    "--head", "--address",  # ray start
+    "--gres", "--cpus-per-task", "--mem",  # sbatch
+    "--cell", "--repeat",  # python -m axolotl_packing_bench.running.task (the Slurm array task)
 }
 """Options of other tools the docs show (pip, axolotl, ray, sbatch, pytest, the Slurm array task)."""
 
