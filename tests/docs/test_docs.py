@@ -1,6 +1,6 @@
 """The README and the guides name only what exists, and their sample outputs are the tool's own.
 
-Checked in README.md, docs/*.md and the plugin's and backends' READMEs:
+Checked in README.md, docs/*.md and the READMEs of the plugin, the backends and recipes/:
 
 - every repository path they name (in code spans, code blocks and links) exists;
 - every `packbench <command> [--option]` they show is a command and option of the Click CLI,
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "axolotl_packing_bench"
 DOCS = sorted(
     [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), PACKAGE / "plugin" / "README.md",
-     PACKAGE / "running" / "backends" / "README.md"]
+     PACKAGE / "running" / "backends" / "README.md", ROOT / "recipes" / "README.md"]
 )
 REWRITE = os.environ.get("PACKBENCH_REWRITE_DOCS") == "1"
 
