@@ -100,6 +100,23 @@ def relative(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
+# ---- the README's two commands ---------------------------------------------------------------------------
+
+MAIN_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl]" "torch==2.13.0" '
+                "&& .venv/bin/packbench run --matrix recipes/matrices/smoke.yaml")
+TEST_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl,eval,dev,cluster]" "torch==2.13.0" '
+                "&& .venv/bin/python -m pytest")
+
+
+def test_the_readme_keeps_its_two_commands_and_ci_runs_the_second():
+    _, blocks = split_markdown((ROOT / "README.md").read_text(encoding="utf-8"))
+    commands = [block.text.strip() for block in blocks if block.lang == "bash"]
+    assert MAIN_COMMAND in commands and TEST_COMMAND in commands
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").replace(" -q ", " ")
+    install, _, test = TEST_COMMAND.partition(" && .venv/bin/python")
+    assert install in ci and f".venv/bin/python{test}\n" in ci, ".ci/run no longer runs the README's test command"
+
+
 # ---- (a) repository paths -------------------------------------------------------------------------------
 
 PATH_TOKEN = re.compile(r"^[\w.~-]*(/[\w.<>*{}\[\]-]*)+$")
