@@ -117,6 +117,13 @@ def test_the_readme_keeps_its_two_commands_and_ci_runs_the_second():
     assert install in ci and f".venv/bin/python{test}\n" in ci, ".ci/run no longer runs the README's test command"
 
 
+def test_every_docs_page_is_linked_from_the_readme():
+    prose, _ = split_markdown((ROOT / "README.md").read_text(encoding="utf-8"))
+    linked = {target.partition("#")[0] for target in link_targets(prose)}
+    orphans = [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"docs/{page.name}" not in linked]
+    assert not orphans, f"docs pages the README does not link to: {', '.join(orphans)}"
+
+
 # ---- (a) repository paths -------------------------------------------------------------------------------
 
 PATH_TOKEN = re.compile(r"^[\w.~-]*(/[\w.<>*{}\[\]-]*)+$")
