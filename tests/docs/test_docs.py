@@ -31,13 +31,24 @@ from axolotl_packing_bench.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "axolotl_packing_bench"
 DOCS = sorted(
-    [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), PACKAGE / "plugin" / "README.md",
-     PACKAGE / "running" / "backends" / "README.md", ROOT / "recipes" / "README.md"]
+    [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        PACKAGE / "plugin" / "README.md",
+        PACKAGE / "running" / "backends" / "README.md",
+        ROOT / "recipes" / "README.md",
+    ]
 )
 REWRITE = os.environ.get("PACKBENCH_REWRITE_DOCS") == "1"
 
-GENERATED_PREFIXES = ("runs/", "output/", ".venv", "deepspeed_configs", "leaderboard/results.jsonl",
-                      "leaderboard/LEADERBOARD.md")
+GENERATED_PREFIXES = (
+    "runs/",
+    "output/",
+    ".venv",
+    "deepspeed_configs",
+    "leaderboard/results.jsonl",
+    "leaderboard/LEADERBOARD.md",
+)
 """Paths a run or an install creates; a fresh clone does not hold them."""
 
 GENERATED_NAMES = {"packbench_metrics.json", "recipe.yml", "pretraining.json"}
@@ -46,9 +57,13 @@ GENERATED_NAMES = {"packbench_metrics.json", "recipe.yml", "pretraining.json"}
 EXTERNAL_OPTIONS = {
     "--no-build-isolation",  # pip
     "--launcher",  # axolotl train
-    "--head", "--address",  # ray start
-    "--gres", "--cpus-per-task", "--mem",  # sbatch
-    "--cell", "--repeat",  # python -m axolotl_packing_bench.running.task (the Slurm array task)
+    "--head",
+    "--address",  # ray start
+    "--gres",
+    "--cpus-per-task",
+    "--mem",  # sbatch
+    "--cell",
+    "--repeat",  # python -m axolotl_packing_bench.running.task (the Slurm array task)
 }
 """Options of other tools the docs show (pip, axolotl, ray, sbatch, pytest, the Slurm array task)."""
 
@@ -102,10 +117,14 @@ def relative(path: Path) -> str:
 
 # ---- the README's two commands ---------------------------------------------------------------------------
 
-MAIN_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl]" "torch==2.13.0" '
-                "&& .venv/bin/packbench run --matrix recipes/matrices/smoke.yaml")
-TEST_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl,eval,dev,cluster]" "torch==2.13.0" '
-                "&& .venv/bin/python -m pytest")
+MAIN_COMMAND = (
+    'python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl]" "torch==2.13.0" '
+    "&& .venv/bin/packbench run --matrix recipes/matrices/smoke.yaml"
+)
+TEST_COMMAND = (
+    'python3 -m venv .venv && .venv/bin/pip install -e ".[axolotl,eval,dev,cluster]" "torch==2.13.0" '
+    "&& .venv/bin/python -m pytest"
+)
 
 
 def test_the_readme_keeps_its_two_commands_and_ci_runs_the_second():
@@ -188,9 +207,8 @@ def missing_paths(doc: Path) -> list[str]:
         if PATH_TOKEN.match(token) and "/" in token:
             if not path_exists(token, doc):
                 missing.append(token)
-        elif FILE_NAME.match(token) and not token.startswith("."):
-            if token not in names and token not in GENERATED_NAMES:
-                missing.append(token)
+        elif FILE_NAME.match(token) and not token.startswith(".") and token not in names | GENERATED_NAMES:
+            missing.append(token)
     text = doc.read_text(encoding="utf-8")
     for dotted in re.findall(r"\baxolotl_packing_bench(?:\.\w+)+", text):
         if not module_exists(dotted):
@@ -212,8 +230,12 @@ def cli_table() -> dict[tuple[str, ...], set[str]]:
     table: dict[tuple[str, ...], set[str]] = {}
 
     def walk(command: click.Command, path: tuple[str, ...]) -> None:
-        options = {name for param in command.params if isinstance(param, click.Option)
-                   for name in (*param.opts, *param.secondary_opts)}
+        options = {
+            name
+            for param in command.params
+            if isinstance(param, click.Option)
+            for name in (*param.opts, *param.secondary_opts)
+        }
         table[path] = options | {"--help", "-h"}
         if isinstance(command, click.Group):
             with click.Context(command) as ctx:
@@ -229,16 +251,14 @@ def shell_lines(block: Block) -> Iterator[str]:
     """A code block's logical lines (backslash continuations joined), comments dropped."""
     joined = re.sub(r"\\\n\s*", " ", block.text)
     for line in joined.splitlines():
-        line = line.strip()
-        if line.startswith("$ "):
-            line = line[2:]
+        line = line.strip().removeprefix("$ ")
         yield re.sub(r"(^|\s)#.*$", "", line)
 
 
 def invocations(text: str) -> Iterator[list[str]]:
     """The argument lists following each `packbench` word in a command text, up to a shell separator."""
     for match in re.finditer(r"(?:^|[\s`(/])packbench[ \t]+(?=[a-z-])", text):
-        rest = re.split(r"&&|\|\||[|;)]|\s#", text[match.end():], maxsplit=1)[0]
+        rest = re.split(r"&&|\|\||[|;)]|\s#", text[match.end() :], maxsplit=1)[0]
         yield [token for token in rest.replace("[", " ").replace("]", " ").split()]
 
 
@@ -263,8 +283,9 @@ def cli_problems(doc: Path) -> list[str]:
     table = cli_table()
     every_option = set().union(*table.values()) | EXTERNAL_OPTIONS
     prose, blocks = split_markdown(doc.read_text(encoding="utf-8"))
-    texts = code_spans(prose) + [line for block in blocks if block.lang in ("", "bash", "sh", "console", "python")
-                                 for line in shell_lines(block)]
+    texts = code_spans(prose) + [
+        line for block in blocks if block.lang in ("", "bash", "sh", "console", "python") for line in shell_lines(block)
+    ]
     problems = []
     for text in texts:
         for words in invocations(text):
@@ -319,9 +340,7 @@ def broken_links(doc: Path) -> list[str]:
             continue
         file, _, anchor = target.partition("#")
         path = (doc.parent / file).resolve() if file else doc
-        if not path.exists():
-            broken.append(target)
-        elif anchor and path.suffix == ".md" and anchor not in anchors(path):
+        if not path.exists() or (anchor and path.suffix == ".md" and anchor not in anchors(path)):
             broken.append(target)
     return sorted(set(broken))
 
@@ -335,8 +354,10 @@ def test_every_link_and_anchor_resolves(doc: Path):
 def test_the_checks_catch_a_stale_path_link_and_anchor(tmp_path):
     (tmp_path / "a.md").write_text("# Real section\n")
     doc = tmp_path / "doc.md"
-    doc.write_text("See `bench/leaderboard.py`, `../shared/ANCHORS.md`, [x](a.md#no-such-section), [y](nowhere.md), "
-                   "[z](a.md#real-section).\n")
+    doc.write_text(
+        "See `bench/leaderboard.py`, `../shared/ANCHORS.md`, [x](a.md#no-such-section), [y](nowhere.md), "
+        "[z](a.md#real-section).\n"
+    )
     assert {"bench/leaderboard.py", "../shared/ANCHORS.md"} <= set(missing_paths(doc))
     assert broken_links(doc) == ["a.md#no-such-section", "nowhere.md"]
     assert slug("Quality, not only speed: held-out `loss`") == "quality-not-only-speed-held-out-loss"
@@ -379,15 +400,16 @@ def test_the_docs_show_a_stats_and_a_validate_sample():
     assert "stats" in commands and "validate" in commands
 
 
-@pytest.mark.parametrize(("doc", "command"), console_samples(), ids=lambda value: value if isinstance(value, str)
-                         else relative(value))
+@pytest.mark.parametrize(
+    ("doc", "command"), console_samples(), ids=lambda value: value if isinstance(value, str) else relative(value)
+)
 def test_sample_output_is_what_the_command_prints(doc: Path, command: str, monkeypatch):
     output = run_sample(command, monkeypatch)
     text = doc.read_text(encoding="utf-8")
     match = next(m for m in CONSOLE.finditer(text) if m.group(1) == command)
     argv = shlex.split(command)[1:]
     if REWRITE:
-        doc.write_text(text[: match.start(2)] + output.rstrip("\n") + "\n" + text[match.end(2):], encoding="utf-8")
+        doc.write_text(text[: match.start(2)] + output.rstrip("\n") + "\n" + text[match.end(2) :], encoding="utf-8")
         return
     assert normalize(argv, match.group(2)) == normalize(argv, output), (
         f"{relative(doc)}: the sample of `{command}` differs from what it prints now; "
@@ -412,5 +434,7 @@ def test_every_extension_point_has_an_example():
 def test_extension_example_runs(name: str, tmp_path):
     code = examples()[name]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, f"the {name} example of docs/extending.md fails:\n{done.stderr[-2000:]}"
