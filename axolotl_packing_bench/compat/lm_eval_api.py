@@ -24,7 +24,7 @@ def _git_hash() -> str | None:
 
 def quiet_git_hash() -> None:
     """Point `lm_eval.evaluator`'s git-hash lookup at one with git's stderr discarded (no-op if it moved)."""
-    import lm_eval.evaluator as evaluator
+    from lm_eval import evaluator
 
     if hasattr(evaluator, "get_git_commit_hash"):
         evaluator.get_git_commit_hash = _git_hash

@@ -368,8 +368,8 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     lines = [
         "# Packing leaderboard",
         "",
-        f"Rendered by `packbench leaderboard{' --wide' if wide else ''}` from `{source}` ({len(latest)} runs, "
-        "the latest result of each cell and repeat); do not edit by hand.",
+        (f"Rendered by `packbench leaderboard{' --wide' if wide else ''}` from `{source}` ({len(latest)} runs, "
+         "the latest result of each cell and repeat); do not edit by hand."),
         *(_WIDE_LEGEND if wide else _LEGEND),
         "",
     ]

@@ -7,7 +7,7 @@ import pytest
 
 def test_git_hash_outside_a_checkout_is_silent(tmp_path, monkeypatch, capfd):
     pytest.importorskip("lm_eval")
-    import lm_eval.evaluator as evaluator
+    from lm_eval import evaluator
 
     from axolotl_packing_bench.compat.lm_eval_api import quiet_git_hash
 

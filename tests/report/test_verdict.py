@@ -12,9 +12,9 @@ import os
 
 import pytest
 
+from axolotl_packing_bench.core.intervals import Estimate
 from axolotl_packing_bench.report.tables import group_tables
 from axolotl_packing_bench.report.verdict import quality_word, summary_lines, verdict, verdicts
-from axolotl_packing_bench.core.intervals import Estimate
 from axolotl_packing_bench.results.store import RunResult, read_results
 from tests.support.helpers import GOLDEN
 
