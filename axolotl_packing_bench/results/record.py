@@ -7,7 +7,7 @@ the name its recipe gives (`packbench_metrics_file` in the cell's
 last part of its path and the dataset the stem of its first file, so the
 same setup recorded on two machines lands in the same cell. The embedded
 tiny models and synthetic datasets are named and sized as a matrix names
-them (`labels`: `tiny-8b (8B)`, `synth-100 (100)`), so a hand run of a
+them (`labels`: `tiny-8b` of size `8B`, `synth-100 (100)`), so a hand run of a
 matrix's set-up lands in that matrix's table; any label can be given.
 """
 
