@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from axolotl_packing_bench.cli.bench_options import leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.bench_options import (
+    check_board_or_fail,
+    leaderboard_option,
+    read_results_or_fail,
+    results_option,
+)
 from axolotl_packing_bench.cli.errors import UserInputError
 
 
@@ -108,6 +113,7 @@ def judge(
     except EvalError as error:
         raise UserInputError(str(error)) from None
     read_results_or_fail(results_path)
+    check_board_or_fail(leaderboard_path)
     baselines = pick_baselines(runs, baseline_run) if mode == "pairwise" else dict.fromkeys(run.path for run in runs)
     todo = [run for run in runs if mode == "absolute" or baselines[run.path] is not None]
     if not todo:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from axolotl_packing_bench.cli.bench_options import (
+    check_board_or_fail,
     leaderboard_option,
     load_cells,
     matrix_option,
@@ -138,6 +139,7 @@ def run(
         if not _is_entry(train_entry):
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     results = read_results_or_fail(results_path)
+    check_board_or_fail(leaderboard_path)
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
     follow_up = follow_up_for(matrix, plans)

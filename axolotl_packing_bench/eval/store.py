@@ -23,6 +23,7 @@ from typing import Any
 
 from axolotl_packing_bench.results.store import ResultsError, RunResult, read_results
 from axolotl_packing_bench.core.fileio import append_line_from
+from axolotl_packing_bench.results.kinds import check_results_path
 
 
 def merge_scores(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,6 +158,7 @@ def update_result(
         written.append(change(current))
         return written[-1].to_json()
 
+    check_results_path(results_path)
     append_line_from(results_path, build)
     return written[-1] if written else None
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.core.fileio import append_line, read_lines
+from axolotl_packing_bench.results.kinds import check_results_path
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout")
@@ -207,7 +208,13 @@ class RunResult:
 
 
 def append_result(path: str | Path, result: RunResult) -> None:
-    """Append one result line (locked, fsynced; safe from several processes)."""
+    """Append one result line (locked, fsynced; safe from several processes).
+
+    Raises:
+        WrongKindOfFile: `path` holds something other than results (a board, say).
+        UnwritableFile: The append failed (full disk, no permission); the file is as it was.
+    """
+    check_results_path(path)
     append_line(path, result.to_json())
 
 
