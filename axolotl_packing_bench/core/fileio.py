@@ -124,34 +124,71 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
+class StagedText:
+    """`text` written and fsynced beside `path` in a temp file; `commit` puts it in place (atomically), `discard` drops it.
+
+    The temp file gets the mode of the file it will replace (a new file: the
+    umask's). A symlink at `path` stays one: the file it names is replaced.
+
+    Raises:
+        UnwritableFile: The temp file could not be written (nothing is left behind).
+    """
+
+    def __init__(self, path: str | Path, text: str):
+        if not isinstance(text, str):
+            raise TypeError(f"atomic_write_text writes str, not {type(text).__name__}")
+        self.path = Path(path)
+        self.target = Path(os.path.realpath(path))
+        self.temp: str | None = None
+        with _writing(path):
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                mode = stat.S_IMODE(os.stat(self.target).st_mode)
+            except FileNotFoundError:
+                mode = _new_file_mode()
+            fd, self.temp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+            try:
+                try:
+                    _write_all(fd, text.encode("utf-8"))
+                    os.fchmod(fd, mode)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except BaseException:
+                self.discard()
+                raise
+
+    def commit(self) -> None:
+        """Replace the file with the staged text."""
+        if self.temp is None:
+            raise RuntimeError("nothing staged")
+        try:
+            with _writing(self.path):
+                os.replace(self.temp, self.target)
+            self.temp = None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temp file, if it is still there."""
+        if self.temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
+            self.temp = None
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Replace `path` with `text` atomically (temp file + fsync + os.replace), keeping its mode.
 
     Raises:
         UnwritableFile: The write failed; the file is as it was.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"atomic_write_text writes str, not {type(text).__name__}")
-    target = Path(os.path.realpath(path))  # a symlink stays a symlink: its file is replaced
-    with _writing(path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        except FileNotFoundError:
-            mode = _new_file_mode()
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            try:
-                _write_all(fd, text.encode("utf-8"))
-                os.fchmod(fd, mode)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+    staged = StagedText(path, text)
+    try:
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
 
 
 @contextlib.contextmanager
@@ -198,12 +235,16 @@ def append_line(path: str | Path, line: str) -> None:
         _append_locked(fd, line)
 
 
-def append_line_from(path: str | Path, build: Callable[[list[str]], str | None]) -> str | None:
+def append_line_from(
+    path: str | Path, build: Callable[[list[str]], str | None], after: Callable[[], None] | None = None
+) -> str | None:
     """Append `build(lines of path)` to `path`, reading and appending under one exclusive lock.
 
     The lock is `append_line`'s, so no other writer (append or update) lands
     between the read and the append. `build` sees the complete lines, as
     `read_lines` returns them; when it returns None nothing is written.
+    `after` runs under the same lock once the line is appended (e.g. to put a
+    board rendered from those lines in place, in the order of the appends).
 
     Returns:
         The line appended, or None.
@@ -213,6 +254,8 @@ def append_line_from(path: str | Path, build: Callable[[list[str]], str | None])
         line = build(_complete_lines(os.pread(fd, size, 0) if size else b""))
         if line is not None:
             _append_locked(fd, line)
+            if after is not None:
+                after()
         return line
 
 

@@ -224,9 +224,14 @@ def read_results(path: str | Path, *, warn: bool = True) -> list[RunResult]:
     Lines that cannot be read (a torn line from a crashed writer, a newer
     schema) are skipped, with one warning on stderr when `warn`.
     """
+    return results_from_lines(read_lines(path), source=path if warn else None)
+
+
+def results_from_lines(lines: Iterable[str], *, source: str | Path | None = None) -> list[RunResult]:
+    """`read_results` of lines already read; unreadable ones are skipped, with a warning naming `source` when given."""
     results: dict[str, RunResult] = {}
     bad: list[str] = []
-    for line in read_lines(path):
+    for line in lines:
         try:
             result = RunResult.from_json(line)
         except ResultsError as error:
@@ -234,8 +239,8 @@ def read_results(path: str | Path, *, warn: bool = True) -> list[RunResult]:
             continue
         results.pop(result.run_id, None)  # latest wins, at its own position
         results[result.run_id] = result
-    if bad and warn:
-        print(f"warning: skipped {len(bad)} unreadable line(s) in {path}: {bad[0]}", file=sys.stderr)
+    if bad and source is not None:
+        print(f"warning: skipped {len(bad)} unreadable line(s) in {source}: {bad[0]}", file=sys.stderr)
     return list(results.values())
 
 

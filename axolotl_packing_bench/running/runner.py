@@ -37,11 +37,11 @@ from typing import Any, TextIO
 
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
-from axolotl_packing_bench.report.leaderboard import render_to
+from axolotl_packing_bench.report import publish
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.matrix.recipe import cell_run_dir, render_recipe
-from axolotl_packing_bench.results.store import RunResult, append_result, done_repeats, now_iso
+from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log, one_sentence, read_tail
 
 DEFAULT_TRAIN_COMMAND = ("{python}", "-m", "axolotl.cli.main", "train", "{config}", "--launcher", "{launcher}")
@@ -429,10 +429,8 @@ def run_cell(
 
 
 def record_result(result: RunResult, results_path: str | Path, leaderboard_path: str | Path | None) -> None:
-    """Append `result` to the results and re-render the leaderboard."""
-    append_result(results_path, result)
-    if leaderboard_path is not None:
-        render_to(results_path, leaderboard_path)
+    """Append `result` to the results and re-render the leaderboard: both, or neither (`report.publish`)."""
+    publish.record_result(result, results_path, leaderboard_path)
 
 
 # ---------------------------------------------------------------- driver
