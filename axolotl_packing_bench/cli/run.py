@@ -140,6 +140,14 @@ def run(
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     results = read_results_or_fail(results_path)
     check_board_or_fail(leaderboard_path)
+    if not dry_run:  # held until the command ends: no other run trains into this results file meanwhile
+        holder = click.get_current_context().with_resource(runner.results_lock(results_path))
+        if holder is not None:
+            raise UserInputError(
+                f"another `packbench run` (pid {holder}) is recording into {results_path}; wait for it to finish, "
+                "or give this run its own results file with --results (and --leaderboard and --runs-dir)."
+            )
+        results = read_results_or_fail(results_path)  # read again under the lock: what is done is now settled
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
     follow_up = follow_up_for(matrix, plans)
@@ -164,9 +172,17 @@ def run(
         return
 
     with runner.matrix_lock(runs_dir, matrix.name) as locked:
-        if not locked:
+        if not locked:  # it records into another results file (the results lock above says so): its runs are not ours
             raise UserInputError(
-                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name}; wait for it or pass another --runs-dir."
+                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name} for another results file; "
+                f"wait for it to finish, or pass another --runs-dir so each results file keeps its own runs."
+            )
+        taken = runner.claim_run_dirs(plans, results_path)
+        if taken:
+            run_dir, owner = taken[0]
+            raise UserInputError(
+                f"{_shown(run_dir)} holds the runs of results file {owner}, not {results_path}; pass another --runs-dir "
+                f"to keep both experiments' runs ({len(taken)} cell folder(s) are taken), or --results {owner} to resume that one."
             )
         progress = runner.Progress(total=len(to_run), jobs=jobs)
         if backend == "local":
@@ -207,6 +223,13 @@ def run(
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 def _build_embedded_bases(plans, progress) -> None:

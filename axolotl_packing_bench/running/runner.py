@@ -514,18 +514,84 @@ def stop_on_signals(stop: threading.Event, on_signal: Callable[[int], None] | No
             signal.signal(sig, old)
 
 
-@contextlib.contextmanager
-def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
-    """A non-blocking lock on `runs/<matrix>/.lock`; yields False when another run holds it."""
-    path = Path(runs_dir) / matrix / ".lock"
+def _try_lock(path: Path) -> int | None:
+    """An fd of `path` under a non-blocking exclusive flock, or None when another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
+    """A non-blocking lock on `runs/<matrix>/.lock`; yields False when another run holds it."""
+    fd = _try_lock(Path(runs_dir) / matrix / ".lock")
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def results_lock_path(results_path: str | Path) -> Path:
+    """`.<name>.run.lock` beside the results file it names (through symlinks: one file, one lock)."""
+    target = Path(os.path.realpath(results_path))
+    return target.with_name(f".{target.name}.run.lock")
+
+
+@contextlib.contextmanager
+def results_lock(results_path: str | Path) -> Iterator[str | None]:
+    """Hold the results file's run lock for a whole `packbench run`: two runs never train into one results file.
+
+    Yields None when this run holds it, else what the holder wrote (its pid),
+    so a second run is refused before it plans, however its matrix or runs
+    dir differ from the first one's.
+    """
+    path = results_lock_path(results_path)
+    fd = _try_lock(path)
+    if fd is None:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+            holder = path.read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        yield holder
+        return
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield None
     finally:
         os.close(fd)
+
+
+OWNER_FILE = ".results-owner"
+"""In each run dir: the resolved path of the results file whose runs it holds."""
+
+
+def run_dir_owner(run_dir: Path) -> str | None:
+    """The results file a run dir belongs to, or None when it records none (new, or made by an older packbench)."""
+    try:
+        return (run_dir / OWNER_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def claim_run_dirs(plans: Sequence[CellPlan], results_path: str | Path) -> list[tuple[Path, str]]:
+    """Record `results_path` as the owner of the run dirs about to be used, unless one belongs to another results file.
+
+    Returns:
+        (run dir, its owner) of each run dir another results file owns; when
+        there is any, nothing is claimed (the caller refuses the run).
+    """
+    owner = os.path.realpath(results_path)
+    dirs = [plan.run_dir for plan in plans if not plan.skip]
+    taken = [(run_dir, other) for run_dir in dirs if (other := run_dir_owner(run_dir)) not in (None, owner)]
+    if not taken:
+        for run_dir in dirs:
+            if run_dir_owner(run_dir) is None:
+                atomic_write_text(run_dir / OWNER_FILE, owner + "\n")
+    return taken
