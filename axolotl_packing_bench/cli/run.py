@@ -140,6 +140,15 @@ def run(
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     results = read_results_or_fail(results_path)
     check_board_or_fail(leaderboard_path)
+    if not dry_run:
+        from axolotl_packing_bench.core.extras import require
+        from axolotl_packing_bench.eval.section import judge_key_problem
+
+        require(*_extras_needed(backend, command, train_entry, matrix.sections.get("eval")), command="run")
+
+        key_problem = judge_key_problem(matrix.sections.get("eval"))
+        if key_problem is not None:  # said before any cell trains, not in every row after
+            raise UserInputError(f"{matrix_path}: {key_problem}.")
     if not dry_run:  # held until the command ends: no other run trains into this results file meanwhile
         holder = click.get_current_context().with_resource(runner.results_lock(results_path))
         if holder is not None:
@@ -223,6 +232,21 @@ def run(
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _extras_needed(backend: str, command, train_entry: str | None, eval_spec) -> list[str]:
+    """Modules this run imports somewhere (a worker, a follow-up): checked up front, so a missing extra is one sentence."""
+    modules = []
+    if backend == "ray":
+        modules.append("ray")
+    if command is None and train_entry is None:  # Axolotl's own train entry
+        modules += ["axolotl", "torch", "transformers"]
+    if hasattr(eval_spec, "get") and eval_spec:
+        if eval_spec.get("tasks") != []:
+            modules.append("lm_eval")
+        if eval_spec.get("judge"):
+            modules.append("openai")
+    return modules
 
 
 def _shown(path: Path) -> str:
