@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
-from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.core.fileio import UnwritableFile, atomic_write_text
 from axolotl_packing_bench.report import publish
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
@@ -515,9 +515,16 @@ def stop_on_signals(stop: threading.Event, on_signal: Callable[[int], None] | No
 
 
 def _try_lock(path: Path) -> int | None:
-    """An fd of `path` under a non-blocking exclusive flock, or None when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """An fd of `path` under a non-blocking exclusive flock, or None when another process holds it.
+
+    Raises:
+        UnwritableFile: The lock file cannot be created (a read-only folder, a full disk...).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise UnwritableFile(path, error) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -561,8 +568,9 @@ def results_lock(results_path: str | Path) -> Iterator[str | None]:
         yield holder
         return
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # the pid only informs a second run; a full disk must not stop this one here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield None
     finally:
         os.close(fd)

@@ -154,6 +154,23 @@ class TestRealDisk:
         assert "read-only file system" in one_sentence(result.output)
         assert snapshot(results, board) == before
 
+    def test_run_into_a_read_only_folder(self, tiny_disk, tmp_path):
+        import shlex
+        import sys
+
+        from tests.support.helpers import FAKE_TRAIN
+
+        matrix = tmp_path / "m.yaml"
+        matrix.write_text(QUICK_MATRIX)
+        subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
+        result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tmp_path / "runs",
+                        "--results", tiny_disk / "results.jsonl", "--leaderboard", tiny_disk / "LEADERBOARD.md")
+        assert result.exit_code == 1
+        line = one_sentence(result.output)
+        assert "read-only file system" in line and str(tiny_disk) in line
+        assert not (tmp_path / "runs").exists()
+
 
 QUICK_MATRIX = """\
 name: quick
@@ -182,5 +199,6 @@ def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, mon
     assert result.exit_code == 1
     assert "no space left on device" in one_sentence(result.output)
     assert len((tmp_path / "calls.txt").read_text().splitlines()) == 1
-    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "results.jsonl"]  # opened for the append lock
+    left = sorted(p.name for p in tiny_disk.iterdir() if p.name != ".results.jsonl.run.lock")  # the run's lock stays
+    assert left == ["filler", "results.jsonl"]  # opened for the append lock
     assert (tiny_disk / "results.jsonl").read_bytes() == b""  # but not one byte of a row
