@@ -55,7 +55,7 @@ def api_key_problem(base_url: str, api_key_env: str, *, named: bool, no_api_key:
         return None
     return (
         f"the judge's API key variable {api_key_env} is not set; export {api_key_env} with the key, "
-        "or pass --no-api-key (eval.judge.no_api_key: true in a matrix) for a judge that needs none"
+        "or pass --no-api-key (in a matrix, set eval.judge.no_api_key to true) for a judge that needs none"
     )
 
 

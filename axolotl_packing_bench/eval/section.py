@@ -174,7 +174,7 @@ def judge_key_problem(section: Mapping[str, Any] | None) -> str | None:
         return None
     problem = api_key_problem(str(judge["base_url"]), str(judge.get("api_key_env") or DEFAULT_API_KEY_ENV),
                               named="api_key_env" in judge, no_api_key=judge.get("no_api_key") is True)
-    return None if problem is None else "eval.judge: " + problem.replace("--no-api-key (eval.judge.no_api_key: true in a matrix)", "no_api_key: true")
+    return None if problem is None else "eval.judge: " + problem.replace("--no-api-key (in a matrix, set eval.judge.no_api_key to true)", "set no_api_key to true")
 
 
 def judge_settings(section: Mapping[str, Any], base_dir: Path | None = None, *, device: str = "cpu", dtype: str = "float32") -> Any:

@@ -53,6 +53,7 @@ class TestJudgeKey:
         assert result.exit_code == 2
         line = one_sentence(result.output)
         assert "API key variable" in line and "is not set" in line and "--no-api-key" in line
+        assert "[REDACTED]" not in line  # the advice itself must not look like a secret
 
     @pytest.mark.parametrize(
         "args",
@@ -85,7 +86,7 @@ class TestJudgeKey:
         result = invoke("run", "--matrix", "m.yaml", "--train-command", FAKE)
         assert result.exit_code == 2
         line = one_sentence(result.output)
-        assert "eval.judge:" in line and "is not set" in line and "no_api_key: true" in line
+        assert "eval.judge:" in line and "is not set" in line and "set no_api_key to true" in line
         assert not (tmp_path / "calls.txt").exists() and not Path("leaderboard").exists()
 
     def test_a_matrix_judge_may_say_it_needs_no_key(self, monkeypatch):
