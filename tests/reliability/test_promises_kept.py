@@ -92,7 +92,7 @@ def test_a_signal_mid_cell_keeps_finished_results_and_leaves_no_process(tmp_path
     assert runner.returncode == 128 + sig, output
     lines = (tmp_path / "leaderboard/results.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["axes"]["strategy"] == "padding"
-    sleeper = int([line for line in calls.read_text().splitlines() if line.startswith("greedy")][0].split()[1])
+    sleeper = int(next(line for line in calls.read_text().splitlines() if line.startswith("greedy")).split()[1])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

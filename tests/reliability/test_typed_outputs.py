@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from axolotl_packing_bench.report.leaderboard import render_leaderboard, render_to
-from axolotl_packing_bench.results.kinds import WrongKindOfFile, check_board_path, check_results_path, looks_like_board
+from axolotl_packing_bench.results.kinds import (
+    WrongKindOfFile,
+    check_board_path,
+    check_results_path,
+    looks_like_board,
+)
 from axolotl_packing_bench.results.store import RunResult, append_result
 
 from .conftest import invoke, one_sentence, snapshot

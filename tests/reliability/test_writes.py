@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from axolotl_packing_bench.core import fileio
-from axolotl_packing_bench.core.fileio import UnwritableFile, append_line, append_line_from, atomic_write_text
+from axolotl_packing_bench.core.fileio import (
+    UnwritableFile,
+    append_line,
+    append_line_from,
+    atomic_write_text,
+)
 
 from .conftest import invoke, one_sentence, snapshot
 
@@ -109,7 +114,7 @@ def tiny_disk(tmp_path):
     """A real 64 KiB tmpfs (skipped where mounting is not allowed); unmounted afterwards."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
     try:
