@@ -159,6 +159,23 @@ class TestRealDisk:
         assert "read-only file system" in one_sentence(result.output)
         assert snapshot(results, board) == before
 
+    def test_run_with_a_read_only_runs_dir(self, tiny_disk, tmp_path):
+        import shlex
+        import sys
+
+        from tests.support.helpers import FAKE_TRAIN
+
+        matrix = tmp_path / "m.yaml"
+        matrix.write_text(QUICK_MATRIX)
+        subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
+        result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tiny_disk / "runs",
+                        "--results", tmp_path / "results.jsonl", "--leaderboard", tmp_path / "LEADERBOARD.md")
+        assert result.exit_code == 1
+        line = one_sentence(result.output)
+        assert "read-only file system" in line and str(tiny_disk / "runs") in line
+        assert not (tmp_path / "results.jsonl").exists() or (tmp_path / "results.jsonl").read_bytes() == b""
+
     def test_run_into_a_read_only_folder(self, tiny_disk, tmp_path):
         import shlex
         import sys
