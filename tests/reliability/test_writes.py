@@ -224,3 +224,21 @@ def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, mon
     left = sorted(p.name for p in tiny_disk.iterdir() if p.name != ".results.jsonl.run.lock")  # the run's lock stays
     assert left == ["filler", "results.jsonl"]  # opened for the append lock
     assert (tiny_disk / "results.jsonl").read_bytes() == b""  # but not one byte of a row
+
+
+@pytest.mark.parametrize("swap", ["results", "board"])
+def test_a_slurm_task_refuses_the_wrong_kind_of_file_before_training(tmp_path, board_file, results_file, capsys,
+                                                                      monkeypatch, swap):
+    from axolotl_packing_bench.running import task
+
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(QUICK_MATRIX)
+    monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
+    before = snapshot(results_file, board_file)
+    paths = ["--results", board_file, "--leaderboard", tmp_path / "L.md"] if swap == "results" else \
+        ["--results", tmp_path / "r.jsonl", "--leaderboard", results_file]
+    assert task.main(["--matrix", str(matrix), "--cell", "any", "--runs-dir", str(tmp_path / "runs"),
+                      *map(str, paths)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("packbench: ") and "Traceback" not in err[0]
+    assert snapshot(results_file, board_file) == before and not (tmp_path / "calls.txt").exists()
