@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from axolotl_packing_bench.cli.bench_options import (
+    board_file,
     check_board_or_fail,
     leaderboard_option,
     load_cells,
@@ -128,6 +129,10 @@ def run(
     from axolotl_packing_bench.running.follow_up import follow_up_for
 
     matrix, cells = load_cells(matrix_path, only)
+    board = board_file(leaderboard_path)
+    if board is None and backend == "slurm":
+        raise UserInputError("--leaderboard - prints the board when the run ends, but slurm's tasks record on their own; "
+                             "give --leaderboard a file.")
     timeout = _timeout(timeout_text)
     try:
         command = runner.parse_train_command(train_command) if train_command else None
@@ -139,7 +144,7 @@ def run(
         if not _is_entry(train_entry):
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     results = read_results_or_fail(results_path)
-    check_board_or_fail(leaderboard_path)
+    check_board_or_fail(board)
     if not dry_run:
         from axolotl_packing_bench.core.extras import require
         from axolotl_packing_bench.eval.section import judge_key_problem
@@ -162,7 +167,7 @@ def run(
     follow_up = follow_up_for(matrix, plans)
     stop = threading.Event()
     options = BackendOptions(
-        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path, jobs=jobs,
+        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=board, jobs=jobs,
         command=command, train_entry=train_entry, isolated=isolated_process, timeout=timeout, follow_up=follow_up,
         extra={"ray_address": ray_address, "retries": retries, "submit": submit, "dry_run": dry_run,
                "train_command_text": train_command, "fresh": fresh, "matrix_path": matrix_path, "repeats": repeats},
@@ -208,12 +213,12 @@ def run(
         with runner.stop_on_signals(stop, announce) as caught:
             try:
                 summary, handed_off = drive(
-                    plans, chosen, record=Recorder(results_path, leaderboard_path), follow_up=follow_up, stop=stop, progress=progress
+                    plans, chosen, record=Recorder(results_path, board), follow_up=follow_up, stop=stop, progress=progress
                 )
             except BackendError as error:
                 raise UserInputError(str(error)) from None
-        if not to_run and results_path.exists():  # nothing ran: still make sure the leaderboard exists and is current
-            render_to(results_path, leaderboard_path)
+        if not to_run and results_path.exists() and board is not None:  # nothing ran: keep the leaderboard current
+            render_to(results_path, board)
 
     if handed_off:
         if summary.skipped:
@@ -225,8 +230,9 @@ def run(
     progress.line(
         f"matrix {matrix.name}: {ok} ok, {len(failed)} failed, {summary.skipped} skipped"
         + (f", {summary.not_run} not run (interrupted)" if summary.interrupted else "")
-        + f"; results: {results_path}, leaderboard: {leaderboard_path}"
+        + f"; results: {results_path}" + (f", leaderboard: {board}" if board is not None else "")
     )
+    _print_answer(results_path, matrix.name, board is None)
     if summary.interrupted:
         signum = caught[0] if caught else signal.SIGINT
         raise SystemExit(128 + int(signum))
@@ -254,6 +260,21 @@ def _shown(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+def _print_answer(results_path: Path, matrix_name: str, whole_board: bool) -> None:
+    """The verdict of each of the matrix's tables on stdout (and the whole board for `--leaderboard -`)."""
+    from axolotl_packing_bench.report.leaderboard import render_leaderboard
+    from axolotl_packing_bench.report.verdict import verdict_lines
+
+    results = read_results_or_fail(results_path)
+    lines = verdict_lines(results, matrix_name)
+    if lines:
+        click.echo("verdict (against padding; the board has every row):")
+        for line in lines:
+            click.echo(f"  {line}")
+    if whole_board:
+        click.echo(render_leaderboard(results, source=results_path.name), nl=False)
 
 
 def _build_embedded_bases(plans, progress) -> None:

@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 
 HEAD_BYTES = 1 << 20
-BOARD_MARKERS = ("# Packing leaderboard", "Rendered by `packbench leaderboard`")
+BOARD_MARKERS = ("# Packing leaderboard", "Rendered by `packbench leaderboard")
 """Text every rendered board starts with (its title) or carries in its header line."""
 
 

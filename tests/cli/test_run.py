@@ -76,7 +76,7 @@ def test_run_records_every_cell_and_renders_the_leaderboard(work):
     assert sorted(r.axes["strategy"] for r in rows) == ["bfd", "greedy", "padding"]
     assert all(r.ok and r.matrix == "quick" for r in rows)
     board = (work / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### chats (1K) × small (1B)" in board and "| greedy | isolated |" in board
+    assert "### chats (1K) × small (1B)" in board and "| greedy | 8 |" in board
     assert "[3/3] ok" in result.stderr and "ETA" in result.stderr
     for row in rows:
         assert (work / "runs/quick" / row.cell_id / "train.log").is_file()
@@ -248,7 +248,22 @@ def test_real_axolotl_run_of_two_cells(tmp_path, monkeypatch):
     assert rows["greedy"].metric("packing", "efficiency") > rows["padding"].metric("packing", "efficiency")
     assert rows["greedy"].metric("training", "steps") < rows["padding"].metric("training", "steps")
     board = (tmp_path / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### synth-48 (48) × tiny-8b (8B)" in board
+    assert "### synth-48 (48) × tiny-8b · 0.6M params, stands for 8B" in board
     started = time.monotonic()
     assert CliRunner().invoke(main, ["run", "--matrix", "m.yaml"], catch_exceptions=False).exit_code == 0
     assert time.monotonic() - started < 15  # a second run skips both cells
+
+
+def test_run_ends_with_the_verdict_of_each_table(work):
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "verdict (against padding; the board has every row):" in result.stdout
+    assert "  chats × small: bfd 3.10× faster (train time), held-out loss not measured — " in result.stdout
+
+
+def test_leaderboard_dash_prints_the_board_and_writes_no_file(work):
+    result = run("--leaderboard", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("# Packing leaderboard") == 1 and "| bfd | 8 |" in result.stdout
+    assert not (work / "-").exists() and not (work / "leaderboard/LEADERBOARD.md").exists()
+    assert (work / "leaderboard/results.jsonl").is_file()
