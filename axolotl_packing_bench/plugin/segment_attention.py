@@ -12,6 +12,12 @@ flash-attention's varlen kernel, on any device sdpa runs on.
     position_ids   0  1  2  0  1  0  1
     segments       [0, 3) [3, 5) [5, 7)  ->  sdpa(a, causal) | sdpa(b, causal) | sdpa(c, causal)
 
+Each row is split into its segments (`torch.split`, whose backward is one
+concatenation; slicing would zero-fill a whole-row gradient per segment).
+Measured on a CPU and not taken: padding same-bucket segments into one
+batched sdpa call (the padded scores cost more than the calls saved) and
+nested jagged tensors (no CPU sdpa kernel for them with GQA in torch 2.13).
+
 Batches that carry a padding mask (the `padding` strategy's eval split, for
 instance) go to transformers' own sdpa with that mask unchanged.
 """
