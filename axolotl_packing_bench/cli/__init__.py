@@ -11,6 +11,10 @@ import importlib
 
 import click
 
+from axolotl_packing_bench.core.quiet import quiet_known_noise
+
+quiet_known_noise()  # before any command imports torch, torchao or lm-eval
+
 # command name -> "module:function"; modules keep heavy imports inside functions.
 COMMANDS: dict[str, str] = {
     "stats": "axolotl_packing_bench.cli.stats:stats",

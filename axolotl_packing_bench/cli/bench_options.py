@@ -12,6 +12,8 @@ from axolotl_packing_bench.cli.errors import UserInputError
 
 DEFAULT_RESULTS = "leaderboard/results.jsonl"
 DEFAULT_LEADERBOARD = "leaderboard/LEADERBOARD.md"
+STDOUT = Path("-")
+"""`--leaderboard -`: print the board to stdout instead of writing a file."""
 
 
 class ProblemsError(click.ClickException):
@@ -55,8 +57,13 @@ def leaderboard_option(function: Callable) -> Callable:
         default=DEFAULT_LEADERBOARD,
         show_default=True,
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Markdown leaderboard rendered from the results.",
+        help="Markdown leaderboard rendered from the results; - prints it to stdout instead.",
     )(function)
+
+
+def board_file(leaderboard_path: Path) -> Path | None:
+    """The leaderboard file to write, or None for `--leaderboard -` (printed instead)."""
+    return None if leaderboard_path == STDOUT else leaderboard_path
 
 
 def runs_dir_option(function: Callable) -> Callable:

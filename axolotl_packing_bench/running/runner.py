@@ -37,6 +37,7 @@ from typing import Any, TextIO
 
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
 from axolotl_packing_bench.report.leaderboard import render_to
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
@@ -76,14 +77,18 @@ def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str,
     """The environment of a training process.
 
     Offline by default (`HF_HUB_OFFLINE=1`, no W&B, no telemetry) unless the
-    caller's environment says otherwise, unbuffered output for the log, and
-    the CPU threads shared out between parallel cells.
+    caller's environment says otherwise, unbuffered output for the log, torch's
+    harmless pytree deprecation ignored, and the CPU threads shared out
+    between parallel cells.
     """
     env = dict(os.environ if base is None else base)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("WANDB_MODE", "disabled")
     env.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    known = env.get("PYTHONWARNINGS", "")
+    if PYTREE_PYTHONWARNINGS not in known:  # a fresh interpreter's share of `core.quiet`
+        env["PYTHONWARNINGS"] = ",".join(filter(None, (known, PYTREE_PYTHONWARNINGS)))
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(threads_per_cell(jobs)))
     return env
@@ -473,6 +478,10 @@ class Progress:
         text += f" · ETA {_duration(eta)}" if remaining else ""
         if not result.ok and result.reason:
             text += f"\n        reason: {result.reason}\n        log: {result.log}"
+        elif result.ok and result.metric("runner", "load", "loaded") is True:
+            others = result.metric("runner", "load", "others_cores")
+            used = f" (other programs used {others:g} cores)" if isinstance(others, (int, float)) else ""
+            text += f"\n        ⚠ measured on a loaded machine{used}: its times are not comparable; rerun it when idle"
         self.line(text)
 
 
