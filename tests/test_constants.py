@@ -141,7 +141,7 @@ def test_text_and_file_helpers_have_one_home():
         assert def_homes(name) == {"core/text.py"}, name
     assert def_homes("read_tail") == {"core/fileio.py"}
     assert _importers("difflib") == {"core/text.py"}
-    assert _importers("fcntl") == {"core/fileio.py"}  # every file lock is `core.fileio.locked`
+    assert _importers("fcntl") == {"core/fileio.py"}  # every file lock is `core.fileio.locked` or `try_lock`
 
 
 def test_the_baseline_and_the_seed_axis_have_one_home():

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from axolotl_packing_bench.cli.bench_options import board_file, leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.bench_options import (
+    board_file,
+    check_board_or_fail,
+    leaderboard_option,
+    read_results_or_fail,
+    results_option,
+)
 from axolotl_packing_bench.cli.errors import UserInputError
 
 
@@ -50,7 +56,8 @@ def record(
                                      model_size=model_size, dataset_size=dataset_size)
     except RecordError as error:
         raise UserInputError(str(error).rstrip(".") + ".") from None
-    read_results_or_fail(results_path)  # a directory here is a user error, said plainly
+    read_results_or_fail(results_path)  # a directory or another kind of file here is a user error, said plainly
+    check_board_or_fail(board_file(leaderboard_path))  # checked before the append, so a swapped pair writes nothing
     record_result(result, results_path, board_file(leaderboard_path))
     click.echo(f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}")
     if board_file(leaderboard_path) is None:
@@ -93,6 +100,7 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
             raise SystemExit(1)
         click.echo(f"{leaderboard_path} is up to date.")
         return
+    check_board_or_fail(leaderboard_path)
     atomic_write_text(leaderboard_path, text)
     click.echo(f"rendered {leaderboard_path} from {len(results)} result(s)")
 

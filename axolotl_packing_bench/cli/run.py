@@ -12,6 +12,7 @@ import click
 
 from axolotl_packing_bench.cli.bench_options import (
     board_file,
+    check_board_or_fail,
     leaderboard_option,
     load_cells,
     matrix_option,
@@ -152,6 +153,24 @@ def run(
     if check_first:
         _validate_first(matrix_path, matrix, cells)
     results = read_results_or_fail(results_path)
+    check_board_or_fail(board)
+    if not dry_run:
+        from axolotl_packing_bench.core.extras import require
+        from axolotl_packing_bench.eval.section import judge_key_problem
+
+        require(*_extras_needed(backend, command, train_entry, matrix.sections.get("eval")), command="run")
+
+        key_problem = judge_key_problem(matrix.sections.get("eval"))
+        if key_problem is not None:  # said before any cell trains, not in every row after
+            raise UserInputError(f"{matrix_path}: {key_problem}.")
+    if not dry_run:  # held until the command ends: no other run trains into this results file meanwhile
+        holder = click.get_current_context().with_resource(runner.results_lock(results_path))
+        if holder is not None:
+            raise UserInputError(
+                f"another `packbench run` (pid {holder}) is recording into {results_path}; wait for it to finish, "
+                "or give this run its own results file with --results (and --leaderboard and --runs-dir)."
+            )
+        results = read_results_or_fail(results_path)  # read again under the lock: what is done is now settled
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
     follow_up = follow_up_for(matrix, plans)
@@ -176,9 +195,17 @@ def run(
         return
 
     with runner.matrix_lock(runs_dir, matrix.name) as locked:
-        if not locked:
+        if not locked:  # it records into another results file (the results lock above says so): its runs are not ours
             raise UserInputError(
-                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name}; wait for it or pass another --runs-dir."
+                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name} for another results file; "
+                f"wait for it to finish, or pass another --runs-dir so each results file keeps its own runs."
+            )
+        taken = runner.claim_run_dirs(plans, results_path)
+        if taken:
+            run_dir, owner = taken[0]
+            raise UserInputError(
+                f"{_shown(run_dir)} holds the runs of results file {owner}, not {results_path}; pass another --runs-dir "
+                f"to keep both experiments' runs ({len(taken)} cell folder(s) are taken), or --results {owner} to resume that one."
             )
         progress = runner.Progress(total=len(to_run), jobs=jobs)
         if backend == "local":
@@ -230,6 +257,28 @@ def _validate_first(matrix_path: Path, matrix, cells) -> None:
     problems = matrix_problems(matrix, cells, progress=stderr_lines())
     if problems:
         raise ProblemsError(problems, f"{matrix_path} (nothing trained; fix them, or pass --no-validate)")
+
+
+def _extras_needed(backend: str, command, train_entry: str | None, eval_spec) -> list[str]:
+    """Modules this run imports somewhere (a worker, a follow-up): checked up front, so a missing extra is one sentence."""
+    modules = []
+    if backend == "ray":
+        modules.append("ray")
+    if command is None and train_entry is None:  # Axolotl's own train entry
+        modules += ["axolotl", "torch", "transformers"]
+    if hasattr(eval_spec, "get") and eval_spec:
+        if eval_spec.get("tasks") != []:
+            modules.append("lm_eval")
+        if eval_spec.get("judge"):
+            modules.append("openai")
+    return modules
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
 
 
 def _print_answer(results_path: Path, matrix_name: str, whole_board: bool) -> None:

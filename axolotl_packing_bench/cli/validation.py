@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,17 @@ def stderr_lines() -> Callable[[str], None]:
 
 
 def judge_key_problems(section: Any, file: str) -> list[Problem]:
-    """A problem when the matrix's `eval.judge.api_key_env` names a variable that is not set here."""
-    judge = section.get("judge") if isinstance(section, dict) else None
-    name = judge.get("api_key_env") if isinstance(judge, dict) else None
-    if not isinstance(name, str) or not name or os.environ.get(name):
+    """A problem when the matrix's judge lacks its API key, by the rule `run` and `judge` use (`eval.section`)."""
+    from axolotl_packing_bench.eval.judge import DEFAULT_API_KEY_ENV
+    from axolotl_packing_bench.eval.section import judge_key_problem
+
+    if judge_key_problem(section) is None:
         return []
+    name = section["judge"].get("api_key_env") or DEFAULT_API_KEY_ENV
     return [Problem(file, "eval.judge.api_key_env",
                     f"names the variable {name}, which is not set, so every cell's judge scores would fail",
-                    f"export {name}=<your key> before running, or remove api_key_env for a judge that needs no key")]
+                    f"export {name}=<your key> before running, or set eval.judge.no_api_key to true "
+                    "for a judge that needs no key")]
 
 
 def describe_checks(schema: bool, data: bool) -> str:

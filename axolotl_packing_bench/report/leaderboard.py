@@ -31,6 +31,7 @@ from typing import Any
 
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
 from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
@@ -415,7 +416,16 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
 
 
 def render_to(results_path: str | Path, leaderboard_path: str | Path, *, wide: bool = False) -> str:
-    """Re-render the leaderboard file from the results file; returns the text."""
-    text = render_leaderboard(read_results(results_path), source=Path(results_path).name, wide=wide)
+    """Re-render the leaderboard file from the results file; returns the text.
+
+    Raises:
+        WrongKindOfFile: The results path holds no results, or the board path holds something else than a board.
+        UnwritableFile: The board could not be written; the old one is as it was.
+    """
+    check_results_path(results_path)
+    check_board_path(leaderboard_path)
+    results = read_results(results_path)
+    check_has_rows(results_path, len(results))
+    text = render_leaderboard(results, source=Path(results_path).name, wide=wide)
     atomic_write_text(leaderboard_path, text)
     return text
