@@ -192,13 +192,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(path: str | Path, *, shared: bool = False, wait: bool = True, across_nodes: bool = False) -> Iterator[int]:
+def locked(path: str | Path, *, shared: bool = False, across_nodes: bool = False) -> Iterator[int]:
     """An fd of `path` held under an fcntl lock (created if missing, unless `shared`).
 
     Args:
         path: The file to lock (a data file or a `.lock` beside one).
         shared: A shared (reader's) lock instead of an exclusive one.
-        wait: Block until the lock is free; False raises `BlockingIOError` when another process holds it.
         across_nodes: POSIX `lockf` locks, which NFS (lockd) honours across machines; exclusive only.
     """
     target = Path(path)
@@ -208,7 +207,7 @@ def locked(path: str | Path, *, shared: bool = False, wait: bool = True, across_
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         if across_nodes:
             fcntl.lockf(fd, mode)
         else:
