@@ -94,3 +94,16 @@ def test_a_broken_entry_point_is_one_sentence(installed, tmp_path):
     proc = packbench(installed, "stats", "--capacity", "512")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "packing strategy 'broken' (nextfit_pkg_missing:fit" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_axolotl_train_packs_with_it(installed, tmp_path, monkeypatch, tiny_model):
+    from axolotl_packing_bench.assets import ensure_dataset
+    from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
+
+    monkeypatch.setenv("PYTHONPATH", installed["PYTHONPATH"])
+    dataset = chat_dataset(str(ensure_dataset(120, seed=1, overlong_fraction=0.05)))
+    cfg = recipe(tiny_model, dataset, tmp_path, packbench_strategy=STRATEGY, max_steps=2)
+    proc, metrics = axolotl_train(cfg, tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert metrics is not None and metrics["strategy"] == STRATEGY and metrics["training"]["steps"] == 2
