@@ -35,6 +35,7 @@ from typing import Any
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.matrix.spec import CORE_AXES, strategy_sort_key
+from axolotl_packing_bench.results.sanity import UNREADABLE, figure
 from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
 from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
@@ -99,7 +100,7 @@ class Column(ProbeColumn):
 
 
 def _metric(*path: str) -> Callable[[RunResult], Any]:
-    return lambda result: result.metric(*path)
+    return lambda result: figure(result, *path)  # UNREADABLE for impossible numbers (results.sanity)
 
 
 BASE_COLUMNS = (
@@ -284,7 +285,7 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
         for index, column in enumerate(columns):
             by_seed, mean = row_values[index], row_means[index]
             if mean is None:
-                cells.append("—")
+                cells.append("unreadable" if any(column.get(run) is UNREADABLE for run in runs) else "—")
                 continue
             text = column.show(mean)
             if best[index] == text:
@@ -357,7 +358,7 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         columns = [
             column
             for column in BASE_COLUMNS
-            if not column.optional or any(_number(column.get(run)) is not None for run in flat)
+            if not column.optional or any(_number(column.get(run)) is not None or column.get(run) is UNREADABLE for run in flat)
         ]
         columns += score_columns(flat)
         if not any(run.axes.get("strategy") == BASELINE_STRATEGY for run in flat):
