@@ -60,16 +60,28 @@ def record(
 @results_option
 @leaderboard_option
 @click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
-def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None:
+@format_option
+@output_option
+def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, output_format: str, output_path: Path | None) -> None:
     """Render LEADERBOARD.md from the results (or check that it is current).
 
     The results file must exist: a mistyped --results never replaces the
-    leaderboard with an empty one.
+    leaderboard with an empty one. --format json prints every cell's figures
+    (or writes them to --output) and leaves the board alone.
     """
     from axolotl_packing_bench.report.leaderboard import render_leaderboard
     from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
 
     results = read_results_or_fail(results_path, must_exist=True)
+    if output_format == "json":
+        from axolotl_packing_bench.report.leaderboard_json import leaderboard_to_dict
+
+        if check:
+            raise UserInputError("--check compares the markdown board; leave out --format json to check it.")
+        emit(to_json(leaderboard_to_dict(results, source=results_path.name)), output_path)
+        return
+    if output_path is not None:
+        raise UserInputError("--output is for --format json; the markdown board is written to --leaderboard.")
     text = render_leaderboard(results, source=results_path.name)
     if check:
         try:
