@@ -126,6 +126,11 @@ class PackingBenchArgs(BaseModel):
     packbench_fail_on_leakage: bool = Field(
         default=False, description="Stop the run when isolated attention leaks."
     )
+    packbench_equivalence_check: bool = Field(
+        default=False,
+        description="At train start, check that the first packed batch gives the loss and gradient of the same "
+        "samples padded (token and sample averages; plugin/equivalence.py); recorded as `equivalence` in the metrics.",
+    )
     packbench_metrics_file: str = Field(default=METRICS_FILE, description="Run metrics file, in output_dir.")
     packbench_sdpa_varlen: bool = Field(
         default=True,

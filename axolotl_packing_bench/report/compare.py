@@ -256,10 +256,14 @@ def _ratios(results: Sequence[RunResult], paddings: dict[tuple, RunResult], metr
 
 
 def _equivalence(results: Sequence[RunResult]) -> bool | None:
-    """False when any repeat failed the packing-equivalence check, True when all that ran it passed."""
-    passed = [result.metric("equivalence", "passed") for result in results]
-    known = [value for value in passed if isinstance(value, bool)]
-    return None if not known else all(known)
+    """The packing-equivalence check over the repeats: True when every repeat that ran it came out as its
+    attention promises (isolated passes, shared fails), False when one did not, None when none ran it."""
+    outcomes = []
+    for result in results:
+        passed, expected = result.metric("equivalence", "passed"), result.metric("equivalence", "expected")
+        if isinstance(passed, bool):
+            outcomes.append(passed is (expected if isinstance(expected, bool) else True))
+    return None if not outcomes else all(outcomes)
 
 
 def _pct(value: float) -> str:
@@ -339,7 +343,8 @@ def _compare_cell(cell_id: str, old_runs: dict[int, RunResult], new_runs: dict[i
         if equivalence[1] is None and equivalence[0] is not None:
             (warnings if limits.allow_missing else problems).append("equivalence missing in the candidate")
         if equivalence[1] is False:
-            problems.append("packing equivalence failed in the candidate (packed loss or gradient differs from padded)")
+            problems.append("packing equivalence failed in the candidate (packed loss or gradient not as the attention "
+                            "promises: isolated must equal padded)")
         if limits.max_slowdown is not None:
             label = f"steady-state time ({metric})" if metric == "median_step_s" else "train time"
             if steps is not None:

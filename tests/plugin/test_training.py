@@ -101,3 +101,15 @@ def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 490 <= metrics["packing"]["samples"] <= 500
     assert metrics["leakage"]["passed"] is True
+
+
+def test_the_equivalence_check_runs_in_real_training(tiny_model, tiny_dataset, tmp_path):
+    """bfd isolated with the per-sample loss: the trainer's own loss path equals the padded reference."""
+    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="bfd", packbench_loss="sample",
+                 packbench_equivalence_check=True, max_steps=3)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    equivalence = metrics["equivalence"]
+    assert equivalence["passed"] is True and equivalence["expected"] is True, equivalence
+    assert [check["mode"] for check in equivalence["checks"]] == ["token", "sample"]
+    assert equivalence["max_loss_rel_diff"] <= 1e-5 and equivalence["min_grad_cosine"] >= 1 - 1e-6
