@@ -108,3 +108,14 @@ def test_status_json(tmp_path, monkeypatch):
     jsonschema.validate(data, STATUS_SCHEMA)
     assert data["verdict"] == "fail" and data["counts"] == {"ok": 1, "failed": 1, "pending": 1}
     assert sorted(cell["state"] for cell in data["cells"]) == ["failed", "ok", "pending"]
+
+
+def test_an_unwritable_output_is_one_sentence(tmp_path):
+    base = write(tmp_path / "base.jsonl", repeats())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--format", "json",
+                    "--output", str(blocker / "r.json"))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: cannot write --output {blocker / 'r.json'} (") and "Traceback" not in result.output
+    assert result.output.endswith("choose a writable path with free space.\n")
