@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
 
@@ -113,3 +116,19 @@ def test_the_equivalence_check_runs_in_real_training(tiny_model, tiny_dataset, t
     assert equivalence["passed"] is True and equivalence["expected"] is True, equivalence
     assert [check["mode"] for check in equivalence["checks"]] == ["token", "sample"]
     assert equivalence["max_loss_rel_diff"] <= 1e-5 and equivalence["min_grad_cosine"] >= 1 - 1e-6
+
+
+@pytest.mark.slow
+def test_the_readme_recipe_trains_as_written_on_a_cpu(tmp_path, tiny_model, tiny_dataset):
+    """The plugin README's whole recipe, with only the model, data and output paths replaced, trains."""
+    readme = (Path(__file__).parents[2] / "axolotl_packing_bench" / "plugin" / "README.md").read_text()
+    block = readme.split("## A whole recipe", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = yaml.safe_load(block)
+    assert cfg["bf16"] is False and cfg["fp16"] is False and "max_steps" not in cfg
+    cfg["base_model"] = tiny_model
+    cfg["datasets"][0]["path"] = tiny_dataset
+    cfg.update(output_dir=str(tmp_path / "out"), dataset_prepared_path=str(tmp_path / "prepared"), max_steps=2)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert metrics is not None and metrics["status"] == "ok" and metrics["strategy"] == "bfd"
+    assert metrics["training"]["steps"] == 2

@@ -17,8 +17,16 @@ def run(strategy: str, runtime: float, seed: str = "0", loss: float = 2.0, effic
                               "packing": {"efficiency": efficiency}, "heldout": {"loss": loss}})
 
 
-def test_leaderboard_shows_impossible_times_and_efficiencies_as_unreadable():
+def test_the_narrow_board_never_shows_an_impossible_figure():
     text = render_leaderboard([run("padding", 0.0, efficiency=0.4), run("bfd", -135.6, efficiency=1.3)])
+    bfd = next(line for line in text.splitlines() if line.startswith("| bfd"))
+    assert "| unreadable |" in bfd and "130.0%" not in text  # efficiency 1.3
+    assert "×" not in bfd  # no speed-up from impossible train times
+    assert "135.6" not in text
+
+
+def test_the_wide_board_shows_impossible_times_and_efficiencies_as_unreadable():
+    text = render_leaderboard([run("padding", 0.0, efficiency=0.4), run("bfd", -135.6, efficiency=1.3)], wide=True)
     rows = [line for line in text.splitlines() if line.startswith("| padding") or line.startswith("| bfd")]
     assert len(rows) == 2
     for row in rows:
