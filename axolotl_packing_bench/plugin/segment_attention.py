@@ -26,6 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from axolotl_packing_bench.plugin import native_varlen
+
 NAME = "packbench_sdpa_varlen"
 
 
@@ -76,6 +78,11 @@ def segment_sdpa_attention(
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, position_ids=position_ids, **kwargs)
+    kernel = native_varlen.kernel_for(query, dropout)  # CUDA fp16/bf16: one native kernel (native_varlen)
+    if kernel != native_varlen.LOOP:
+        bounds = _CACHE.bounds(position_ids, query.shape[0])
+        return native_varlen.varlen_attention(kernel, query, key, value, bounds, scaling), None
+    native_varlen.dispatches[kernel] += query.shape[0]
     gqa = query.shape[1] != key.shape[1]
     rows = []
     for row, spans in enumerate(_CACHE.bounds(position_ids, query.shape[0])):
