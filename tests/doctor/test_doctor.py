@@ -17,6 +17,17 @@ FAST = ["--device", "cpu", "--shape", "cpu", "--layers", "1", "--isolation-rows"
         "--steps", "1"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: the tiny model gains nothing from more, and on a busy machine they fight."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def doctor(tmp_path, *extra: str):
     json_path, markdown_path = tmp_path / "doctor.json", tmp_path / "doctor.md"
     result = CliRunner().invoke(main, ["doctor", *FAST, "--json", str(json_path), "--markdown",
