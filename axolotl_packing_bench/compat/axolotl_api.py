@@ -116,3 +116,24 @@ def reset_plugin_manager() -> None:
 def train_sampler(trainer: Any) -> Any:
     """The sampler Axolotl's trainer builds for the train split (its multipack sampler under `sample_packing`)."""
     return trainer._get_train_sampler()
+
+
+def keep_ranks_on_the_cpu(cfg: Any) -> bool:
+    """Place every rank's model on the CPU when several processes train on a machine without CUDA.
+
+    For `world_size > 1` Axolotl sets `device_map = {"": LOCAL_RANK}` whatever the device, and transformers
+    reads an integer as a CUDA device, so a multi-process CPU run (gloo) dies loading the model. The model
+    loader has already copied the map object into its kwargs when the plugin's `pre_model_load` runs, so it
+    is changed in place. Returns whether it changed anything.
+    """
+    import torch
+
+    device_map = cfg.get("device_map")
+    if (cfg.get("world_size") or 1) <= 1 or torch.cuda.is_available() or not isinstance(device_map, dict):
+        return False
+    changed = False
+    for key, value in device_map.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            device_map[key] = "cpu"
+            changed = True
+    return changed

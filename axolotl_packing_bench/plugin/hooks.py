@@ -94,6 +94,12 @@ class PackingBenchPlugin(BasePlugin):
         return None if cfg.packbench_strategy == NATIVE else {"remove_unused_columns": False}
 
     # -- model ------------------------------------------------------------------
+    def pre_model_load(self, cfg) -> None:
+        from axolotl_packing_bench.compat.axolotl_api import keep_ranks_on_the_cpu
+
+        if keep_ranks_on_the_cpu(cfg):
+            LOG.info("packbench: %s processes without CUDA: each rank's model stays on the CPU", cfg.world_size)
+
     def post_model_load(self, cfg, model) -> None:
         # A KV cache object switches off transformers' packed-sequence detection.
         config = getattr(model, "config", None)
