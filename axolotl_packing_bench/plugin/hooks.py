@@ -129,6 +129,10 @@ class PackingBenchPlugin(BasePlugin):
             from axolotl_packing_bench.plugin.loss import install_sample_loss
 
             install_sample_loss(trainer)
+        if cfg.packbench_record_rows:
+            from axolotl_packing_bench.plugin.row_log import install_row_log
+
+            install_row_log(trainer, cfg.output_dir or ".")
         recorder.update(loss_mode=cfg.packbench_loss)
         recorder.update(learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate})
         trainer.train = _record_failures(trainer.train, recorder)
