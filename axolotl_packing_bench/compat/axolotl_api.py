@@ -118,6 +118,18 @@ def train_sampler(trainer: Any) -> Any:
     return trainer._get_train_sampler()
 
 
+def ranks_without_cuda(cfg: Any) -> bool:
+    """Several processes train on a machine without CUDA (torchrun or accelerate with gloo).
+
+    They need `use_cpu` in the trainer's arguments: without it transformers leaves its distributed state
+    at NO ("process group is initialized, but parallel_mode != DISTRIBUTED"), so every rank trains alone on
+    the same rows, with no gradient averaging, and each takes itself for the main process.
+    """
+    import torch
+
+    return (cfg.get("world_size") or 1) > 1 and not torch.cuda.is_available()
+
+
 def keep_ranks_on_the_cpu(cfg: Any) -> bool:
     """Place every rank's model on the CPU when several processes train on a machine without CUDA.
 
@@ -126,10 +138,8 @@ def keep_ranks_on_the_cpu(cfg: Any) -> bool:
     loader has already copied the map object into its kwargs when the plugin's `pre_model_load` runs, so it
     is changed in place. Returns whether it changed anything.
     """
-    import torch
-
     device_map = cfg.get("device_map")
-    if (cfg.get("world_size") or 1) <= 1 or torch.cuda.is_available() or not isinstance(device_map, dict):
+    if not ranks_without_cuda(cfg) or not isinstance(device_map, dict):
         return False
     changed = False
     for key, value in device_map.items():

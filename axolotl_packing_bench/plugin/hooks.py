@@ -90,8 +90,15 @@ class PackingBenchPlugin(BasePlugin):
                                    "segment_ids": cfg.packbench_loss == "sample"}
 
     def get_training_args(self, cfg) -> dict[str, Any] | None:
-        # Rows carry `seq_lens` for the probe; the collator drops it before the model.
-        return None if cfg.packbench_strategy == NATIVE else {"remove_unused_columns": False}
+        from axolotl_packing_bench.compat.axolotl_api import ranks_without_cuda
+
+        args: dict[str, Any] = {}
+        if ranks_without_cuda(cfg):  # else each CPU rank trains alone, on the same rows (no DDP, no sharding)
+            args["use_cpu"] = True
+        if cfg.packbench_strategy != NATIVE:
+            # Rows carry `seq_lens` for the probe; the collator drops it before the model.
+            args["remove_unused_columns"] = False
+        return args or None
 
     # -- model ------------------------------------------------------------------
     def pre_model_load(self, cfg) -> None:
