@@ -122,8 +122,9 @@ def ranks_without_cuda(cfg: Any) -> bool:
     """Several processes train on a machine without CUDA (torchrun or accelerate with gloo).
 
     They need `use_cpu` in the trainer's arguments: without it transformers leaves its distributed state
-    at NO ("process group is initialized, but parallel_mode != DISTRIBUTED"), so every rank trains alone on
-    the same rows, with no gradient averaging, and each takes itself for the main process.
+    at NO ("process group is initialized, but parallel_mode != DISTRIBUTED") and each rank takes itself for
+    the main process. Not enough yet: the trainer's Accelerator still runs one process per rank (no row
+    sharding, no DDP), see tests/plugin/test_multi_rank.py.
     """
     import torch
 

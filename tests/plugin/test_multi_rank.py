@@ -34,8 +34,9 @@ def torchrun_train(cfg: dict, workdir: Path, processes: int) -> tuple[subprocess
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the two ranks train the same rows in the same order (29 of 59 never), "
-                   "although DDP is on (use_cpu); the rows' sharding across ranks is not found yet")
+@pytest.mark.xfail(strict=True, reason="the two ranks train the same rows in the same order (29 of 59 never): "
+                   "with use_cpu the trainer's arguments see 2 processes, but its Accelerator stays at "
+                   "DistributedType.NO with 1 process, so accelerate neither shards the rows nor wraps DDP")
 def test_two_processes_train_every_row_in_the_steps_of_one_with_doubled_accumulation(tiny_model, tiny_dataset,
                                                                                       tmp_path):
     settings = {"packbench_strategy": "bfd", "packbench_record_rows": True, "micro_batch_size": 1}
