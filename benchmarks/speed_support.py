@@ -44,3 +44,37 @@ def reference_min_seconds(timings: dict[str, float], lengths: np.ndarray) -> flo
 def min_seconds(benchmark) -> float:
     """The min time pytest-benchmark measured."""
     return benchmark.stats.stats.min
+
+
+TRL_SAMPLES = 200_000
+"""TRL packs through `datasets.map` (batches of 1,000 rows, as its trainer calls it) on real token lists, too slow
+and memory-hungry for 1.2M samples in a benchmark: it is timed on the first 200,000 lengths, as ANCHORS.md did."""
+
+
+def trl_pack_dataset():
+    """TRL's `pack_dataset`, or a skip when TRL is not installed."""
+    trl = pytest.importorskip("trl", reason="trl is not installed (the axolotl extra installs it)")
+    return trl.pack_dataset
+
+
+def trl_strategies() -> list[str]:
+    """The BFD strategies the installed TRL has (`bfd`, and `bfd_split` where present)."""
+    try:
+        import inspect
+
+        from trl import data_utils
+    except ImportError:
+        return ["bfd"]
+    return [name for name in ("bfd", "bfd_split") if f'"{name}"' in inspect.getsource(data_utils.pack_dataset)]
+
+
+def trl_dataset(lengths: np.ndarray):
+    """A `datasets.Dataset` with one `input_ids` list per length (token ids all zero: only lengths matter)."""
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.zeros(int(offsets[-1]), dtype=np.int32)))
+    return Dataset(InMemoryTable(pa.table({"input_ids": ids})))

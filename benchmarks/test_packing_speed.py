@@ -1,8 +1,11 @@
-"""Packing speed and quality on 1.2M SFT-like lengths, against Axolotl's packer.
+"""Packing speed and quality on 1.2M SFT-like lengths, against the packers Axolotl and TRL ship.
 
 Run: `.venv/bin/python -m pytest benchmarks -p no:cacheprovider`.
 Speed goals are ratios to Axolotl's `pack_parallel` timed in the same run
-(min over rounds); quality goals are rows over the lower bound.
+(min over rounds); quality goals are rows over the lower bound. TRL's
+`pack_dataset` (bfd, and bfd_split where the installed TRL has it) is timed
+on the first 200,000 lengths (see `speed_support.TRL_SAMPLES`), against this
+library's bfd on the same subset: ours must be faster and pack no more rows.
 """
 
 from __future__ import annotations
@@ -11,14 +14,20 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 from speed_support import (
     CAPACITY,
+    NUM_SAMPLES,
     REFERENCE_ARGS,
+    TRL_SAMPLES,
     min_seconds,
     reference_min_seconds,
     reference_packer,
+    trl_dataset,
+    trl_pack_dataset,
+    trl_strategies,
 )
 
 from axolotl_packing_bench.packing import pack
@@ -44,6 +53,44 @@ def test_reference_axolotl_pack_parallel(benchmark, lengths, timings):
         efficiency=tokens / (len(bins) * CAPACITY),
         time_vs_reference=1.0,
     )
+
+
+@pytest.mark.parametrize("strategy", trl_strategies())
+def test_reference_trl_pack_dataset(benchmark, lengths, timings, strategy):
+    pack_dataset = trl_pack_dataset()
+    import datasets
+
+    datasets.disable_progress_bars()
+    subset = lengths[:TRL_SAMPLES]
+    dataset = trl_dataset(subset)
+    pack_dataset(trl_dataset(subset[:1000]), CAPACITY, strategy)  # first-call imports, not timed
+    packed = benchmark.pedantic(pack_dataset, args=(dataset, CAPACITY, strategy), rounds=1, iterations=1)
+    seconds = min_seconds(benchmark)
+    tokens = int(subset.sum())  # every length is within the capacity: nothing truncated or split
+    lower_bound = math.ceil(tokens / CAPACITY)
+    pack(subset[:1000], CAPACITY, "bfd")  # numba compile or cache load, not timed
+    ours = pack(subset, CAPACITY, "bfd")
+    ours_seconds = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        pack(subset, CAPACITY, "bfd")
+        ours_seconds = min(ours_seconds, time.perf_counter() - began)
+    benchmark.extra_info.update(
+        samples=TRL_SAMPLES,
+        subset=f"the first {TRL_SAMPLES:,} of the {NUM_SAMPLES:,} lengths: TRL packs token lists through "
+               "datasets.map in batches of 1,000 rows, too slow for 1.2M here (as ANCHORS.md)",
+        timed="TRL: pack_dataset as its trainer calls it, copying the token lists into packed rows; ours: the plan "
+              "(the collator copies each batch's rows when it is drawn)",
+        rows=len(packed),
+        lower_bound=lower_bound,
+        over_lower_bound=len(packed) / lower_bound,
+        efficiency=tokens / (len(packed) * CAPACITY),
+        ours_bfd_rows=ours.num_bins,
+        ours_bfd_s=ours_seconds,
+        ours_bfd_time_vs_trl=ours_seconds / seconds,
+    )
+    assert ours.num_bins <= len(packed), f"our bfd packed {ours.num_bins} rows, TRL {strategy} {len(packed)}"
+    assert ours_seconds < seconds, f"our bfd took {ours_seconds:.3f}s on {TRL_SAMPLES:,} lengths, TRL {seconds:.3f}s"
 
 
 @pytest.mark.parametrize("strategy", ["bfd", "greedy", "sequential", "random", "padding"])

@@ -15,6 +15,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["AXOLOTL_DO_NOT_TRACK"] = "1"
 os.environ["WANDB_MODE"] = "disabled"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# `packbench run` validates first; the runner's tests use made-up model and data paths, so the
+# tests of that check (tests/cli/test_run.py) turn it on with --validate.
+os.environ.setdefault("PACKBENCH_VALIDATE", "0")
 # Assets built by the suite live apart from a user's own cache.
 os.environ.setdefault("PACKBENCH_HOME", tempfile.mkdtemp(prefix="packbench-tests-"))
 

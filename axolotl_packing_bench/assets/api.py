@@ -21,10 +21,12 @@ URI_KINDS = ("model", "dataset", "tokenizer", "heldout", "heldout-chats")
 
 
 def ensure_tokenizer(rebuild: bool = False) -> Path:
-    """The tokenizer directory, built if missing (or if ``rebuild``)."""
+    """The tokenizer directory: the shipped one copied if missing, built if none ships (or with ``rebuild``)."""
+    from axolotl_packing_bench.assets import shipping
     from axolotl_packing_bench.assets.tokenizer import save_tokenizer
 
-    return build_once(assets_root() / "tokenizer", save_tokenizer, rebuild=rebuild)
+    build = shipping.install_tokenizer if shipping.shipped_tokenizer() and not rebuild else save_tokenizer
+    return build_once(assets_root() / "tokenizer", build, rebuild=rebuild)
 
 
 def ensure_model(name: str, rebuild: bool = False) -> Path:
@@ -33,27 +35,42 @@ def ensure_model(name: str, rebuild: bool = False) -> Path:
 
 
 def _ensure_spec(spec: ModelSpec, rebuild: bool = False) -> Path:
+    """A base shipped for exactly this recipe is copied (unless ``rebuild``); anything else is built."""
+    from axolotl_packing_bench.assets import shipping
     from axolotl_packing_bench.assets.models import save_model
 
     tokenizer_dir = ensure_tokenizer()
-    return build_once(
-        assets_root() / "models" / spec.directory_name(),
-        lambda path: save_model(spec, path, tokenizer_dir),
-        rebuild=rebuild,
-    )
+    if shipping.shipped_base(spec) is not None and not rebuild:
+        def build(path: Path) -> None:
+            shipping.install_base(spec, path)
+    else:
+        def build(path: Path) -> None:
+            save_model(spec, path, tokenizer_dir)
+    return build_once(assets_root() / "models" / spec.directory_name(), build, rebuild=rebuild)
 
 
 def unbuilt_bases(names: list[str], rebuild: bool = False) -> list[str]:
-    """Those of `names` that are pre-trained bases and not built yet (every base among them with `rebuild`)."""
-    return [name for name in names if model_spec(name).pretrain is not None
-            and (rebuild or not (assets_root() / "models" / model_spec(name).directory_name()).exists())]
+    """Those of `names` that are pre-trained bases still to pre-train: not built yet and not shipped for this recipe.
+
+    With `rebuild`, every base among them (the shipped bytes are then ignored).
+    """
+    from axolotl_packing_bench.assets import shipping
+
+    def pending(spec: ModelSpec) -> bool:
+        if rebuild:
+            return True
+        return (not (assets_root() / "models" / spec.directory_name()).exists()
+                and shipping.shipped_base(spec) is None)
+
+    return [name for name in names if model_spec(name).pretrain is not None and pending(model_spec(name))]
 
 
 def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict[str, Path]:
-    """Several models, the missing pre-trained bases built side by side (one process each, one thread each).
+    """Several models; the bases shipped for this recipe are copied, the others pre-trained side by side.
 
-    Pre-training is single-threaded (`pretrain.BUILD_THREADS`), so two bases
-    on a 2-core machine take about as long as the larger one alone.
+    Pre-training is single-threaded (`pretrain.BUILD_THREADS`) and runs one
+    process per base, so two bases on a 2-core machine take about as long as
+    the larger one alone.
     """
     import multiprocessing
 

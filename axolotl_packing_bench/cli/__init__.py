@@ -11,6 +11,10 @@ import importlib
 
 import click
 
+from axolotl_packing_bench.core.quiet import quiet_known_noise
+
+quiet_known_noise()  # before any command imports torch, torchao or lm-eval
+
 # command name -> "module:function"; modules keep heavy imports inside functions.
 COMMANDS: dict[str, str] = {
     "stats": "axolotl_packing_bench.cli.stats:stats",
@@ -34,12 +38,26 @@ class LazyGroup(click.Group):
     """A group whose commands are imported on first use.
 
     A command that needs a module of a pip extra that is not installed ends
-    with one sentence naming the extra (`extras.missing_extra_message`).
+    with one sentence naming the extra (`extras.missing_extra_message`); a
+    write that failed (`fileio.UnwritableFile`) or a path holding the wrong
+    kind of file (`results.kinds.WrongKindOfFile`) ends with its sentence.
     """
 
     def invoke(self, ctx: click.Context):
+        from axolotl_packing_bench.core.fileio import UnwritableFile
+
         try:
             return super().invoke(ctx)
+        except UnwritableFile as error:  # full disk, no permission: the file is as it was, said in one sentence
+            raise click.ClickException(str(error)) from None
+        except ValueError as error:
+            from axolotl_packing_bench.results.kinds import WrongKindOfFile
+
+            if not isinstance(error, WrongKindOfFile):
+                raise
+            from axolotl_packing_bench.cli.errors import UserInputError
+
+            raise UserInputError(str(error)) from None
         except ModuleNotFoundError as error:
             from axolotl_packing_bench.cli.errors import UserInputError
             from axolotl_packing_bench.core.extras import missing_extra_message

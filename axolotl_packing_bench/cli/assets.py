@@ -15,14 +15,19 @@ import click
 def assets(rebuild: bool, only: str | None) -> None:
     """Build the embedded tiny models, tokenizer and synthetic datasets.
 
-    tiny-8b and tiny-70b are pre-trained bases (minutes on a 2-core CPU, with
-    a progress bar, once); the -init models are their random initializations.
-    Everything is built locally (no GPU, no download) under $PACKBENCH_HOME
-    (default ~/.cache/axolotl-packing-bench) and reused afterwards. Prints
+    tiny-8b and tiny-70b are pre-trained bases; the package ships them (and
+    the tokenizer) built from the current recipe, so they are copied into the
+    cache in seconds. --rebuild pre-trains them again (minutes on a 2-core
+    CPU, with a progress bar), as happens when the recipe no longer matches
+    the shipped bytes. The -init models are their random initializations.
+    Everything else is built locally (no GPU, no download) under
+    $PACKBENCH_HOME (default ~/.cache/axolotl-packing-bench) and reused
+    afterwards. Prints
     what stands for what, where it is, and how big it is. Use the paths, or
     URIs such as packbench://model/tiny-8b, in matrices and recipes.
     """
     from axolotl_packing_bench import assets as lib
+    from axolotl_packing_bench.assets.shipping import shipped_base
     from axolotl_packing_bench.assets.tokenizer import build_vocab
 
     rows: list[tuple[str, str, str, str, str]] = []
@@ -45,6 +50,8 @@ def assets(rebuild: bool, only: str | None) -> None:
             size = f"{spec.num_parameters(vocab_size):,} params"
             if spec.pretrain is not None:
                 size += f", {_pretraining_note(path)}"
+                if not rebuild and shipped_base(spec) is not None:
+                    size += ", shipped"
             rows.append(("model", name, spec.stands_for, str(path), size))
     if only in (None, "datasets"):
         for name, spec in lib.DATASETS.items():

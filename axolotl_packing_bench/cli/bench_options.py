@@ -12,6 +12,8 @@ from axolotl_packing_bench.cli.errors import UserInputError
 
 DEFAULT_RESULTS = "leaderboard/results.jsonl"
 DEFAULT_LEADERBOARD = "leaderboard/LEADERBOARD.md"
+STDOUT = Path("-")
+"""`--leaderboard -`: print the board to stdout instead of writing a file."""
 
 
 class ProblemsError(click.ClickException):
@@ -55,8 +57,13 @@ def leaderboard_option(function: Callable) -> Callable:
         default=DEFAULT_LEADERBOARD,
         show_default=True,
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Markdown leaderboard rendered from the results.",
+        help="Markdown leaderboard rendered from the results; - prints it to stdout instead.",
     )(function)
+
+
+def board_file(leaderboard_path: Path) -> Path | None:
+    """The leaderboard file to write, or None for `--leaderboard -` (printed instead)."""
+    return None if leaderboard_path == STDOUT else leaderboard_path
 
 
 def runs_dir_option(function: Callable) -> Callable:
@@ -96,6 +103,7 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list
 
 def read_results_or_fail(path: Path, *, must_exist: bool = False) -> list[Any]:
     """Results of `path`; a missing file is empty, or a one-sentence error when `must_exist`."""
+    from axolotl_packing_bench.results.kinds import WrongKindOfFile, check_has_rows, check_results_path
     from axolotl_packing_bench.results.store import read_results
 
     if not path.exists():
@@ -104,4 +112,24 @@ def read_results_or_fail(path: Path, *, must_exist: bool = False) -> list[Any]:
         return []
     if path.is_dir():
         raise UserInputError(f"{path} is a directory; pass a results.jsonl file.")
-    return read_results(path)
+    try:
+        check_results_path(path)
+        results = read_results(path)
+        check_has_rows(path, len(results))
+    except WrongKindOfFile as error:
+        raise UserInputError(str(error)) from None
+    except OSError as error:
+        raise UserInputError(f"results file {path} cannot be read ({error.strerror}); check its permissions.") from None
+    return results
+
+
+def check_board_or_fail(path: Path | None) -> None:
+    """Refuse, in one sentence, a --leaderboard path that holds something other than a board (before any work)."""
+    from axolotl_packing_bench.results.kinds import WrongKindOfFile, check_board_path
+
+    if path is None:
+        return
+    try:
+        check_board_path(path)
+    except WrongKindOfFile as error:
+        raise UserInputError(str(error)) from None

@@ -7,7 +7,12 @@ from typing import Any
 
 import click
 
-from axolotl_packing_bench.cli.bench_options import leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.bench_options import (
+    check_board_or_fail,
+    leaderboard_option,
+    read_results_or_fail,
+    results_option,
+)
 from axolotl_packing_bench.cli.errors import UserInputError
 
 
@@ -109,6 +114,7 @@ def evaluate(
     except EvalError as error:
         raise UserInputError(str(error)) from None
     read_results_or_fail(results_path)  # a directory there is a user error, said before the slow part
+    check_board_or_fail(leaderboard_path)
     settings = LmEvalSettings(
         tasks=plan,
         limit=_limit(limit),

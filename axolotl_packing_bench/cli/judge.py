@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from axolotl_packing_bench.cli.bench_options import leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.bench_options import (
+    check_board_or_fail,
+    leaderboard_option,
+    read_results_or_fail,
+    results_option,
+)
 from axolotl_packing_bench.cli.errors import UserInputError
 
 
@@ -28,7 +33,11 @@ def _summary(judge: dict) -> str:
 @click.option("--prompts", default="offline", show_default=True, help="offline, offline:N, or a JSONL with a `prompt` field per line.")
 @click.option("--judge-base-url", required=True, help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1.")
 @click.option("--judge-model", required=True, help="Judge model name at that endpoint.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="NAME of the variable holding the API key (never written anywhere).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+              help="NAME of the variable holding the API key (never written anywhere). It must be set, except for a judge "
+                   "on this machine (localhost, 127.x, ::1) when this option is left at its default: that one gets a "
+                   "placeholder key.")
+@click.option("--no-api-key", is_flag=True, help="The judge needs no key: send none and require none.")
 @click.option("--mode", type=click.Choice(["absolute", "pairwise"]), default="absolute", show_default=True, help="Rate 1-10, or compare with the padding run.")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Pairwise baseline (default: the padding run among RUN_DIRS, per model and dataset).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Judge requests in flight at most.")
@@ -48,6 +57,7 @@ def judge(
     judge_base_url: str,
     judge_model: str,
     api_key_env: str,
+    no_api_key: bool,
     mode: str,
     baseline: Path | None,
     concurrency: int,
@@ -98,6 +108,7 @@ def judge(
             dtype=dtype,
             api_key_required=click.get_current_context().get_parameter_source("api_key_env")
             is not click.core.ParameterSource.DEFAULT,
+            no_api_key=no_api_key,
         )
         runs = [open_run_dir(path) for path in run_dirs]
         baseline_run = open_run_dir(baseline) if baseline is not None else None
@@ -108,6 +119,7 @@ def judge(
     except EvalError as error:
         raise UserInputError(str(error)) from None
     read_results_or_fail(results_path)
+    check_board_or_fail(leaderboard_path)
     baselines = pick_baselines(runs, baseline_run) if mode == "pairwise" else dict.fromkeys(run.path for run in runs)
     todo = [run for run in runs if mode == "absolute" or baselines[run.path] is not None]
     if not todo:

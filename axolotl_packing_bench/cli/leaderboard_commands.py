@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from axolotl_packing_bench.cli.bench_options import leaderboard_option, read_results_or_fail, results_option
+from axolotl_packing_bench.cli.bench_options import (
+    board_file,
+    check_board_or_fail,
+    leaderboard_option,
+    read_results_or_fail,
+    results_option,
+)
 from axolotl_packing_bench.cli.errors import UserInputError
 
 
@@ -38,7 +44,7 @@ def record(
     RUN_DIR is the run's output_dir (holding packbench_metrics.json).
     Recording the same run again is harmless: the results keep one row per
     run id (the latest). A run of the embedded models and datasets gets the
-    labels a matrix gives them (tiny-8b (8B), synth-100 (100)); give the
+    labels a matrix gives them (tiny-8b of size 8B, synth-100 of size 100); give the
     labels of your matrix with --model-name/--model-size/--dataset-name/
     --dataset-size and --matrix to land in its table.
     """
@@ -50,26 +56,40 @@ def record(
                                      model_size=model_size, dataset_size=dataset_size)
     except RecordError as error:
         raise UserInputError(str(error).rstrip(".") + ".") from None
-    read_results_or_fail(results_path)  # a directory here is a user error, said plainly
-    record_result(result, results_path, leaderboard_path)
+    read_results_or_fail(results_path)  # a directory or another kind of file here is a user error, said plainly
+    check_board_or_fail(board_file(leaderboard_path))  # checked before the append, so a swapped pair writes nothing
+    record_result(result, results_path, board_file(leaderboard_path))
     click.echo(f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}")
+    if board_file(leaderboard_path) is None:
+        from axolotl_packing_bench.report.leaderboard import render_leaderboard
+
+        click.echo(render_leaderboard(read_results_or_fail(results_path), source=results_path.name), nl=False)
 
 
 @click.command()
 @results_option
 @leaderboard_option
 @click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
-def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None:
+@click.option("--wide", is_flag=True, help="Every column (times, throughput, losses, memory, scores), not only those that decide.")
+def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: bool) -> None:
     """Render LEADERBOARD.md from the results (or check that it is current).
 
-    The results file must exist: a mistyped --results never replaces the
-    leaderboard with an empty one.
+    Each table is headed by its verdict and shows what decides (steps,
+    speed-up and held-out loss against padding, efficiency, leakage, the
+    machine's load) in 120 columns; --wide shows every column. The results
+    file must exist: a mistyped --results never replaces the leaderboard with
+    an empty one. --leaderboard - prints the board instead of writing it.
     """
     from axolotl_packing_bench.report.leaderboard import render_leaderboard
     from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
 
     results = read_results_or_fail(results_path, must_exist=True)
-    text = render_leaderboard(results, source=results_path.name)
+    text = render_leaderboard(results, source=results_path.name, wide=wide)
+    if board_file(leaderboard_path) is None:
+        if check:
+            raise UserInputError("--check compares the results with a leaderboard file; give --leaderboard PATH, not -.")
+        click.echo(text, nl=False)
+        return
     if check:
         try:
             current = read_user_text(leaderboard_path)
@@ -80,6 +100,7 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool) -> None
             raise SystemExit(1)
         click.echo(f"{leaderboard_path} is up to date.")
         return
+    check_board_or_fail(leaderboard_path)
     atomic_write_text(leaderboard_path, text)
     click.echo(f"rendered {leaderboard_path} from {len(results)} result(s)")
 

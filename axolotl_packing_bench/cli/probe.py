@@ -93,12 +93,15 @@ def list_probes() -> None:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A probe setting, as in a matrix's `probes:` section (YAML value); repeatable.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
-              help="Write the probe's report as JSON to OUT (default: print it).")
+              help="Also write the probe's full report as JSON to OUT.")
 def run_probe_command(name: str, run_dir: Path, assignments: tuple[str, ...], json_path: Path | None) -> None:
-    """Run any registered probe on a trained cell's RUN_DIR (its model in RUN_DIR/output), as a matrix would."""
+    """Run any registered probe on a trained cell's RUN_DIR (its model in RUN_DIR/output), as a matrix would.
+
+    Prints the report as a table; --json OUT also writes the full report.
+    """
     import yaml
 
-    from axolotl_packing_bench.probes.registry import run_probe, settings_problems
+    from axolotl_packing_bench.probes.registry import get_probe, report_table, run_probe, settings_problems
 
     settings = {}
     for assignment in assignments:
@@ -113,12 +116,12 @@ def run_probe_command(name: str, run_dir: Path, assignments: tuple[str, ...], js
     if not (run_dir / "output").is_dir():
         raise UserInputError(f"{str(run_dir)!r} has no output/ directory; pass a trained cell's run directory.")
     report = run_probe(name, run_dir, settings)
-    text = json.dumps(report, indent=2) + "\n"
-    if json_path is None:
-        click.echo(text, nl=False)
-    else:
+    if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {json_path}")
+        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if "error" in report:
         raise click.ClickException(str(report["error"]))
+    table = get_probe(name).table or report_table
+    click.echo(table(report), nl=False)
+    if json_path is not None:
+        click.echo(f"wrote {json_path}")

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from axolotl_packing_bench.cli.bench_options import (
+    board_file,
+    check_board_or_fail,
     leaderboard_option,
     load_cells,
     matrix_option,
@@ -75,6 +77,9 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).")
 @click.option("--retries", default=0, show_default=True, type=click.IntRange(min=0), help="Ray: run a failed cell up to N more times.")
 @click.option("--submit", is_flag=True, help="Slurm: submit the scripts with sbatch (default: only write them).")
+@click.option("--validate/--no-validate", "check_first", default=True, show_default=True, envvar="PACKBENCH_VALIDATE",
+              help="Run `packbench validate`'s checks first (schema, unknown keys, dataset files, local model paths, "
+              "judge key) and refuse before training if any fails. Env: PACKBENCH_VALIDATE=0 to skip.")
 def run(
     matrix_path: Path,
     dry_run: bool,
@@ -93,6 +98,7 @@ def run(
     ray_address: str | None,
     retries: int,
     submit: bool,
+    check_first: bool,
 ) -> None:
     """Train every cell of a matrix with Axolotl, one process per cell.
 
@@ -119,6 +125,9 @@ def run(
     --submit); each array task records its own result in the shared results
     file. Every backend runs the matrix's eval: and probes: sections after a
     cell trains. `packbench status` shows the cells' states for any of them.
+
+    Before anything trains, the cells pass `packbench validate`'s checks
+    (exit status 2 with the same sentences otherwise); --no-validate skips them.
     """
     from axolotl_packing_bench.report.leaderboard import render_to
     from axolotl_packing_bench.running import runner
@@ -127,6 +136,10 @@ def run(
     from axolotl_packing_bench.running.follow_up import follow_up_for
 
     matrix, cells = load_cells(matrix_path, only)
+    board = board_file(leaderboard_path)
+    if board is None and backend == "slurm":
+        raise UserInputError("--leaderboard - prints the board when the run ends, but slurm's tasks record on their own; "
+                             "give --leaderboard a file.")
     timeout = _timeout(timeout_text)
     try:
         command = runner.parse_train_command(train_command) if train_command else None
@@ -137,13 +150,33 @@ def run(
             raise UserInputError("--train-entry and --train-command exclude each other; pass one of them.")
         if not _is_entry(train_entry):
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
+    if check_first:
+        _validate_first(matrix_path, matrix, cells)
     results = read_results_or_fail(results_path)
+    check_board_or_fail(board)
+    if not dry_run:
+        from axolotl_packing_bench.core.extras import require
+        from axolotl_packing_bench.eval.section import judge_key_problem
+
+        require(*_extras_needed(backend, command, train_entry, matrix.sections.get("eval")), command="run")
+
+        key_problem = judge_key_problem(matrix.sections.get("eval"))
+        if key_problem is not None:  # said before any cell trains, not in every row after
+            raise UserInputError(f"{matrix_path}: {key_problem}.")
+    if not dry_run:  # held until the command ends: no other run trains into this results file meanwhile
+        holder = click.get_current_context().with_resource(runner.results_lock(results_path))
+        if holder is not None:
+            raise UserInputError(
+                f"another `packbench run` (pid {holder}) is recording into {results_path}; wait for it to finish, "
+                "or give this run its own results file with --results (and --leaderboard and --runs-dir)."
+            )
+        results = read_results_or_fail(results_path)  # read again under the lock: what is done is now settled
     plans = runner.plan_cells(cells, results, runs_dir=runs_dir, fresh=fresh, repeats=repeats)
     to_run = [plan for plan in plans if not plan.skip]
     follow_up = follow_up_for(matrix, plans)
     stop = threading.Event()
     options = BackendOptions(
-        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=leaderboard_path, jobs=jobs,
+        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=board, jobs=jobs,
         command=command, train_entry=train_entry, isolated=isolated_process, timeout=timeout, follow_up=follow_up,
         extra={"ray_address": ray_address, "retries": retries, "submit": submit, "dry_run": dry_run,
                "train_command_text": train_command, "fresh": fresh, "matrix_path": matrix_path, "repeats": repeats},
@@ -162,9 +195,17 @@ def run(
         return
 
     with runner.matrix_lock(runs_dir, matrix.name) as locked:
-        if not locked:
+        if not locked:  # it records into another results file (the results lock above says so): its runs are not ours
             raise UserInputError(
-                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name}; wait for it or pass another --runs-dir."
+                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name} for another results file; "
+                f"wait for it to finish, or pass another --runs-dir so each results file keeps its own runs."
+            )
+        taken = runner.claim_run_dirs(plans, results_path)
+        if taken:
+            run_dir, owner = taken[0]
+            raise UserInputError(
+                f"{_shown(run_dir)} holds the runs of results file {owner}, not {results_path}; pass another --runs-dir "
+                f"to keep both experiments' runs ({len(taken)} cell folder(s) are taken), or --results {owner} to resume that one."
             )
         progress = runner.Progress(total=len(to_run), jobs=jobs)
         if backend == "local":
@@ -181,12 +222,12 @@ def run(
         with runner.stop_on_signals(stop, announce) as caught:
             try:
                 summary, handed_off = drive(
-                    plans, chosen, record=Recorder(results_path, leaderboard_path), follow_up=follow_up, stop=stop, progress=progress
+                    plans, chosen, record=Recorder(results_path, board), follow_up=follow_up, stop=stop, progress=progress
                 )
             except BackendError as error:
                 raise UserInputError(str(error)) from None
-        if not to_run and results_path.exists():  # nothing ran: still make sure the leaderboard exists and is current
-            render_to(results_path, leaderboard_path)
+        if not to_run and results_path.exists() and board is not None:  # nothing ran: keep the leaderboard current
+            render_to(results_path, board)
 
     if handed_off:
         if summary.skipped:
@@ -198,13 +239,61 @@ def run(
     progress.line(
         f"matrix {matrix.name}: {ok} ok, {len(failed)} failed, {summary.skipped} skipped"
         + (f", {summary.not_run} not run (interrupted)" if summary.interrupted else "")
-        + f"; results: {results_path}, leaderboard: {leaderboard_path}"
+        + f"; results: {results_path}" + (f", leaderboard: {board}" if board is not None else "")
     )
+    _print_answer(results_path, matrix.name, board is None)
     if summary.interrupted:
         signum = caught[0] if caught else signal.SIGINT
         raise SystemExit(128 + int(signum))
     if failed:
         raise SystemExit(1)
+
+
+def _validate_first(matrix_path: Path, matrix, cells) -> None:
+    """Refuse with `packbench validate`'s sentences when the cells to run have any problem."""
+    from axolotl_packing_bench.cli.bench_options import ProblemsError
+    from axolotl_packing_bench.cli.validation import matrix_problems, stderr_lines
+
+    problems = matrix_problems(matrix, cells, progress=stderr_lines())
+    if problems:
+        raise ProblemsError(problems, f"{matrix_path} (nothing trained; fix them, or pass --no-validate)")
+
+
+def _extras_needed(backend: str, command, train_entry: str | None, eval_spec) -> list[str]:
+    """Modules this run imports somewhere (a worker, a follow-up): checked up front, so a missing extra is one sentence."""
+    modules = []
+    if backend == "ray":
+        modules.append("ray")
+    if command is None and train_entry is None:  # Axolotl's own train entry
+        modules += ["axolotl", "torch", "transformers"]
+    if hasattr(eval_spec, "get") and eval_spec:
+        if eval_spec.get("tasks") != []:
+            modules.append("lm_eval")
+        if eval_spec.get("judge"):
+            modules.append("openai")
+    return modules
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _print_answer(results_path: Path, matrix_name: str, whole_board: bool) -> None:
+    """The verdict of each of the matrix's tables on stdout (and the whole board for `--leaderboard -`)."""
+    from axolotl_packing_bench.report.leaderboard import render_leaderboard
+    from axolotl_packing_bench.report.verdict import verdict_lines
+
+    results = read_results_or_fail(results_path)
+    lines = verdict_lines(results, matrix_name)
+    if lines:
+        click.echo("verdict (against padding; the board has every row):")
+        for line in lines:
+            click.echo(f"  {line}")
+    if whole_board:
+        click.echo(render_leaderboard(results, source=results_path.name), nl=False)
 
 
 def _build_embedded_bases(plans, progress) -> None:

@@ -11,8 +11,9 @@ depend on an Axolotl signature.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from axolotl_packing_bench.compat.internals import Internal, lazy_names
@@ -104,6 +105,36 @@ def validate(config: Mapping[str, Any]) -> Any:
     from axolotl_packing_bench.compat.axolotl_api import DictDefault, validate_config
 
     return validate_config(DictDefault(dict(config)))
+
+
+@contextlib.contextmanager
+def schema_built_once() -> Iterator[None]:
+    """Within it, `validate` builds Axolotl's plugin-merged config classes once per set of plugins.
+
+    Axolotl's `validate_config` calls `merge_input_args`, which builds the merged pydantic classes
+    anew on every call (about 0.1 s each); the classes, and so the checks, are the same every time.
+    """
+    import axolotl.utils.config as config_module
+
+    original = getattr(config_module, "merge_input_args", None)
+    if original is None:  # a release that builds them elsewhere: nothing to reuse
+        yield
+        return
+    built: dict[tuple[str, ...], Any] = {}
+
+    def merged() -> Any:
+        from axolotl_packing_bench.compat.axolotl_api import PluginManager
+
+        key = tuple(PluginManager.get_instance().get_input_args())
+        if key not in built:
+            built[key] = original()
+        return built[key]
+
+    config_module.merge_input_args = merged
+    try:
+        yield
+    finally:
+        config_module.merge_input_args = original
 
 
 def reset_plugin_manager() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -45,10 +46,18 @@ def _module_missing(error: ModuleNotFoundError, module: str) -> bool:
     return bool(missing) and (module == missing or module.startswith(missing + "."))
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a None placeholder in sys.modules, or a broken parent
+        return False
+
+
 def resolve(internal: Internal) -> Any:
     """The object `internal` names, from the first of its locations that has it.
 
     Raises:
+        ModuleNotFoundError: Its distribution is not installed (the message names the extra that installs it).
         InternalMoved: None of the locations has it (one sentence naming the
             name, the installed version and the adapter file to update).
         ImportError: A module exists but fails to import for another reason
@@ -65,6 +74,11 @@ def resolve(internal: Internal) -> Any:
         if hasattr(module, attribute):
             return getattr(module, attribute)
     version = installed_version(internal.distribution)
+    if version == "(not installed)" or not _importable(internal.distribution):  # not moved: missing; name its extra
+        from axolotl_packing_bench.core.extras import missing_message
+
+        message = missing_message(internal.distribution) or f"No module named {internal.distribution!r}"
+        raise ModuleNotFoundError(message, name=internal.distribution)
     where = " or ".join(f"{location.replace(':', '.')}" for location in internal.locations)
     oldest, newest = internal.tested
     raise InternalMoved(

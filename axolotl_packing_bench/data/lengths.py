@@ -11,11 +11,15 @@ Chat datasets (`.json` list or `.jsonl`, one record per line), per record:
 
 Each record is rendered with the tokenizer's chat template when it has one,
 else its texts are joined with blank lines; the length is the token count.
+Counts are cached per dataset, tokenizer and template (`lengths_cache`).
+A record's turns are its assistant messages (one exchange per answer).
 `transformers` is imported only when a dataset is read.
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +36,80 @@ _ROLES = {
     "system": "system",
     "tool": "tool",
 }
-_BATCH = 1000  # records tokenized per call
+_BATCH = 256  # records tokenized per call (and per step of the progress bar)
 
 
 class LengthsInputError(ValueError):
     """A lengths file or dataset the user must fix; one sentence."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What `packbench stats` knows of a source's samples.
+
+    Attributes:
+        lengths: int64 tokens per sample.
+        turns: assistant turns per sample (chat datasets only, else None).
+        ids: every sample's token ids end to end (chat datasets only, else None).
+        pad_token_id: the tokenizer's pad token (chat datasets only).
+        cached: whether the tokens came from the lengths cache.
+        cache_key: the lengths cache's key of the dataset and tokenizer (chat datasets only).
+    """
+
+    lengths: np.ndarray
+    turns: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    pad_token_id: int | None = None
+    cached: bool = False
+    cache_key: str | None = None
+
+
+def read_samples(path: Path, tokenizer: str | Path | None = None, *, progress: bool = True) -> Samples:
+    """`read_lengths`, plus a chat dataset's turns and token ids (tokenized once, then from the lengths cache).
+
+    `tokenizer` is a local directory, a hub id or `packbench://tokenizer`.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in DATASET_SUFFIXES:
+        records = read_records(path)
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in records):
+            if tokenizer is None:
+                raise LengthsInputError(
+                    f"{path.name} is a chat dataset, so counting its tokens needs a "
+                    "tokenizer; pass a local tokenizer directory or a hub id with --tokenizer."
+                )
+            turns = record_turns(records, path.name)  # checks every record's format before any tokenizing
+            return _tokenized(path, records, turns, tokenizer, progress)
+    return Samples(read_lengths(path, None))
+
+
+def _tokenized(path: Path, records: list, turns: np.ndarray, tokenizer: str | Path, progress: bool) -> Samples:
+    """The samples of a chat dataset, from the lengths cache or tokenized (and cached)."""
+    from axolotl_packing_bench.data import lengths_cache
+
+    folder = tokenizer_folder(tokenizer)
+    loaded = None if folder is not None else load_tokenizer(tokenizer)
+    identity = lengths_cache.folder_digest(folder) if folder is not None else lengths_cache.tokenizer_digest(loaded)
+    key = lengths_cache.entry_key(path, identity)
+
+    def tokenize() -> dict[str, np.ndarray]:
+        used = loaded if loaded is not None else load_tokenizer(tokenizer)
+        ids, lengths = tokenize_records(records, used, path.name, progress=progress)
+        pad = getattr(used, "pad_token_id", None)
+        return {"ids": ids, "lengths": lengths, "pad_token_id": np.asarray([-1 if pad is None else int(pad)])}
+
+    arrays, cached = lengths_cache.cached_arrays(key, "tokens", tokenize)
+    pad = int(arrays["pad_token_id"][0])
+    return Samples(arrays["lengths"], turns, arrays["ids"], None if pad < 0 else pad, cached, key)
+
+
+def record_turns(records: list, name: str = "dataset") -> np.ndarray:
+    """Assistant turns of each record (an Alpaca record has one)."""
+    return np.asarray(
+        [sum(m["role"] == "assistant" for m in to_messages(record, f"record {index} of {name}"))
+         for index, record in enumerate(records)],
+        dtype=np.int64,
+    )
 
 
 def read_lengths(path: Path, tokenizer_dir: Path | None = None) -> np.ndarray:
@@ -89,11 +162,15 @@ def _checked(path: Path, lengths: np.ndarray) -> np.ndarray:
 
 def _read_npy(path: Path) -> np.ndarray:
     try:
+        if path.stat().st_size == 0:
+            raise LengthsInputError(f"{path.name} is empty; save the lengths with numpy.save(path, lengths).")
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except PermissionError:
+        raise LengthsInputError(f"{path} cannot be read (permission denied); make it readable or copy it.") from None
+    except (OSError, ValueError, EOFError) as error:  # a truncated file ends in EOFError, which click shows as "Aborted!"
         raise LengthsInputError(
-            f"{path.name} is not a readable .npy array ({error}); save it with "
-            "numpy.save(path, lengths)."
+            f"{path.name} is not a .npy array numpy can read ({type(error).__name__}: {error}); "
+            "save it with numpy.save(path, lengths)."
         ) from None
 
 
@@ -103,6 +180,10 @@ def _read_text(path: Path) -> np.ndarray:
     except UnicodeDecodeError:
         raise LengthsInputError(
             f"{path.name} is not text; use a .npy file or one integer per line."
+        ) from None
+    except OSError as error:
+        raise LengthsInputError(
+            f"{path} cannot be read ({error.strerror or type(error).__name__}); make it readable or pass another file."
         ) from None
     lengths = []
     for number, line in enumerate(lines, start=1):
@@ -172,14 +253,36 @@ def _text(content: object) -> str:
     return "" if content is None else str(content)
 
 
-def load_tokenizer(directory: Path):
-    """`AutoTokenizer` from a local directory, never the network."""
-    directory = Path(directory)
+def tokenizer_folder(spec: str | Path) -> Path | None:
+    """The local folder a tokenizer setting names (`packbench://tokenizer` built on demand), or None for a hub id.
+
+    Raises:
+        LengthsInputError: a local-looking path that is not a folder, or an unknown asset.
+    """
+    text = str(spec)
+    if text.startswith("packbench://"):
+        from axolotl_packing_bench.assets import resolve_asset_uri
+
+        try:
+            text = resolve_asset_uri(text)
+        except ValueError as error:
+            raise LengthsInputError(f"--tokenizer {spec}: {error}") from None
+    directory = Path(text).expanduser()
+    if not directory.exists() and not text.startswith(("/", "./", "../", "~")) and len(Path(text).parts) <= 2:
+        return None  # e.g. meta-llama/Llama-3.1-8B
     if not directory.is_dir():
         raise LengthsInputError(
             f"tokenizer directory {directory} does not exist; pass a local "
-            "directory saved with tokenizer.save_pretrained()."
+            "directory saved with tokenizer.save_pretrained(), or a hub id such as org/name."
         )
+    return directory
+
+
+def load_tokenizer(spec: str | Path):
+    """`AutoTokenizer` from a local directory, `packbench://tokenizer`, or a hub id (where the hub is reachable)."""
+    directory = tokenizer_folder(spec)
+    text = str(spec)
+    hub_id = directory is None
     try:
         from transformers import AutoTokenizer
     except ImportError:
@@ -188,6 +291,15 @@ def load_tokenizer(directory: Path):
         raise LengthsInputError(
             f"reading a chat dataset needs transformers; run {install_hint('axolotl')} or pass a lengths file."
         ) from None
+    if hub_id:
+        try:
+            return AutoTokenizer.from_pretrained(text)
+        except Exception as error:  # noqa: BLE001 - offline, unknown repo, gated: transformers raises many kinds
+            raise LengthsInputError(
+                f"could not load the tokenizer {text!r} from the Hugging Face hub ({type(error).__name__}; "
+                "offline, unreachable or no such repo); run where the hub is reachable, or pass a local "
+                "directory saved with tokenizer.save_pretrained()."
+            ) from None
     try:
         return AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
     except Exception as error:  # transformers raises many kinds here
@@ -199,9 +311,25 @@ def load_tokenizer(directory: Path):
 
 def dataset_lengths(records: list, tokenizer, name: str = "dataset") -> np.ndarray:
     """Token count of each record, rendered as the tokenizer would for training."""
+    return tokenize_records(records, tokenizer, name)[1]
+
+
+def tokenize_records(records: list, tokenizer, name: str = "dataset", *,
+                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(every record's token ids end to end, int64 tokens per record), rendered as for training.
+
+    With `progress`, a bar on stderr when the records are more than one batch.
+    """
     use_template = bool(getattr(tokenizer, "chat_template", None))
     lengths = np.empty(len(records), dtype=np.int64)
-    for begin in range(0, len(records), _BATCH):
+    pieces: list[np.ndarray] = []
+    starts = range(0, len(records), _BATCH)
+    if progress and len(records) > _BATCH:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=f"tokenizing {name} (cached for next time)", unit="batch", file=sys.stderr,
+                      leave=False)
+    for begin in starts:
         texts = []
         for index in range(begin, min(begin + _BATCH, len(records))):
             messages = to_messages(records[index], f"record {index} of {name}")
@@ -217,4 +345,6 @@ def dataset_lengths(records: list, tokenizer, name: str = "dataset") -> np.ndarr
                 texts.append("\n\n".join(m["content"] for m in messages))
         encoded = tokenizer(texts, add_special_tokens=not use_template, verbose=False)
         lengths[begin : begin + len(texts)] = [len(ids) for ids in encoded["input_ids"]]
-    return lengths
+        pieces.extend(np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"])
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    return ids, lengths

@@ -249,6 +249,9 @@ def run_lm_eval(run: RunDir, settings: LmEvalSettings) -> dict[str, dict[str, An
     """
     import lm_eval
 
+    from axolotl_packing_bench.compat.lm_eval_api import quiet_git_hash
+
+    quiet_git_hash()
     names = list(settings.tasks)
     if not names:
         return {}

@@ -25,6 +25,40 @@ from axolotl_packing_bench.eval.prompts import OFFLINE, PromptSet, load_prompts
 from axolotl_packing_bench.eval.rundir import RunDir
 
 
+def is_local_url(url: str) -> bool:
+    """Whether `url` points at this machine (localhost, 127.x.x.x, ::1): a local judge, that needs no key by default."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: not known to be this machine
+        return False
+
+
+def api_key_problem(base_url: str, api_key_env: str, *, named: bool, no_api_key: bool = False) -> str | None:
+    """Why the judge cannot start for want of its API key, in one sentence; None when it can.
+
+    The key variable must be set unless `no_api_key`, or unless it was left
+    at its default (`named` False) and the judge runs on this machine
+    (`is_local_url`), where a placeholder key is sent.
+    """
+    if no_api_key or os.environ.get(api_key_env):
+        return None
+    if not named and is_local_url(base_url):
+        return None
+    return (
+        f"the judge's API key variable {api_key_env} is not set; export {api_key_env} with the key, "
+        "or pass --no-api-key (in a matrix, set eval.judge.no_api_key to true) for a judge that needs none"
+    )
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     """How to judge (see `packbench judge --help`; a matrix's ``eval.judge``)."""
@@ -46,18 +80,17 @@ class JudgeSettings:
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 8
-    api_key_required: bool = False  # the user named the variable: it must be set (unnamed: a local judge)
+    api_key_required: bool = False  # the user named the variable: it must be set, even for a local judge
+    no_api_key: bool = False  # the judge needs no key: none is read or required
 
     def __post_init__(self) -> None:
         if self.mode not in judging.MODES:
             raise EvalError(f"unknown judge mode {self.mode!r}; use one of {', '.join(judging.MODES)}")
         if not self.base_url or not self.model:
             raise EvalError("the judge needs a base URL and a model name; pass --judge-base-url and --judge-model")
-        if self.api_key_required and not os.environ.get(self.api_key_env):
-            raise EvalError(
-                f"the judge's API key variable {self.api_key_env} is not set; export {self.api_key_env} with the key, "
-                "or leave out --api-key-env (eval.judge.api_key_env) for a local judge that needs none"
-            )
+        problem = api_key_problem(self.base_url, self.api_key_env, named=self.api_key_required, no_api_key=self.no_api_key)
+        if problem is not None:
+            raise EvalError(problem)
 
     def client(self) -> JudgeClient:
         return JudgeClient(
@@ -70,6 +103,7 @@ class JudgeSettings:
             backoff_s=self.backoff_s,
             timeout_s=self.timeout_s,
             max_tokens=self.judge_max_tokens,
+            no_api_key=self.no_api_key,
         )
 
 

@@ -159,6 +159,7 @@ class JudgeClient:
         timeout_s: Per-request timeout.
         max_tokens: Judge reply length limit.
         sleep: Injected for tests.
+        no_api_key: Send the placeholder key even when the variable is set.
     """
 
     def __init__(
@@ -174,6 +175,7 @@ class JudgeClient:
         timeout_s: float = 120.0,
         max_tokens: int = 1024,
         sleep: Callable[[float], None] = time.sleep,
+        no_api_key: bool = False,
     ):
         import openai
 
@@ -184,7 +186,7 @@ class JudgeClient:
         self.base_url = base_url
         self.model = model
         self.api_key_env = api_key_env
-        self._secret = os.environ.get(api_key_env) or None
+        self._secret = None if no_api_key else os.environ.get(api_key_env) or None
         self.cache = cache if isinstance(cache, JudgeCache) else JudgeCache(cache)
         self.concurrency = concurrency
         self.max_retries = max_retries

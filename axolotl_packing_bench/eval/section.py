@@ -16,7 +16,8 @@
       judge:                        # optional: the GPT judge
         base_url: https://api.openai.com/v1
         model: gpt-4o-mini
-        api_key_env: OPENAI_API_KEY # the variable's NAME; the key is never written
+        api_key_env: OPENAI_API_KEY # the variable's NAME; the key is never written; must be set (checked before training)
+        no_api_key: false           # true: the judge needs no key (default without it: a key unless base_url is local)
         mode: absolute              # absolute | pairwise (vs the group's padding run)
         prompts: offline            # offline, offline:N, or a JSONL with a `prompt` field
         max_new_tokens: 256         # answer length
@@ -59,6 +60,7 @@ JUDGE_KEYS = (
     "base_url",
     "model",
     "api_key_env",
+    "no_api_key",
     "mode",
     "prompts",
     "max_new_tokens",
@@ -74,7 +76,7 @@ JUDGE_KEYS = (
 )
 _INTS = {"batch_size", "max_new_tokens", "judge_max_tokens", "concurrency", "max_retries"}
 _NUMBERS = {"backoff_s", "timeout_s", "price_per_1k_input", "price_per_1k_output"}
-_BOOLS = {"apply_chat_template", "allow_code_execution"}
+_BOOLS = {"apply_chat_template", "allow_code_execution", "no_api_key"}
 _STRINGS = {"preset", "device", "dtype", "model_args", "base_url", "model", "api_key_env", "mode", "prompts", "cache"}
 
 
@@ -161,6 +163,18 @@ def lm_eval_settings(section: Mapping[str, Any], base_dir: Path | None = None) -
         include_paths=tuple(_path(p, base_dir) for p in ([include] if isinstance(include, str) else include)),
         model_args=str(section.get("model_args", "")),
     )
+
+
+def judge_key_problem(section: Mapping[str, Any] | None) -> str | None:
+    """Why a matrix's ``eval.judge`` cannot start for want of its API key (one sentence), or None; run checks it first."""
+    from axolotl_packing_bench.eval.judge import DEFAULT_API_KEY_ENV, api_key_problem
+
+    judge = (section or {}).get("judge") if isinstance(section, Mapping) else None
+    if not isinstance(judge, Mapping) or not judge.get("base_url"):
+        return None
+    problem = api_key_problem(str(judge["base_url"]), str(judge.get("api_key_env") or DEFAULT_API_KEY_ENV),
+                              named="api_key_env" in judge, no_api_key=judge.get("no_api_key") is True)
+    return None if problem is None else "eval.judge: " + problem.replace("--no-api-key (in a matrix, set eval.judge.no_api_key to true)", "set no_api_key to true")
 
 
 def judge_settings(section: Mapping[str, Any], base_dir: Path | None = None, *, device: str = "cpu", dtype: str = "float32") -> Any:

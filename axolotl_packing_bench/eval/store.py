@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.results.store import ResultsError, RunResult, read_results
-from axolotl_packing_bench.core.fileio import append_line_from
 
 
 def merge_scores(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,16 +100,10 @@ def record_evaluation(
         The result written, or None when the run is not in the store and no
         fallback was given.
     """
-    updated = update_result(
-        results_path, run_id, lambda current: attach(current, scores=scores, judge=judge), fallback=fallback
+    return update_result(
+        results_path, run_id, lambda current: attach(current, scores=scores, judge=judge), fallback=fallback,
+        leaderboard_path=leaderboard_path,
     )
-    if updated is None:
-        return None
-    if leaderboard_path is not None:
-        from axolotl_packing_bench.report.leaderboard import render_to
-
-        render_to(results_path, leaderboard_path)
-    return updated
 
 
 def _latest(lines: list[str], run_id: str) -> RunResult | None:
@@ -133,6 +126,7 @@ def update_result(
     change: Callable[[RunResult], RunResult],
     *,
     fallback: RunResult | None = None,
+    leaderboard_path: str | Path | None = None,
 ) -> RunResult | None:
     """Append ``change(latest result of run_id)``, reading and appending under one lock.
 
@@ -142,6 +136,8 @@ def update_result(
         change: Pure function from the current result to the updated one.
         fallback: Result to start from when ``run_id`` is not in the store;
             None: nothing is written.
+        leaderboard_path: Re-render this board from the same lines; the row and
+            the board are both written, or neither (``report.publish``).
 
     Returns:
         The result written, or None.
@@ -157,7 +153,9 @@ def update_result(
         written.append(change(current))
         return written[-1].to_json()
 
-    append_line_from(results_path, build)
+    from axolotl_packing_bench.report.publish import append_and_render
+
+    append_and_render(results_path, leaderboard_path, build)
     return written[-1] if written else None
 
 

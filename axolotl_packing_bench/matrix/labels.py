@@ -4,14 +4,18 @@ A matrix labels a model or dataset by its axis entry (`name`, `size`); a
 hand run only has the paths its metrics recorded. For the embedded tiny
 models and synthetic datasets both derive the labels from the asset itself,
 so `packbench://model/tiny-8b` and `<cache>/assets-v1/models/tiny-8b` are
-both `tiny-8b (8B)`, and `packbench://dataset/100` and
-`<cache>/assets-v1/datasets/synth-n100-seed0.jsonl` both `synth-100 (100)`.
+both `tiny-8b` of size `8B`, and `packbench://dataset/100` and
+`<cache>/assets-v1/datasets/synth-n100-seed0.jsonl` both `synth-100` of size `100`.
 Any other path gives None: its labels come from the matrix or from
 `packbench record --model-name/--model-size/--dataset-name/--dataset-size`.
+
+A tiny model's size label is the model it stands for, so boards show its own
+parameter count first: `model_title` gives `tiny-8b · 0.6M params, stands for 8B`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import PurePath
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +45,30 @@ def model_labels(path: str) -> tuple[str, str] | None:
         name = candidate.name if _in_assets(candidate, "models") else ""
     spec = MODELS.get(name)
     return (spec.name, _size(spec.stands_for)) if spec else None
+
+
+def _parameters(count: int) -> str:
+    """589760 -> "0.6M", 1_900_928 -> "1.9M", 12_000 -> "12K"."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if count >= scale / 10:
+            return f"{count / scale:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(count)
+
+
+@functools.cache
+def _vocab_size() -> int:
+    from axolotl_packing_bench.assets.tokenizer import build_vocab
+
+    return len(build_vocab())
+
+
+def model_title(name: str, size: str | None) -> str:
+    """How a board names a model: `tiny-8b · 0.6M params, stands for 8B` for an embedded tiny model
+    labelled with its stand-in size, else `name (size)` (or the name alone without a size)."""
+    spec = MODELS.get(str(name))
+    if spec is not None and size == _size(spec.stands_for):
+        return f"{name} · {_parameters(spec.num_parameters(_vocab_size()))} params, stands for {size}"
+    return f"{name} ({size})" if size else str(name)
 
 
 def _dataset(name_or_n: str, seed: int, overlong: str | None) -> tuple[str, str] | None:

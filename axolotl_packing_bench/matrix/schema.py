@@ -11,6 +11,15 @@ nothing: we report keys that neither Axolotl nor a plugin defines too.
 
 Each problem names the file and key the user edits (followed back through
 the cell's `sources`), deduplicated across cells.
+
+A big matrix is checked once per distinct recipe *shape*, not once per cell:
+cells whose recipes differ only in the runner's paths (`RUNNER_KEYS`) or in
+the values of `VALUE_KEYS` share one check. Axolotl (and the plugin) read
+those keys only through their own field's validator or as "set or not", so
+the shape keeps each one's type and truthiness. Every distinct value of them
+is checked once first; a cell holding a value that Axolotl rejects (or whose
+check a cross-key error may have hidden) is checked on its own. The problems
+found are the same as checking every cell, with the same counts.
 """
 
 from __future__ import annotations
@@ -19,13 +28,15 @@ import contextlib
 import copy
 import io
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.spec import PLUGIN, Cell, Matrix
 from axolotl_packing_bench.matrix.problems import Problem, did_you_mean
 from axolotl_packing_bench.matrix.recipe import recipe_config
+from axolotl_packing_bench.matrix.spec import PLUGIN, Cell, Matrix, canonical_json
 
 
 @contextlib.contextmanager
@@ -42,7 +53,11 @@ def _quiet() -> Any:
 
 def _schema_classes(plugins: Sequence[str]) -> tuple[Any, Any]:
     """(AxolotlInputConfig merged with `plugins`' args, dataset entry model)."""
-    from axolotl_packing_bench.compat.axolotl_api import SFTDataset, input_config_class, register_plugin
+    from axolotl_packing_bench.compat.axolotl_api import (
+        SFTDataset,
+        input_config_class,
+        register_plugin,
+    )
 
     for name in plugins:
         if not register_plugin(name):
@@ -91,6 +106,15 @@ def _fix(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "remove it"
     return "change the value as the message says"
+
+
+RUNNER_KEYS = ("output_dir", "dataset_prepared_path")
+"""Keys `packbench run` writes per cell (plain strings, no validator reads them)."""
+VALUE_KEYS = ("seed", "learning_rate", "num_epochs", "weight_decay", "warmup_ratio")
+"""Keys whose value no cross-key validator reads beyond "set or not" (Axolotl 0.19's validators and the plugin's;
+tests/matrix/test_schema.py compares the grouped check with checking every cell)."""
+PROGRESS_AFTER_S = 3.0
+"""Seconds of checking before a progress line is shown (and then about every 5 s)."""
 
 
 def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Callable[[Sequence[Any]], tuple[str, str]]) -> list[Problem]:
@@ -155,23 +179,115 @@ def check_recipe_file(path: str | Path) -> list[Problem]:
     return _check_config(config, classes, where)
 
 
-def check_cells(matrix: Matrix, cells: Iterable[Cell]) -> list[Problem]:
-    """Every distinct problem of every cell, with how many cells show it.
+def _shape(config: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    """What Axolotl's validation can tell apart in a cell's recipe: values of VALUE_KEYS as type and truthiness."""
+    masked = {key: "<runner>" if key in RUNNER_KEYS
+              else f"<{type(value).__name__}:{bool(value)}>" if key in VALUE_KEYS else value
+              for key, value in config.items()}
+    return canonical_json([masked, sources])
 
-    Imports Axolotl (slow: tens of seconds on a small CPU). When a recipe
-    uses the packbench plugin and it cannot be imported, that is the problem
-    reported.
-    """
-    cells = list(cells)
-    plugins = sorted({name for cell in cells for name in cell.config.get("plugins") or []})
+
+class _Ticker:
+    """Calls `progress` with a line when checking takes longer than PROGRESS_AFTER_S, then every 5 s."""
+
+    def __init__(self, progress: Callable[[str], None] | None, total: int = 0):
+        self.progress, self.total = progress, total
+        self.began = time.monotonic()
+        self.next_at = self.began + PROGRESS_AFTER_S
+
+    def tick(self, done: int) -> None:
+        now = time.monotonic()
+        if self.progress is not None and now >= self.next_at:
+            self.progress(f"validate: {done} of {self.total} schema checks done ({now - self.began:.0f} s)")
+            self.next_at = now + 5.0
+
+
+def _load_classes(plugins: Sequence[str], progress: Callable[[str], None] | None) -> tuple[Any, Any]:
+    """`_schema_classes`, saying so when importing Axolotl takes more than PROGRESS_AFTER_S."""
+    timer = None
+    if progress is not None:
+        timer = threading.Timer(PROGRESS_AFTER_S, progress, args=("validate: importing Axolotl to check its schema",))
+        timer.daemon = True
+        timer.start()
     try:
         with _quiet():
-            classes = _schema_classes(plugins)
+            return _schema_classes(plugins)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def check_cells(matrix: Matrix, cells: Iterable[Cell], progress: Callable[[str], None] | None = None) -> list[Problem]:
+    """Every distinct problem of every cell, with how many cells show it.
+
+    Imports Axolotl (slow: seconds to tens of seconds on a small CPU), then
+    validates one recipe per distinct value of each of VALUE_KEYS and one
+    per distinct shape (see the module docstring). When a recipe uses the
+    packbench plugin and it cannot be imported, that is the problem
+    reported. `progress` gets a line when checking runs past a few seconds.
+    """
+    cells = list(cells)
+    ticker = _Ticker(progress)
+    plugins = sorted({name for cell in cells for name in cell.config.get("plugins") or []})
+    try:
+        classes = _load_classes(plugins, progress)
     except Exception as error:  # noqa: BLE001
         culprit = PLUGIN if PLUGIN in plugins else ", ".join(plugins) or "axolotl"
         return [Problem(str(matrix.path), "plugin", f"cannot load {culprit} to validate the recipes ({error})".rstrip("."), "install the package that provides it, or set `plugin: false`")]
-    counts: dict[Problem, int] = {}
+    shapes: dict[str, list[tuple[Cell, dict[str, Any]]]] = {}
+    values: dict[tuple[str, str, str], list[Cell]] = {}
+    value_keys: dict[str, list[tuple[str, str, str]]] = {}
     for cell in cells:
-        for problem in dict.fromkeys(check_cell(matrix, cell, classes)):
-            counts[problem] = counts.get(problem, 0) + 1
-    return [Problem(p.file, p.key, p.message, p.fix, cells=count) for p, count in counts.items()]
+        config = recipe_config(cell, run_dir=f"runs/{cell.matrix}/{cell.cell_id}")
+        shapes.setdefault(_shape(config, cell.sources), []).append((cell, config))
+        for key in VALUE_KEYS:
+            if key in config:
+                group = (key, canonical_json([type(config[key]).__name__, config[key]]), cell.sources.get(key, ""))
+                values.setdefault(group, []).append(cell)
+                value_keys.setdefault(cell.cell_id, []).append(group)
+    ticker.total = len(shapes) + len(values)
+    counts: dict[Problem, int] = {}
+
+    def count(found: Iterable[Problem], times: int) -> None:
+        for problem in dict.fromkeys(found):
+            counts[problem] = counts.get(problem, 0) + times
+
+    from axolotl_packing_bench.compat.axolotl_api import schema_built_once
+
+    with schema_built_once():
+        suspect: set[tuple[str, str, str]] = set()
+        for done, (group, members) in enumerate(values.items(), start=1):
+            if not _value_is_clean(members[0], group[0]):
+                suspect.add(group)
+            ticker.tick(done)
+        for done, members in enumerate(shapes.values(), start=len(values) + 1):
+            clean = [m for m in members if not suspect.intersection(value_keys.get(m[0].cell_id, ()))]
+            if clean:  # these differ only in values Axolotl accepts: one check speaks for all
+                cell, config = clean[0]
+                count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), len(clean))
+            clean_ids = {m[0].cell_id for m in clean}
+            for cell, config in members:  # a value that may be invalid: that cell is checked on its own
+                if cell.cell_id not in clean_ids:
+                    count(_check_config(config, classes, lambda path, c=cell: _where(matrix, c, path)), 1)
+            ticker.tick(done)
+    return [Problem(p.file, p.key, p.message, p.fix, cells=n) for p, n in counts.items()]
+
+
+def _value_is_clean(cell: Cell, key: str) -> bool:
+    """Whether Axolotl accepts `cell`'s value of `key` (a VALUE_KEYS key) with its field validation seen to run.
+
+    False when the value is rejected, or when an error of the whole config (a cross-key rule) may have hidden it.
+    """
+    from pydantic import ValidationError
+
+    from axolotl_packing_bench.compat.axolotl_api import validate
+
+    config = recipe_config(cell, run_dir=f"runs/{cell.matrix}/{cell.cell_id}")
+    try:
+        with _quiet():
+            validate(config)
+    except ValidationError as error:
+        return not any(not item.get("loc") or item["loc"][0] == key for item in error.errors(include_url=False))
+    except Exception:  # noqa: BLE001 - a plain error of the whole config
+        return False
+    return True

@@ -12,6 +12,12 @@ flash-attention's varlen kernel, on any device sdpa runs on.
     position_ids   0  1  2  0  1  0  1
     segments       [0, 3) [3, 5) [5, 7)  ->  sdpa(a, causal) | sdpa(b, causal) | sdpa(c, causal)
 
+Each row is split into its segments (`torch.split`, whose backward is one
+concatenation; slicing would zero-fill a whole-row gradient per segment).
+Measured on a CPU and not taken: padding same-bucket segments into one
+batched sdpa call (the padded scores cost more than the calls saved) and
+nested jagged tensors (no CPU sdpa kernel for them with GQA in torch 2.13).
+
 Batches that carry a padding mask (the `padding` strategy's eval split, for
 instance) go to transformers' own sdpa with that mask unchanged.
 """
@@ -85,17 +91,19 @@ def segment_sdpa_attention(
     native_varlen.dispatches[kernel] += query.shape[0]
     gqa = query.shape[1] != key.shape[1]
     rows = []
-    for row, spans in enumerate(_CACHE.bounds(position_ids, query.shape[0])):
+    for spans, *tensors in zip(_CACHE.bounds(position_ids, query.shape[0]), query.unbind(0), key.unbind(0),
+                               value.unbind(0), strict=True):
+        lengths = [end - start for start, end in spans]
+        # split, not slices: a slice's backward writes its gradient into a zeroed copy of the whole row
+        segments = zip(*(tensor.unsqueeze(0).split(lengths, dim=2) for tensor in tensors), strict=True)
         parts = [
-            F.scaled_dot_product_attention(
-                query[row:row + 1, :, start:end], key[row:row + 1, :, start:end], value[row:row + 1, :, start:end],
-                dropout_p=dropout, is_causal=True, scale=scaling, enable_gqa=gqa,
-            )
-            for start, end in spans
+            F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True, scale=scaling,
+                                           enable_gqa=gqa).transpose(1, 2)
+            for q, k, v in segments
         ]
-        rows.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=2))
-    output = rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)
-    return output.transpose(1, 2).contiguous(), None
+        rows.append(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
+    output = torch.cat(rows, dim=0) if len(rows) > 1 else rows[0]
+    return output.contiguous(), None
 
 
 def segment_mask(*args: Any, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor | None:

@@ -60,6 +60,8 @@ class Probe:
             `{"error": "..."}`, and does not raise (`run_probe` turns an exception into an error entry).
         columns: Results -> the probe's leaderboard columns (only those with data).
         summary: One line for `packbench validate` and the docs.
+        table: The report as a short text table for the terminal (`packbench probe run`); None: its
+            numeric figures, one per line (`report_table`).
     """
 
     name: str
@@ -67,6 +69,26 @@ class Probe:
     run: Callable[[Path, Mapping[str, Any]], dict[str, Any]]
     columns: Callable[[Iterable[Any]], list[ProbeColumn]] = field(default=lambda results: [])
     summary: str = ""
+    table: Callable[[Mapping[str, Any]], str] | None = None
+
+
+def report_table(report: Mapping[str, Any]) -> str:
+    """A report's numeric and text leaves as a two-column markdown table (`a/b/c | value`)."""
+    lines = ["| figure | value |", "| --- | ---: |"]
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key in value:
+                walk(f"{prefix}/{key}" if prefix else str(key), value[key])
+        elif isinstance(value, (list, tuple)) and all(isinstance(item, (int, float)) for item in value) and len(value) <= 4:
+            lines.append(f"| {prefix} | {', '.join(format(item, '.4g') for item in value)} |")
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            lines.append(f"| {prefix} | {value} |")
+        elif isinstance(value, (int, float)):
+            lines.append(f"| {prefix} | {value:.4g} |")
+
+    walk("", report)
+    return "\n".join(lines) + "\n"
 
 
 _LOADED: dict[str, Probe] = {}

@@ -80,10 +80,17 @@ def columns(results: Iterable[Any]) -> list[ProbeColumn]:
             for effect in RELIANCE_EFFECTS if effect in measured]
 
 
+def _table(report: Mapping[str, Any]) -> str:
+    from axolotl_packing_bench.probes.reliance import format_table
+
+    return format_table(report)
+
+
 PROBE = Probe(
     name="reliance",
     settings=SETTINGS,
     run=run_on_cell,
     columns=columns,
     summary="how much answers depend on related, conflicting or unrelated context, and on few-shot examples",
+    table=_table,
 )

@@ -24,24 +24,22 @@ Failed and timed-out cells are listed with their reasons at the end.
 
 from __future__ import annotations
 
-import itertools
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
-from axolotl_packing_bench.matrix.spec import CORE_AXES, strategy_sort_key
+from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
 from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
-from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.probes.registry import ProbeColumn, probe_columns
+from axolotl_packing_bench.report.tables import Table, group_tables, load_of, number, values_by_seed
+from axolotl_packing_bench.report.verdict import quality_against, row_name, speed_against, summary_lines, verdicts
 
 MINUS = "\u2212"
-SEED_AXIS = "seed"
 
 
 def _signed(value: float, fmt: str) -> str:
@@ -51,12 +49,7 @@ def _signed(value: float, fmt: str) -> str:
     return ("+" if value > 0 else MINUS) + text
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if math.isnan(value) or math.isinf(value):
-        return None
-    return float(value)
+_number = number
 
 
 @dataclass(frozen=True)
@@ -200,43 +193,6 @@ def _score_getter(section: str, prefix: str, title: str) -> Callable[[RunResult]
     return lambda result: _flatten(prefix, getattr(result, section)).get(title)
 
 
-def _size_value(label: Any) -> float:
-    """`69K` -> 69e3, `1.2M` -> 1.2e6, `8B` -> 8e9; unknown -> inf (sorted last)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbBtT]?)\s*", str(label or ""))
-    if not match:
-        return math.inf
-    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2).lower()]
-    return float(match.group(1)) * scale
-
-
-def _group_key(result: RunResult) -> tuple:
-    extras = tuple((name, label) for name, label in sorted(result.axes.items())
-                   if name not in CORE_AXES and name != SEED_AXIS)
-    return (
-        result.matrix,
-        _size_value(result.labels.get("dataset_size")),
-        result.axes.get("dataset", "?"),
-        _size_value(result.labels.get("model_size")),
-        result.axes.get("model", "?"),
-        extras,
-    )
-
-
-def _row_key(result: RunResult) -> tuple:
-    attention = result.axes.get("attention", "")
-    return (strategy_sort_key(result.axes.get("strategy", "")), attention != DEFAULT_ATTENTION, attention)
-
-
-def _seed(result: RunResult) -> str:
-    """What tells the runs of one row apart: the seed axis (or the cell, without one), and the repeat."""
-    seed = str(result.axes.get(SEED_AXIS, result.cell_id))
-    return f"{seed}#{result.repeat}" if result.repeat else seed
-
-
-def _label(name: Any, size: Any) -> str:
-    return f"{name} ({size})" if size else str(name)
-
-
 def _escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
@@ -255,15 +211,19 @@ def _environment(result: RunResult) -> tuple[str, str]:
     return describe_hardware(result.metric("hardware")), describe_versions(result.metric("versions"))
 
 
-def _by_seed(column: Column, runs: list[RunResult]) -> dict[str, float]:
-    return {_seed(run): value for run in runs if (value := _number(column.get(run))) is not None}
+def _machine(runs: Sequence[RunResult]) -> str:
+    """`loaded ⚠` when any run trained on a loaded machine, `idle` when all were measured idle, else `—`."""
+    loads = [load_of(run) for run in runs]
+    if any(loads):
+        return "loaded ⚠"
+    return "idle" if all(load is False for load in loads) else "—"
 
 
-def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
-    """One line per row of runs (one run, or one per seed), with differences from the padding row."""
+def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> list[str]:
+    """Every column: one line per row of runs (one run, or one per seed), with differences from the padding row."""
     baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == BASELINE_STRATEGY), None)
     seeded = any(len(runs) > 1 for runs in rows)
-    values = [[_by_seed(column, runs) for column in columns] for runs in rows]
+    values = [[values_by_seed(column.get, runs) for column in columns] for runs in rows]
     means = [[sum(v.values()) / len(v) if v else None for v in row_values] for row_values in values]
     best: list[str | None] = []  # the shown text of each column's best figure
     for index, column in enumerate(columns):
@@ -272,9 +232,8 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
             best.append(column.show(min(numbers) if column.better == "low" else max(numbers)))
         else:
             best.append(None)
-    measured_load = any(run.metric("runner", "load", "loaded") is not None for runs in rows for run in runs)
     header = ["strategy", "attention", *(["seeds"] if seeded else []), *(column.title for column in columns), "leakage",
-              *(["machine"] if measured_load else [])]
+              "machine"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for runs, row_values, row_means in zip(rows, values, means, strict=True):
         first = runs[0]
@@ -298,16 +257,110 @@ def _table(rows: list[list[RunResult]], columns: list[Column]) -> list[str]:
                 difference = difference_interval(by_seed, base) if len(by_seed) > 1 or len(base) > 1 else None
                 text += column.show_delta(mean, sum(base.values()) / len(base), difference)
             cells.append(text)
-        cells.append(_leakage(runs))
-        if measured_load:
-            loaded = any(run.metric("runner", "load", "loaded") is True for run in runs)
-            cells.append("loaded ⚠" if loaded else "idle")
+        cells.append(_leakage(list(runs)))
+        cells.append(_machine(runs))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.jsonl") -> str:
-    """The whole LEADERBOARD.md text for these results (latest result per cell)."""
+_STEPS, _EFFICIENCY, _HELDOUT = BASE_COLUMNS[0], BASE_COLUMNS[6], BASE_COLUMNS[7]
+
+
+def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] = ()) -> list[str]:
+    """What decides, in under 120 columns: steps, speed-up and held-out loss against padding, efficiency,
+    the matrix's own evaluation scores (when it has any), leakage and the machine's load."""
+    baseline = next((runs for runs in rows if runs[0].axes.get("strategy") == BASELINE_STRATEGY), None)
+    seeded = any(len(runs) > 1 for runs in rows)
+    speeds = {id(runs): speed_against(runs, baseline) if baseline is not None else None for runs in rows}
+    bases = {speed.basis for speed in speeds.values() if speed is not None}
+    short = {"steady tokens/s": "tok/s", "train time": "time"}
+    speed_title = "speed-up" + (f" ({short.get(basis := bases.pop(), basis)})" if len(bases) == 1 else "")
+    with_heldout = any(values_by_seed(_HELDOUT.get, runs) for runs in rows)
+    header = ["strategy", *(["seeds"] if seeded else []), "steps", speed_title,
+              *(["held-out loss (Δ)"] if with_heldout else []), "efficiency", *(column.title for column in scores),
+              "leakage", "machine"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for runs in rows:
+        cells = [_escape(row_name(runs))]
+        if seeded:
+            cells.append(str(len(runs)))
+        steps = values_by_seed(_STEPS.get, runs)
+        cells.append(_STEPS.show(sum(steps.values()) / len(steps)) if steps else "—")
+        speed = speeds[id(runs)]
+        if runs is baseline:
+            cells.append("1.00×" if bases or any(speeds.values()) else "—")
+        else:
+            mixed = f" ({short.get(speed.basis, speed.basis)})" if speed is not None and not speed_title.endswith(")") else ""
+            cells.append(f"{speed.ratio:.2f}×{mixed}" if speed is not None else "—")
+        heldout = values_by_seed(_HELDOUT.get, runs)
+        if not with_heldout:
+            pass
+        elif runs is baseline or baseline is None:
+            cells.append(_HELDOUT.show(sum(heldout.values()) / len(heldout))
+                         + _HELDOUT.show_spread(mean_interval(list(heldout.values())).half_width) if heldout else "—")
+        else:
+            quality = quality_against(runs, baseline)
+            cells.append(quality.text(4) if quality is not None else "—")
+        efficiency = values_by_seed(_EFFICIENCY.get, runs)
+        cells.append(_EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else "—")
+        cells += [_score_cell(column, runs, baseline) for column in scores]
+        cells.append(_leakage(list(runs)))
+        cells.append(_machine(runs))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _score_cell(column: Column, runs: Sequence[RunResult], baseline: Sequence[RunResult] | None) -> str:
+    """An evaluation score: its mean, and its difference from padding's (`*` beyond noise)."""
+    values = values_by_seed(column.get, runs)
+    if not values:
+        return "—"
+    mean = sum(values.values()) / len(values)
+    base = values_by_seed(column.get, baseline) if baseline is not None and runs is not baseline else {}
+    if not base:
+        return column.show(mean)
+    difference = difference_interval(values, base) if len(values) > 1 or len(base) > 1 else None
+    return column.show(mean) + column.show_delta(mean, sum(base.values()) / len(base), difference)
+
+
+_LEGEND = [
+    "Each table: its verdict, then one row per strategy (and attention, when not isolated) against padding.",
+    "Speed-up (tok/s): steady tokens/s (real tokens per second at the median step after the warm-up) over",
+    "padding's; (time): padding's train time over the row's. Held-out loss: assistant tokens of held-out chats,",
+    "scored unpacked the same way for every strategy (lower is better); padding's mean, then each row's Δ.",
+    "Over seeds: mean ±95% interval (Student t), differences paired by seed, `*` where the interval excludes",
+    "zero. Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
+    "Machine: `loaded ⚠` when other programs used the machine during a run (its times are not comparable),",
+    "`—` when not measured (runs recorded by hand). `packbench leaderboard --wide` shows every column.",
+]
+
+_WIDE_LEGEND = [
+    "Figures in parentheses are differences from the padding row of the same table;",
+    "train time also as a speed-up over padding (×). Bold: the best figure of its column.",
+    "Rows over several seeds: mean ±95% interval (Student t); differences from padding paired by seed,",
+    "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
+    "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
+    "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
+    "Step time: median wall time of a step after the warm-up (compare it across runs of one cell; across",
+    "strategies compare steady tokens/s, real tokens per second at that median). Machine: `loaded ⚠` when",
+    "other programs used the machine during a run (its times are not comparable), `—` when not measured.",
+]
+
+
+_DESCRIPTIVE = {"same-topic neighbours"}
+"""Score-like columns that describe the packing rather than judge the model: only on the wide board."""
+
+
+def _columns(table: Table) -> list[Column]:
+    flat = table.runs
+    columns = [column for column in BASE_COLUMNS
+               if not column.optional or any(_number(column.get(run)) is not None for run in flat)]
+    return columns + score_columns(flat)
+
+
+def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.jsonl", wide: bool = False) -> str:
+    """The whole LEADERBOARD.md text for these results (latest result per cell): a verdict per table and
+    the columns that decide, or with `wide` every column."""
     latest = list(latest_per_run(results).values())
     ok = [result for result in latest if result.ok]
     failed = sorted((result for result in latest if not result.ok), key=lambda r: (r.matrix, r.cell_id))
@@ -316,16 +369,9 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     lines = [
         "# Packing leaderboard",
         "",
-        f"Rendered by `packbench leaderboard` from `{source}` ({len(latest)} runs, the latest result of each cell and repeat); do not edit by hand.",
-        "Figures in parentheses are differences from the padding row of the same table;",
-        "train time also as a speed-up over padding (×). Bold: the best figure of its column.",
-        "Rows over several seeds: mean ±95% interval (Student t); differences from padding paired by seed,",
-        "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
-        "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
-        "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
-        "Step time: median wall time of a step after the warm-up (compare it across runs of one cell; across",
-        "strategies compare steady tokens/s, real tokens per second at that median). Machine: `loaded ⚠` when",
-        "other programs used the machine during a run (its times are not comparable).",
+        (f"Rendered by `packbench leaderboard{' --wide' if wide else ''}` from `{source}` ({len(latest)} runs, "
+         "the latest result of each cell and repeat); do not edit by hand."),
+        *(_WIDE_LEGEND if wide else _LEGEND),
         "",
     ]
     if len(environments) == 1:
@@ -335,36 +381,26 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         lines += ["Results come from several environments; each table names its own:", ""]
         lines += [f"- {hardware}; {software}" for hardware, software in environments] + [""]
 
-    groups: dict[tuple, list[RunResult]] = {}
-    for result in ok:
-        groups.setdefault(_group_key(result), []).append(result)
+    tables = group_tables(ok)
+    found = verdicts(tables)
+    lines += summary_lines(found)
     current_matrix = None
-    for key in sorted(groups):
-        runs = sorted(groups[key], key=lambda r: (_row_key(r), _seed(r), r.cell_id))
-        rows = [list(row) for _, row in itertools.groupby(runs, key=_row_key)]
-        flat = [run for row in rows for run in row]
-        matrix = key[0]
-        if matrix != current_matrix:
-            lines += [f"## {matrix}", ""]
-            current_matrix = matrix
-        first = flat[0]
-        title = f"### {_label(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × {_label(first.axes.get('model', '?'), first.labels.get('model_size'))}"
-        extras = ", ".join(f"{name}={label}" for name, label in key[5])
-        lines += [title + (f" · {extras}" if extras else ""), ""]
+    for table, verdict in zip(tables, found, strict=True):
+        if table.matrix != current_matrix:
+            lines += [f"## {table.matrix}", ""]
+            current_matrix = table.matrix
+        extras = ", ".join(f"{name}={label}" for name, label in table.extras)
+        lines += [f"### {table.title}" + (f" · {extras}" if extras else ""), ""]
         if len(environments) > 1:
-            envs = sorted({_environment(run) for run in flat})
+            envs = sorted({_environment(run) for run in table.runs})
             lines += ["Environment: " + " / ".join(f"{hardware}; {software}" for hardware, software in envs), ""]
-        columns = [
-            column
-            for column in BASE_COLUMNS
-            if not column.optional or any(_number(column.get(run)) is not None for run in flat)
-        ]
-        columns += score_columns(flat)
-        if not any(run.axes.get("strategy") == BASELINE_STRATEGY for run in flat):
+        lines += [f"**Verdict:** {verdict.text}", ""]
+        if table.baseline is None:
             lines += ["No padding row in this table: no differences shown.", ""]
-        lines += _table(rows, columns) + [""]
+        deciding = [column for column in score_columns(table.runs) if column.title not in _DESCRIPTIVE]
+        lines += (_wide_table(table.rows, _columns(table)) if wide else _narrow_table(table.rows, deciding)) + [""]
 
-    if not groups:
+    if not tables:
         lines += ["No successful runs yet: `packbench run --matrix recipes/matrices/smoke.yaml` adds some.", ""]
     if failed:
         lines += ["## Failed cells", "", "| matrix | cell | status | reason | log |", "| --- | --- | --- | --- | --- |"]
@@ -377,8 +413,17 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     return "\n".join(lines)
 
 
-def render_to(results_path: str | Path, leaderboard_path: str | Path) -> str:
-    """Re-render the leaderboard file from the results file; returns the text."""
-    text = render_leaderboard(read_results(results_path), source=Path(results_path).name)
+def render_to(results_path: str | Path, leaderboard_path: str | Path, *, wide: bool = False) -> str:
+    """Re-render the leaderboard file from the results file; returns the text.
+
+    Raises:
+        WrongKindOfFile: The results path holds no results, or the board path holds something else than a board.
+        UnwritableFile: The board could not be written; the old one is as it was.
+    """
+    check_results_path(results_path)
+    check_board_path(leaderboard_path)
+    results = read_results(results_path)
+    check_has_rows(results_path, len(results))
+    text = render_leaderboard(results, source=Path(results_path).name, wide=wide)
     atomic_write_text(leaderboard_path, text)
     return text

@@ -1,8 +1,8 @@
 """The size sweep's figures: quality and time against padding, per model, across dataset sizes.
 
 `sweep_series` turns results into the numbers that are plotted (pure, tested
-as data); `plot_sweep` draws them with matplotlib (the `plot` extra), one PNG
-per model size with two panels:
+as data); `plot_sweep` draws them with matplotlib (the `plot` extra) in one
+PNG, a column per model on shared y-axes, with two rows of panels:
 
 (a) held-out loss difference from padding (strategy minus padding, paired by
     seed, mean and 95% interval; below zero = better than padding) against
@@ -39,10 +39,11 @@ class Point:
     dataset_size: float
     quality: Estimate | None  # held-out loss minus padding's
     time_ratio: Estimate | None  # training time / padding's
+    model_size: str | None = None  # the model's size label (for an embedded model, the one it stands for)
 
 
 def _size(label: object) -> float:
-    from axolotl_packing_bench.report.leaderboard import _size_value
+    from axolotl_packing_bench.report.tables import size_value as _size_value
 
     return _size_value(label)
 
@@ -91,10 +92,13 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
             continue
         quality = _paired(by_seed, baseline, QUALITY)
         seeds = sorted(set(by_seed) & set(baseline))
-        ratios = [t / b for s in seeds if (t := _metric(by_seed[s], TIME)) is not None
-                  and (b := _metric(baseline[s], TIME))]
+        pairs = [(by_seed[s], baseline[s]) for s in seeds]
+        if not pairs and len(by_seed) == 1 and len(baseline) == 1:  # no seed axis: the one run of each
+            pairs = [(next(iter(by_seed.values())), next(iter(baseline.values())))]
+        ratios = [t / b for run, base in pairs if (t := _metric(run, TIME)) is not None and (b := _metric(base, TIME))]
+        size_label = next(iter(by_seed.values())).labels.get("model_size")
         points.append(Point(model, strategy, dataset, sizes[dataset], quality,
-                            mean_interval(ratios) if ratios else None))
+                            mean_interval(ratios) if ratios else None, size_label))
     return sorted(points, key=lambda p: (_size_of_model(runs, p.model), p.model, p.strategy, p.dataset_size))
 
 
@@ -123,8 +127,42 @@ def series_table(points: Sequence[Point]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str) -> list[Path]:
-    """One PNG per model: `<out_dir>/<name>-<model>.png`; returns their paths."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+COINCIDE = 0.002
+"""Two strategies whose plotted means all lie within this of each other are named as one line in a note."""
+
+
+def loaded_runs(results: Iterable) -> tuple[int, int]:
+    """(runs measured on a loaded machine, runs) among the latest ok run of each cell."""
+    from axolotl_packing_bench.results.store import latest_per_cell
+
+    runs = [r for r in latest_per_cell(results).values() if r.ok]
+    return sum(r.metric("runner", "load", "loaded") is True for r in runs), len(runs)
+
+
+def coinciding(points: Sequence[Point], attribute: str, tolerance: float = COINCIDE) -> list[tuple[str, str]]:
+    """Pairs (later, earlier) of strategies of one model whose `attribute` means coincide within `tolerance`
+    at every dataset size: drawn over each other, so the figure says so."""
+    by_strategy: dict[str, dict[str, float]] = {}
+    for p in points:
+        estimate = getattr(p, attribute)
+        if estimate is not None:
+            by_strategy.setdefault(p.strategy, {})[p.dataset] = estimate.mean
+    names, pairs = list(by_strategy), []
+    for index, later in enumerate(names):
+        for earlier in names[:index]:
+            a, b = by_strategy[later], by_strategy[earlier]
+            if set(a) == set(b) and all(abs(a[key] - b[key]) <= tolerance for key in a):
+                pairs.append((later, earlier))
+                break
+    return pairs
+
+
+def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, caption: str | None = None) -> list[Path]:
+    """One PNG, `<out_dir>/<name>.png`: a column per model (smallest first), the held-out loss difference on
+    top and the time ratio below, each row on one shared y-axis so the models compare at a glance. Strategies
+    get their own marker and a small x offset; strategies drawn over each other are named in a note;
+    `caption` (e.g. that the times were measured on a loaded machine) goes under the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,39 +170,51 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str) -> li
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for model in dict.fromkeys(p.model for p in points):
+    models = list(dict.fromkeys(p.model for p in points))
+    strategies = list(dict.fromkeys(p.strategy for p in points))
+    rows = [("quality", "held-out loss minus padding's", "Δ held-out loss (nats / token); < 0 is better", 0.0),
+            ("time_ratio", "training time / padding's", "time / padding's time", 1.0)]
+    rows = [row for row in rows if any(getattr(p, row[0]) is not None for p in points)]  # no empty panels
+    fig, axes = plt.subplots(len(rows), len(models), figsize=(5.2 * len(models), 3.9 * len(rows) + 0.5),
+                             sharey="row", squeeze=False)
+    sizes = sorted({p.dataset_size for p in points})
+    for column, model in enumerate(models):
         mine = [p for p in points if p.model == model]
-        fig, (quality_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 4.6))
-        for strategy in dict.fromkeys(p.strategy for p in mine):
-            line = [p for p in mine if p.strategy == strategy]
-            q = [p for p in line if p.quality is not None]
-            if q:
-                quality_ax.errorbar([p.dataset_size for p in q], [p.quality.mean for p in q],
-                                    yerr=[p.quality.half_width or 0.0 for p in q], marker="o", capsize=3,
-                                    label=strategy)
-            t = [p for p in line if p.time_ratio is not None]
-            if t:
-                time_ax.errorbar([p.dataset_size for p in t], [p.time_ratio.mean for p in t],
-                                 yerr=[p.time_ratio.half_width or 0.0 for p in t], marker="o", capsize=3,
-                                 label=strategy)
-        quality_ax.axhline(0.0, color="grey", lw=0.9)
-        quality_ax.set_title(f"{model}: held-out loss minus padding's (95% CI over seeds)", fontsize=10)
-        quality_ax.set_ylabel("Δ held-out loss (nats / token); < 0 is better")
-        time_ax.axhline(1.0, color="grey", lw=0.9)
-        time_ax.set_title(f"{model}: training time as a fraction of padding's", fontsize=10)
-        time_ax.set_ylabel("time / padding's time")
-        time_ax.set_ylim(bottom=0)
-        sizes = sorted({p.dataset_size for p in mine})
-        for ax in (quality_ax, time_ax):
+        for row, (attribute, title, ylabel, reference) in enumerate(rows):
+            ax = axes[row][column]
+            for index, strategy in enumerate(strategies):
+                drawn = [p for p in mine if p.strategy == strategy and getattr(p, attribute) is not None]
+                if not drawn:
+                    continue
+                offset = 1 + 0.035 * (index - (len(strategies) - 1) / 2)  # log x: a constant nudge per strategy
+                ax.errorbar([p.dataset_size * offset for p in drawn], [getattr(p, attribute).mean for p in drawn],
+                            yerr=[getattr(p, attribute).half_width or 0.0 for p in drawn],
+                            marker=MARKERS[index % len(MARKERS)], markersize=5, capsize=3, lw=1.3,
+                            color=f"C{index}", label=strategy)
+            ax.axhline(reference, color="grey", lw=0.9)
+            ax.set_title(f"{_model_label(mine)}\n{title}", fontsize=9.5)
+            notes = [f"{later} = {earlier} within {COINCIDE:g}" for later, earlier in coinciding(mine, attribute)]
+            if notes:
+                ax.text(0.02, 0.97, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="dimgrey", va="top")
             ax.set_xscale("log")
             ax.set_xticks(sizes, [f"{size:,.0f}" for size in sizes])
             ax.minorticks_off()
             ax.set_xlabel("dataset size (samples, log scale)")
-            ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / f"{name}-{model}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
+            if column == 0:
+                ax.set_ylabel(ylabel)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+    fig.suptitle("Packing against padding by model and dataset size (95% intervals over seeds)", fontsize=11)
+    if caption:
+        fig.text(0.5, 0.01, caption, ha="center", fontsize=9, color="firebrick")
+    fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def _model_label(points: Sequence[Point]) -> str:
+    from axolotl_packing_bench.matrix.labels import model_title
+
+    return model_title(points[0].model, points[0].model_size) if points else "?"

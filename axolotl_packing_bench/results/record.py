@@ -6,7 +6,7 @@ RUN_DIR/output. Its cell id is derived from what the metrics say:
 last part of its path and the dataset the stem of its first file, so the
 same setup recorded on two machines lands in the same cell. The embedded
 tiny models and synthetic datasets are named and sized as a matrix names
-them (`labels`: `tiny-8b (8B)`, `synth-100 (100)`), so a hand run of a
+them (`labels`: `tiny-8b` of size `8B`, `synth-100 (100)`), so a hand run of a
 matrix's set-up lands in that matrix's table; any label can be given.
 """
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.core.fileio import append_line, read_lines
+from axolotl_packing_bench.results.kinds import check_results_path
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout")
@@ -207,7 +208,13 @@ class RunResult:
 
 
 def append_result(path: str | Path, result: RunResult) -> None:
-    """Append one result line (locked, fsynced; safe from several processes)."""
+    """Append one result line (locked, fsynced; safe from several processes).
+
+    Raises:
+        WrongKindOfFile: `path` holds something other than results (a board, say).
+        UnwritableFile: The append failed (full disk, no permission); the file is as it was.
+    """
+    check_results_path(path)
     append_line(path, result.to_json())
 
 
@@ -217,9 +224,14 @@ def read_results(path: str | Path, *, warn: bool = True) -> list[RunResult]:
     Lines that cannot be read (a torn line from a crashed writer, a newer
     schema) are skipped, with one warning on stderr when `warn`.
     """
+    return results_from_lines(read_lines(path), source=path if warn else None)
+
+
+def results_from_lines(lines: Iterable[str], *, source: str | Path | None = None) -> list[RunResult]:
+    """`read_results` of lines already read; unreadable ones are skipped, with a warning naming `source` when given."""
     results: dict[str, RunResult] = {}
     bad: list[str] = []
-    for line in read_lines(path):
+    for line in lines:
         try:
             result = RunResult.from_json(line)
         except ResultsError as error:
@@ -227,8 +239,8 @@ def read_results(path: str | Path, *, warn: bool = True) -> list[RunResult]:
             continue
         results.pop(result.run_id, None)  # latest wins, at its own position
         results[result.run_id] = result
-    if bad and warn:
-        print(f"warning: skipped {len(bad)} unreadable line(s) in {path}: {bad[0]}", file=sys.stderr)
+    if bad and source is not None:
+        print(f"warning: skipped {len(bad)} unreadable line(s) in {source}: {bad[0]}", file=sys.stderr)
     return list(results.values())
 
 

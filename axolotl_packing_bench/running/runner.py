@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
-from axolotl_packing_bench.core.fileio import atomic_write_text
-from axolotl_packing_bench.report.leaderboard import render_to
+from axolotl_packing_bench.core.fileio import UnwritableFile, atomic_write_text
+from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
+from axolotl_packing_bench.report import publish
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.matrix.recipe import cell_run_dir, render_recipe
-from axolotl_packing_bench.results.store import RunResult, append_result, done_repeats, now_iso
+from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log, one_sentence, read_tail
 
 DEFAULT_TRAIN_COMMAND = ("{python}", "-m", "axolotl.cli.main", "train", "{config}", "--launcher", "{launcher}")
@@ -76,14 +77,18 @@ def child_env(jobs: int = 1, base: Mapping[str, str] | None = None) -> dict[str,
     """The environment of a training process.
 
     Offline by default (`HF_HUB_OFFLINE=1`, no W&B, no telemetry) unless the
-    caller's environment says otherwise, unbuffered output for the log, and
-    the CPU threads shared out between parallel cells.
+    caller's environment says otherwise, unbuffered output for the log, torch's
+    harmless pytree deprecation ignored, and the CPU threads shared out
+    between parallel cells.
     """
     env = dict(os.environ if base is None else base)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("WANDB_MODE", "disabled")
     env.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    known = env.get("PYTHONWARNINGS", "")
+    if PYTREE_PYTHONWARNINGS not in known:  # a fresh interpreter's share of `core.quiet`
+        env["PYTHONWARNINGS"] = ",".join(filter(None, (known, PYTREE_PYTHONWARNINGS)))
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", str(threads_per_cell(jobs)))
     return env
@@ -429,10 +434,8 @@ def run_cell(
 
 
 def record_result(result: RunResult, results_path: str | Path, leaderboard_path: str | Path | None) -> None:
-    """Append `result` to the results and re-render the leaderboard."""
-    append_result(results_path, result)
-    if leaderboard_path is not None:
-        render_to(results_path, leaderboard_path)
+    """Append `result` to the results and re-render the leaderboard: both, or neither (`report.publish`)."""
+    publish.record_result(result, results_path, leaderboard_path)
 
 
 # ---------------------------------------------------------------- driver
@@ -473,6 +476,10 @@ class Progress:
         text += f" · ETA {_duration(eta)}" if remaining else ""
         if not result.ok and result.reason:
             text += f"\n        reason: {result.reason}\n        log: {result.log}"
+        elif result.ok and result.metric("runner", "load", "loaded") is True:
+            others = result.metric("runner", "load", "others_cores")
+            used = f" (other programs used {others:g} cores)" if isinstance(others, (int, float)) else ""
+            text += f"\n        ⚠ measured on a loaded machine{used}: its times are not comparable; rerun it when idle"
         self.line(text)
 
 
@@ -516,18 +523,92 @@ def stop_on_signals(stop: threading.Event, on_signal: Callable[[int], None] | No
             signal.signal(sig, old)
 
 
+def _try_lock(path: Path) -> int | None:
+    """An fd of `path` under a non-blocking exclusive flock, or None when another process holds it.
+
+    Raises:
+        UnwritableFile: The lock file cannot be created (a read-only folder, a full disk...).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise UnwritableFile(path, error) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
 def matrix_lock(runs_dir: str | Path, matrix: str) -> Iterator[bool]:
     """A non-blocking lock on `runs/<matrix>/.lock`; yields False when another run holds it."""
-    path = Path(runs_dir) / matrix / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _try_lock(Path(runs_dir) / matrix / ".lock")
     try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def results_lock_path(results_path: str | Path) -> Path:
+    """`.<name>.run.lock` beside the results file it names (through symlinks: one file, one lock)."""
+    target = Path(os.path.realpath(results_path))
+    return target.with_name(f".{target.name}.run.lock")
+
+
+@contextlib.contextmanager
+def results_lock(results_path: str | Path) -> Iterator[str | None]:
+    """Hold the results file's run lock for a whole `packbench run`: two runs never train into one results file.
+
+    Yields None when this run holds it, else what the holder wrote (its pid),
+    so a second run is refused before it plans, however its matrix or runs
+    dir differ from the first one's.
+    """
+    path = results_lock_path(results_path)
+    fd = _try_lock(path)
+    if fd is None:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+            holder = path.read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        yield holder
+        return
+    try:
+        with contextlib.suppress(OSError):  # the pid only informs a second run; a full disk must not stop this one here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield None
     finally:
         os.close(fd)
+
+
+OWNER_FILE = ".results-owner"
+"""In each run dir: the resolved path of the results file whose runs it holds."""
+
+
+def run_dir_owner(run_dir: Path) -> str | None:
+    """The results file a run dir belongs to, or None when it records none (new, or made by an older packbench)."""
+    try:
+        return (run_dir / OWNER_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def claim_run_dirs(plans: Sequence[CellPlan], results_path: str | Path) -> list[tuple[Path, str]]:
+    """Record `results_path` as the owner of the run dirs about to be used, unless one belongs to another results file.
+
+    Returns:
+        (run dir, its owner) of each run dir another results file owns; when
+        there is any, nothing is claimed (the caller refuses the run).
+    """
+    owner = os.path.realpath(results_path)
+    dirs = [plan.run_dir for plan in plans if not plan.skip]
+    taken = [(run_dir, other) for run_dir in dirs if (other := run_dir_owner(run_dir)) not in (None, owner)]
+    if not taken:
+        for run_dir in dirs:
+            if run_dir_owner(run_dir) is None:
+                atomic_write_text(run_dir / OWNER_FILE, owner + "\n")
+    return taken

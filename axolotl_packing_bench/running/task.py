@@ -46,6 +46,17 @@ def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from axolotl_packing_bench.core.fileio import UnwritableFile
+    from axolotl_packing_bench.results.kinds import WrongKindOfFile
+
+    try:
+        return _main(argv)
+    except (UnwritableFile, WrongKindOfFile) as error:  # a full disk, a board as --results...: one sentence
+        print(f"packbench: {error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m axolotl_packing_bench.running.task",
         description=__doc__.splitlines()[0],
@@ -60,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--repeat", default=0, type=int, help="which repeat of the cell (0: the first)")
     args = parser.parse_args(argv)
+    from axolotl_packing_bench.results.kinds import check_board_path, check_results_path
+
+    check_results_path(args.results)  # before training: a swapped pair of paths wastes no cell
+    check_board_path(args.leaderboard)
 
     from axolotl_packing_bench.running import runner
     from axolotl_packing_bench.matrix.spec import expand, load_matrix

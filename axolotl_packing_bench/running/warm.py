@@ -256,6 +256,9 @@ def serve(parent: int, preload: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from axolotl_packing_bench.core.quiet import quiet_known_noise
+
+    quiet_known_noise()  # before the preloads import torch and torchao; forked cells inherit the filters
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         print("usage: python -m axolotl_packing_bench.running.warm PARENT_PID [MODULE...]", file=sys.stderr)

@@ -24,7 +24,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An asset root holding the tokenizer and every randomly initialized model, built once per session.
 
-    The pre-trained bases take minutes each; tests/assets/test_bases.py covers them.
+    The pre-trained bases ship built: tests/assets/test_shipping.py and test_bases.py cover them.
     """
     from axolotl_packing_bench.assets import MODELS, assets_root, ensure_model
 

@@ -1,7 +1,7 @@
 """Pre-trained bases: keyed by their recipe, reproducible, and able to read a fact from their context.
 
-The positive control of the reliance probe runs on the real built bases
-(slow: each takes minutes to pre-train on a 2-core CPU). If a base cannot
+The positive control of the reliance probe runs on the real bases (slow: the
+probe itself; the bases ship built, see test_shipping.py). If a base cannot
 read a stated fact, a probe that reads zero on a fine-tuned model says nothing.
 """
 
@@ -76,7 +76,7 @@ def test_corpus_answers_come_only_from_the_passage():
 
 @pytest.fixture(scope="module")
 def bases() -> dict[str, Path]:
-    """The real bases, pre-trained side by side (the suite's cache is fresh in CI: minutes)."""
+    """The real bases, installed from the shipped bytes (pre-trained side by side only if the recipe changed)."""
     from axolotl_packing_bench.assets import ensure_models
 
     return ensure_models(BASES)

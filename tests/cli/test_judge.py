@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.report.leaderboard import render_leaderboard
 from tests.eval.helpers import SECRET, completion, fake_judge, files_containing, make_run
 
 pytest.importorskip("openai")
@@ -90,7 +91,8 @@ def test_absolute_verdicts_cache_and_no_secret_anywhere(tiny_model: Path, tmp_pa
     assert [item["verdict"] for item in report["items"]] == [8.0, None, None]
     assert report["items"][2]["problems"] == ["rating 11 outside 1-10"]
     assert list(run_dir.glob("packbench_answers-*.json"))  # answers kept for the next judge
-    assert "8.00 [1 judged, 2 invalid]" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
+    assert "| 8.00 |" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()  # the narrow board: the score alone
+    assert "8.00 [1 judged, 2 invalid]" in render_leaderboard([row], wide=True)
     assert SECRET not in first.output + again.output
     assert files_containing(tmp_path, SECRET) == []
 

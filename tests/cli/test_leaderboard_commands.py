@@ -110,7 +110,7 @@ class TestLeaderboard:
         expected = (Path(__file__).parents[1] / "support/golden/LEADERBOARD.md").read_text()
         assert board.read_text() == expected
         assert invoke("leaderboard", *args, "--check").exit_code == 0
-        board.write_text(expected.replace("308.3", "308.4"))
+        board.write_text(expected.replace("3.86×", "3.87×"))
         stale = invoke("leaderboard", *args, "--check")
         assert stale.exit_code == 1 and "is stale; run `packbench leaderboard" in stale.output
         board.write_bytes(b"\xff\xfe not UTF-8")
@@ -218,7 +218,7 @@ class TestRecordLabels:
                     and c.axes["strategy"] == "bfd")
         assert (dict(row.axes), dict(row.labels)) == (dict(cell.axes), dict(cell.labels))
         assert row.labels == {"model_size": "8B", "dataset_size": "100"}
-        assert "### synth-100 (100) × tiny-8b (8B)" in (tmp_path / "L.md").read_text()
+        assert "### synth-100 (100) × tiny-8b · 0.6M params, stands for 8B" in (tmp_path / "L.md").read_text()
 
     def test_labels_can_be_given(self, tmp_path, hand_run):
         results = tmp_path / "r.jsonl"
@@ -240,3 +240,23 @@ class TestRecordLabels:
         (cell,) = expand(load_matrix(path))
         assert (cell.axes["model"], cell.axes["dataset"]) == ("tiny-70b", "synth-100")
         assert cell.labels == {"model_size": "70B", "dataset_size": "100"}
+
+
+def test_leaderboard_dash_and_wide(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    narrow = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-")
+    assert narrow.exit_code == 0 and narrow.output == (GOLDEN_RESULTS.parent / "LEADERBOARD.md").read_text()
+    wide = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-", "--wide")
+    assert wide.output == (GOLDEN_RESULTS.parent / "LEADERBOARD-wide.md").read_text()
+    assert not (tmp_path / "-").exists()
+    check = invoke("leaderboard", "--results", str(GOLDEN_RESULTS), "--leaderboard", "-", "--check")
+    assert check.exit_code == 2 and "give --leaderboard PATH, not -" in check.output
+
+
+def test_record_prints_the_board_for_dash(tmp_path, hand_run, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("record", str(hand_run), "--results", "r.jsonl", "--leaderboard", "-")
+    assert result.exit_code == 0 and "recorded ok run abc123" in result.output
+    assert "# Packing leaderboard" in result.output and "| bfd | 30 |" in result.output
+    assert result.output.rstrip().endswith("| — |")  # a hand run: its machine load was not measured
+    assert not (tmp_path / "-").exists()

@@ -46,19 +46,27 @@ CHAT = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "
 
 
 def with_data(tmp_path: Path, text: str = MATRIX, data: str = CHAT) -> str:
-    """`text` reading a real chats.jsonl (holding `data`) instead of /data/chats.jsonl."""
+    """`text` reading a real chats.jsonl (holding `data`) and model folder instead of the made-up paths."""
     path = tmp_path / "chats.jsonl"
     path.write_text(data)
-    return text.replace("/data/chats.jsonl", str(path))
+    return text.replace("/data/chats.jsonl", str(path)).replace("/models/small", str(local_model(tmp_path)))
+
+
+def local_model(tmp_path: Path) -> Path:
+    """A folder that passes the model check (a config.json in it)."""
+    folder = tmp_path / "models" / "small"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    return folder
 
 
 class TestValidateStructure:
     def test_ok_without_schema(self, tmp_path):
         result = invoke("validate", "--matrix", str(write(tmp_path, with_data(tmp_path))), "--no-schema")
         assert result.exit_code == 0, result.output
-        assert "OK, 2 cells (schema not checked, dataset files checked)" in result.output
+        assert "OK, 2 cells (schema not checked, dataset files and model paths checked)" in result.output
         result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema", "--no-data")
-        assert "OK, 2 cells (schema not checked, dataset files not checked)" in result.output
+        assert "OK, 2 cells (schema not checked, dataset files and model paths not checked)" in result.output
 
     @pytest.mark.parametrize(
         ("data", "what", "fix"),
@@ -129,19 +137,65 @@ class TestValidateStructure:
         assert run.exit_code == 2 and f"{latin1}: is not UTF-8 text (byte 0xe9 at offset" in run.output
 
 
+class TestValidateModelsAndJudgeKey:
+    """Local model paths must exist and hold a config.json; the judge's key variable must be set."""
+
+    @pytest.mark.parametrize("written, what", [
+        ("{missing}", "the local model path {missing} does not exist"),
+        ("./nowhere/small", "the local model path ./nowhere/small does not exist"),
+        ("{empty}", "the local model folder {empty} holds no config.json"),
+        ("{file}", "the local model path {file} is a file, not a folder"),
+    ])
+    def test_bad_local_model(self, tmp_path, monkeypatch, written, what):
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "weights.bin").write_text("x")
+        names = {"missing": tmp_path / "gone", "empty": tmp_path / "empty", "file": tmp_path / "weights.bin"}
+        path = write(tmp_path, with_data(tmp_path).replace(str(local_model(tmp_path)), written.format(**names)))
+        result = invoke("validate", "--matrix", str(path), "--no-schema")
+        assert result.exit_code == 2, result.output
+        assert f"{path}: axes.model[small].path: {what.format(**names)} (2 cells); fix: point it at" in result.output
+        assert "Traceback" not in result.output
+
+    def test_hub_ids_and_uris_are_left_to_the_run(self, tmp_path):
+        for model in ("meta-llama/Llama-3.1-8B", "packbench://model/tiny-8b", "gpt2"):
+            path = write(tmp_path, with_data(tmp_path).replace(str(local_model(tmp_path)), model))
+            result = invoke("validate", "--matrix", str(path), "--no-schema")
+            assert result.exit_code == 0, (model, result.output)
+
+    def test_recipe_with_a_missing_model(self, tmp_path):
+        recipe = write(tmp_path, f"base_model: {tmp_path / 'gone'}\nsequence_len: 256\n", "recipe.yml")
+        result = invoke("validate", "--recipe", str(recipe), "--no-schema")
+        assert result.exit_code == 2
+        assert f"{recipe}: base_model: the local model path {tmp_path / 'gone'} does not exist" in result.output
+
+    def test_unset_judge_key_variable(self, tmp_path, monkeypatch):
+        judge = "eval:\n  tasks: []\n  judge: {base_url: http://localhost:1/v1, model: m, api_key_env: PACKBENCH_TEST_KEY}\n"
+        path = write(tmp_path, with_data(tmp_path) + judge)
+        monkeypatch.delenv("PACKBENCH_TEST_KEY", raising=False)
+        result = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
+        assert result.exit_code == 2, result.output
+        assert (f"{path}: eval.judge.api_key_env: names the variable PACKBENCH_TEST_KEY, which is not set, so every "
+                "cell's judge scores would fail; fix: export PACKBENCH_TEST_KEY=<your key> before running") in result.output
+        monkeypatch.setenv("PACKBENCH_TEST_KEY", "sk-test")
+        ok = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
+        assert ok.exit_code == 0, ok.output
+        assert "sk-test" not in ok.output
+
+
 class TestValidateSchema:
     """These import Axolotl (~20 s once per session)."""
 
     def test_ok(self, tmp_path):
         result = invoke("validate", "--matrix", str(write(tmp_path, with_data(tmp_path))))
         assert result.exit_code == 0, result.output
-        assert "OK, 2 cells (checked against Axolotl's schema, dataset files checked)" in result.output
+        assert "OK, 2 cells (checked against Axolotl's schema, dataset files and model paths checked)" in result.output
 
     def test_hand_written_recipe(self, tmp_path):
         """Issue 14, defect 11: the plugin's config error is one line here, before anything trains."""
         data = tmp_path / "chats.jsonl"
         data.write_text(CHAT + "{oops\n")
-        recipe = write(tmp_path, "base_model: /models/small\nplugins: [axolotl_packing_bench.PackingBenchPlugin]\n"
+        recipe = write(tmp_path, f"base_model: {local_model(tmp_path)}\nplugins: [axolotl_packing_bench.PackingBenchPlugin]\n"
                                  "packbench_strategy: tetris\nsequence_len: 256\nmicro_batch_size: 1\nnum_epochs: 1\n"
                                  "learning_rate: 0.001\n"
                                  f"datasets: [{{path: {data}, type: chat_template}}]\n", "recipe.yml")
@@ -156,7 +210,7 @@ class TestValidateSchema:
         data.write_text(CHAT)
         ok = invoke("validate", "--recipe", str(recipe))
         assert ok.exit_code == 0, ok.output
-        assert ok.output == f"{recipe}: OK (checked against Axolotl's schema, dataset files checked).\n"
+        assert ok.output == f"{recipe}: OK (checked against Axolotl's schema, dataset files and model paths checked).\n"
 
     def test_bad_key_bad_type_and_dataset_key(self, tmp_path):
         text = MATRIX.replace("  learning_rate: 1.0e-4\n", "  lerning_rate: 1.0e-4\n").replace("sequence_len: 256", "sequence_len: long")

@@ -76,7 +76,7 @@ def test_run_records_every_cell_and_renders_the_leaderboard(work):
     assert sorted(r.axes["strategy"] for r in rows) == ["bfd", "greedy", "padding"]
     assert all(r.ok and r.matrix == "quick" for r in rows)
     board = (work / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### chats (1K) × small (1B)" in board and "| greedy | isolated |" in board
+    assert "### chats (1K) × small (1B)" in board and "| greedy | 8 |" in board
     assert "[3/3] ok" in result.stderr and "ETA" in result.stderr
     for row in rows:
         assert (work / "runs/quick" / row.cell_id / "train.log").is_file()
@@ -149,6 +149,41 @@ def test_bad_options_are_one_sentence(work):
     assert result.exit_code == 2 and "--timeout 'soon' is not a duration" in result.output
     result = CliRunner().invoke(main, ["run", "--matrix", "m.yaml", "--train-command", "train.sh"], catch_exceptions=False)
     assert result.exit_code == 2 and "must contain {config}" in result.output
+
+
+def local_inputs(work: Path, text: str = MATRIX) -> str:
+    """`text` with a real local model folder and dataset file in place of the made-up paths."""
+    (work / "models" / "small").mkdir(parents=True)
+    (work / "models" / "small" / "config.json").write_text("{}")
+    (work / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, '
+                                      '{"role": "assistant", "content": "hello"}]}\n')
+    return text.replace("/models/small", str(work / "models" / "small")).replace("/data/chats.jsonl", str(work / "chats.jsonl"))
+
+
+def test_run_validates_first_and_refuses_a_misspelled_key_before_training(work):
+    (work / "m.yaml").write_text(local_inputs(work, MATRIX.replace("micro_batch_size", "micro_batch_sze")))
+    result = run("--validate")
+    assert result.exit_code == 2, result.output
+    assert ("m.yaml: base.micro_batch_sze: unknown Axolotl key (did you mean 'micro_batch_size'?), which Axolotl "
+            "would silently ignore (3 cells); fix: rename or remove it.") in result.output
+    assert "nothing trained" in result.output and "Traceback" not in result.output
+    assert calls(work) == [] and not (work / "leaderboard" / "results.jsonl").exists()
+    skipped = run("--no-validate")  # the user's choice: it trains as written
+    assert skipped.exit_code == 0 and len(calls(work)) == 3
+
+
+def test_run_refuses_a_missing_model_path_before_training(work):
+    text = local_inputs(work)
+    (work / "m.yaml").write_text(text.replace(str(work / "models" / "small"), str(work / "models" / "gone")))
+    result = run("--validate")
+    assert result.exit_code == 2, result.output
+    assert (f"m.yaml: axes.model[small].path: the local model path {work / 'models' / 'gone'} does not exist (3 cells)"
+            in result.output)
+    assert calls(work) == [] and not (work / "runs").exists()
+    (work / "m.yaml").write_text(text)
+    ok = run("--validate")
+    assert ok.exit_code == 0, ok.output
+    assert len(calls(work)) == 3
 
 
 def test_status(work, monkeypatch):
@@ -248,7 +283,22 @@ def test_real_axolotl_run_of_two_cells(tmp_path, monkeypatch):
     assert rows["greedy"].metric("packing", "efficiency") > rows["padding"].metric("packing", "efficiency")
     assert rows["greedy"].metric("training", "steps") < rows["padding"].metric("training", "steps")
     board = (tmp_path / "leaderboard/LEADERBOARD.md").read_text()
-    assert "### synth-48 (48) × tiny-8b (8B)" in board
+    assert "### synth-48 (48) × tiny-8b · 0.6M params, stands for 8B" in board
     started = time.monotonic()
     assert CliRunner().invoke(main, ["run", "--matrix", "m.yaml"], catch_exceptions=False).exit_code == 0
     assert time.monotonic() - started < 15  # a second run skips both cells
+
+
+def test_run_ends_with_the_verdict_of_each_table(work):
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "verdict (against padding; the board has every row):" in result.stdout
+    assert "  chats × small: bfd 3.10× faster (train time), held-out loss not measured — " in result.stdout
+
+
+def test_leaderboard_dash_prints_the_board_and_writes_no_file(work):
+    result = run("--leaderboard", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("# Packing leaderboard") == 1 and "| bfd | 8 |" in result.stdout
+    assert not (work / "-").exists() and not (work / "leaderboard/LEADERBOARD.md").exists()
+    assert (work / "leaderboard/results.jsonl").is_file()

@@ -269,6 +269,34 @@ class TestBadInput:
         else:
             self.assert_user_error(result, f"{name} holds no lengths; write one token count per line")
 
+    @pytest.mark.parametrize("name, content, fragment", [
+        ("zero.npy", b"", "zero.npy is empty; save the lengths with numpy.save(path, lengths)."),
+        ("cut.npy", None, "cut.npy is not a .npy array numpy can read (ValueError: Failed to read all data"),
+        ("junk.npy", b"not numpy at all", "junk.npy is not a .npy array numpy can read"),
+        ("binary.txt", b"\xff\xfe\x00", "binary.txt is not text"),
+    ])
+    def test_unreadable_lengths_file_is_one_sentence(self, tmp_path, name, content, fragment):
+        """An empty .npy used to end in click's bare `Aborted!` (numpy's EOFError)."""
+        path = tmp_path / name
+        if content is None:  # a .npy cut short after its header
+            np.save(path, np.arange(100, dtype=np.int64))
+            path.write_bytes(path.read_bytes()[:128])
+        else:
+            path.write_bytes(content)
+        result = run(str(path), "--capacity", "8")
+        self.assert_user_error(result, fragment)
+        assert "Aborted" not in result.output
+
+    def test_unreadable_text_file_is_one_sentence(self, tmp_path, monkeypatch):
+        path = tmp_path / "l.txt"
+        path.write_text("3\n")
+
+        def denied(self, *args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(Path, "read_text", denied)
+        self.assert_user_error(run(str(path), "--capacity", "8"), f"{path} cannot be read (Permission denied)")
+
     def test_not_utf8_dataset_is_one_sentence(self, tmp_path, tokenizer_dir):
         path = tmp_path / "latin1.jsonl"
         path.write_bytes('{"instruction": "caf\xe9", "output": "x"}\n'.encode("latin-1"))
@@ -278,3 +306,135 @@ class TestBadInput:
     def test_bad_capacity_is_a_usage_error(self):
         result = run("--capacity", "0")
         assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+MULTI = [
+    {"conversations": [{"from": "human", "value": "who are you"}, {"from": "gpt", "value": "a model"}]},
+    {"conversations": [{"from": "human", "value": "hello"}, {"from": "gpt", "value": "hi you"},
+                       {"from": "human", "value": "who are you"}, {"from": "gpt", "value": "a model"}]},
+    {"conversations": [{"from": "human", "value": "say hi"}, {"from": "gpt", "value": "hi there"}]},
+    {"conversations": [{"from": "system", "value": "a model"}, {"from": "human", "value": "add 1 and 2"},
+                       {"from": "gpt", "value": "3"}, {"from": "human", "value": "add 2"}, {"from": "gpt", "value": "2"}]},
+    {"conversations": [{"from": "human", "value": "hello"}, {"from": "gpt", "value": "hi"}]},
+]
+
+
+class TestTrustworthyStats:
+    def write(self, path: Path, records: list) -> Path:
+        path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+        return path
+
+    def test_single_turn_packs_single_turn_chats_only(self, tmp_path, tokenizer_dir):
+        data = self.write(tmp_path / "multi.jsonl", MULTI)
+        out = run_json(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir),
+                       "--strategies", "bfd,single_turn")
+        rows = {row["strategy"]: row for row in out["strategies"]}
+        from axolotl_packing_bench.data.lengths import read_samples
+
+        samples = read_samples(data, tokenizer_dir)
+        assert samples.turns.tolist() == [1, 2, 1, 2, 1]
+        single = samples.lengths[samples.turns == 1]
+        assert rows["bfd"]["num_bins"] == 1  # everything fits one row of 64
+        assert rows["single_turn"]["num_bins"] == pack_rows(single, 64) + 2  # the two multi-turn chats alone
+
+    def test_trainer_padding_is_the_baseline_and_capacity_padding_is_labelled(self, tmp_path):
+        np.save(tmp_path / "l.npy", np.array([10, 100, 20, 30]))
+        out = run_json(str(tmp_path / "l.npy"), "--capacity", "128", "--strategies", "padding,bfd",
+                       "--micro-batch-size", "2", "--pad-to-multiple-of", "0")
+        rows = {row["strategy"]: row for row in out["strategies"]}
+        padding = rows["padding"]
+        # the seeded shuffle pairs the rows somehow: each pair is padded to its longer row (2 x 100 + 2 x 20..30),
+        # never to capacity (4 x 128)
+        assert 240 <= padding["trainer_tokens"] <= 260
+        assert padding["trainer_efficiency"] == pytest.approx(160 / padding["trainer_tokens"])
+        assert padding["efficiency"] == pytest.approx(160 / (4 * 128))
+        text = run(str(tmp_path / "l.npy"), "--capacity", "128", "--micro-batch-size", "2").output
+        assert "trainer eff." in text and "full-row eff." in text
+        assert "micro batches of 2, each padded to its longest row rounded up to a multiple of 64" in text
+        assert "vs full-capacity rows" in text
+
+    def test_lengths_file_skips_what_needs_chats_with_one_note_each_and_no_warnings(self, tmp_path):
+        np.save(tmp_path / "l.npy", np.array([10, 100, 20, 30]))
+        result = run(str(tmp_path / "l.npy"), "--capacity", "128")
+        assert result.exit_code == 0, result.output
+        assert "Warning" not in result.output
+        assert "skipped related: needs the chats' text to group them; pass a chat dataset." in result.output
+        assert "skipped single_turn: needs turns per chat" in result.output
+        asked = run(str(tmp_path / "l.npy"), "--capacity", "128", "--strategies", "related")
+        assert asked.exit_code == 2 and "strategy related: needs the chats' text" in asked.output
+
+    def test_related_groups_chats_without_warnings(self, tmp_path, tokenizer_dir):
+        data = self.write(tmp_path / "multi.jsonl", MULTI * 4)
+        result = run(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir))
+        assert result.exit_code == 0, result.output
+        assert "Warning" not in result.output and "related " in result.output and "unrelated " in result.output
+
+    def test_second_look_comes_from_the_cache(self, tmp_path, tokenizer_dir, monkeypatch):
+        from axolotl_packing_bench.data import lengths
+
+        monkeypatch.setenv("PACKBENCH_HOME", str(tmp_path / "home"))
+        data = self.write(tmp_path / "multi.jsonl", MULTI)
+        first = run_json(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir), "--strategies", "bfd")
+        assert not first["source"].endswith("(cached)")
+        assert list((tmp_path / "home" / "lengths-cache").glob("*-tokens.npz"))
+
+        def no_tokenizing(*args, **kwargs):
+            raise AssertionError("tokenized again")
+
+        monkeypatch.setattr(lengths, "tokenize_records", no_tokenizing)
+        monkeypatch.setattr(lengths, "load_tokenizer", no_tokenizing)
+        second = run_json(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir), "--strategies", "bfd")
+        assert second["source"].endswith("(cached)")
+        assert second["input_tokens"] == first["input_tokens"]
+        assert [r["num_bins"] for r in second["strategies"]] == [r["num_bins"] for r in first["strategies"]]
+        data.write_text(data.read_text() + json.dumps(MULTI[0]) + "\n")  # a changed file is a new key
+        with pytest.raises(AssertionError, match="tokenized again"):
+            run(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir), "--strategies", "bfd")
+
+    def test_config_gives_capacity_tokenizer_micro_batch_and_datasets(self, tmp_path, tokenizer_dir, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        self.write(tmp_path / "multi.jsonl", MULTI)
+        (tmp_path / "axolotl.yml").write_text(
+            f"base_model: {tokenizer_dir}\nsequence_len: 64\nmicro_batch_size: 3\nseed: 7\npad_to_sequence_len: true\n"
+            "datasets:\n  - {path: multi.jsonl, type: chat_template}\n"
+        )
+        out = run_json("--config", "axolotl.yml", "--strategies", "padding")
+        assert out["capacity"] == 64 and out["micro_batch_size"] == 3 and out["seed"] == 7
+        assert out["pad_to_multiple_of"] == 64 and out["num_samples"] == len(MULTI)
+        assert out["source"].startswith(f"multi.jsonl, tokenized with {tokenizer_dir}")
+        padding = out["strategies"][0]
+        assert padding["trainer_tokens"] == 5 * 64  # pad_to_sequence_len: every batch is padded to capacity
+        flags = run_json("--config", "axolotl.yml", "--strategies", "padding", "--micro-batch-size", "1",
+                         "--capacity", "32")
+        assert flags["micro_batch_size"] == 1 and flags["capacity"] == 32
+
+    def test_config_with_a_hub_dataset_is_one_sentence(self, tmp_path):
+        (tmp_path / "a.yml").write_text("sequence_len: 64\ndatasets:\n  - {path: tatsu-lab/alpaca, type: alpaca}\n")
+        result = run("--config", str(tmp_path / "a.yml"))
+        assert result.exit_code == 2 and "not a local dataset file" in result.output
+        assert result.output.count("\n") == 1
+
+    def test_no_capacity_anywhere_is_one_sentence(self):
+        result = run()
+        assert result.exit_code == 2 and "pass --capacity" in result.output
+
+    def test_hub_tokenizer_offline_is_one_sentence(self, tmp_path):
+        data = self.write(tmp_path / "multi.jsonl", MULTI)
+        result = run(str(data), "--capacity", "64", "--tokenizer", "no-such-org/no-such-tokenizer")
+        assert result.exit_code == 2, result.output
+        assert "could not load the tokenizer 'no-such-org/no-such-tokenizer' from the Hugging Face hub" in result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+    def test_asset_uris_are_echoed_as_written(self, tokenizer_dir):
+        out = run_json("packbench://dataset/100", "--capacity", "512", "--tokenizer", str(tokenizer_dir),
+                       "--strategies", "bfd")
+        assert out["source"].startswith("packbench://dataset/100, tokenized with ")
+        assert out["num_samples"] == 100
+        bad = run("packbench://dataset/nope", "--capacity", "64")
+        assert bad.exit_code == 2 and bad.output.startswith("Error: packbench://dataset/nope: ")
+
+
+def pack_rows(lengths, capacity: int) -> int:
+    from axolotl_packing_bench.packing import pack
+
+    return pack(lengths, capacity, "bfd").num_bins

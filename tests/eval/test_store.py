@@ -65,11 +65,12 @@ def test_record_evaluation_appends_latest_wins_and_renders(tmp_path: Path):
     assert len(store.read_text().splitlines()) == 4  # appended, never rewritten
     board = (tmp_path / "LB.md").read_text()
     assert board == render_leaderboard(read_results(store), source="results.jsonl")
-    assert "packbench_facts_0shot" in board
-    # the score, its stderr and its delta vs padding, in the task's own column
-    assert re.search(r"\| packbench_facts_0shot \(acc\) \|", board)
-    assert re.search(r"\*\*0\.500\*\* ±0\.\d{3} \(\+0\.250\)", board)
-    assert "judge score" in board and re.search(r"6\.50\** \[\d+ judged, \d+ invalid\]", board)
+    assert "packbench_facts_0shot" in board and "| 0.500 (+0.250) |" in board  # the score and its delta vs padding
+    # the wide board: the score, its stderr and its delta vs padding, in the task's own column
+    wide = render_leaderboard(read_results(store), source="results.jsonl", wide=True)
+    assert re.search(r"\| packbench_facts_0shot \(acc\) \|", wide)
+    assert re.search(r"\*\*0\.500\*\* ±0\.\d{3} \(\+0\.250\)", wide)
+    assert "judge score" in wide and re.search(r"6\.50\** \[\d+ judged, \d+ invalid\]", wide)
 
 
 def test_unknown_run_is_not_written_unless_a_fallback_is_given(tmp_path: Path):

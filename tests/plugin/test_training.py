@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
 
@@ -101,3 +104,19 @@ def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 490 <= metrics["packing"]["samples"] <= 500
     assert metrics["leakage"]["passed"] is True
+
+
+@pytest.mark.slow
+def test_the_readme_recipe_trains_as_written_on_a_cpu(tmp_path, tiny_model, tiny_dataset):
+    """The plugin README's whole recipe, with only the model, data and output paths replaced, trains."""
+    readme = (Path(__file__).parents[2] / "axolotl_packing_bench" / "plugin" / "README.md").read_text()
+    block = readme.split("## A whole recipe", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = yaml.safe_load(block)
+    assert cfg["bf16"] is False and cfg["fp16"] is False and "max_steps" not in cfg
+    cfg["base_model"] = tiny_model
+    cfg["datasets"][0]["path"] = tiny_dataset
+    cfg.update(output_dir=str(tmp_path / "out"), dataset_prepared_path=str(tmp_path / "prepared"), max_steps=2)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert metrics is not None and metrics["status"] == "ok" and metrics["strategy"] == "bfd"
+    assert metrics["training"]["steps"] == 2

@@ -159,7 +159,18 @@ def test_probe_cli_lists_and_runs_registered_probes(words_probe, cell, tmp_path)
                         catch_exceptions=False)
     assert ran.exit_code == 0, ran.output
     assert json.loads(out.read_text()) == {"words": 12}
+    assert ran.output == f"| figure | value |\n| --- | ---: |\n| words | 12 |\nwrote {out}\n"
+    printed = runner.invoke(main, ["probe", "run", "words", str(cell), "--set", "scale=4"], catch_exceptions=False)
+    assert printed.output == "| figure | value |\n| --- | ---: |\n| words | 12 |\n"  # a table; JSON only with --json
     bad = runner.invoke(main, ["probe", "run", "words", str(cell), "--set", "scale=lots"])
     assert bad.exit_code == 2 and bad.output == "Error: probes.words.scale: is 'lots', not a whole number; make it a whole number.\n"
     missing = runner.invoke(main, ["probe", "run", "words", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "has no output/ directory" in missing.output
+
+
+def test_report_table_lists_numeric_leaves():
+    from axolotl_packing_bench.probes.registry import report_table
+
+    text = report_table({"effects": {"reliance": {"mean": 0.25, "ci": [0.1, 0.4]}}, "questions": 6, "note": "ok"})
+    assert text.splitlines()[2:] == ["| effects/reliance/mean | 0.25 |", "| effects/reliance/ci | 0.1, 0.4 |",
+                                     "| questions | 6 |", "| note | ok |"]

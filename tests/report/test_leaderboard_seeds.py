@@ -60,8 +60,16 @@ def test_matches_golden_markdown():
     assert text == MARKDOWN.read_text()
 
 
-def test_one_row_per_strategy_with_hand_computed_intervals():
+def test_narrow_rows_show_speed_up_and_paired_heldout_difference():
     rows = table_rows(render_leaderboard(seeded_results()))
+    assert rows["strategy"] == "| strategy | seeds | steps | speed-up (time) | held-out loss (Δ) | efficiency | leakage | machine |"
+    assert rows["padding"] == "| padding | 3 | 120 | 1.00× | 2.5100 ±0.0248 | — | — | idle |"
+    assert rows["bfd"] == "| bfd | 3 | 30 | 2.00× | +0.0283 ±0.0072* | — | — | idle |"
+    assert rows["random"].endswith("| +0.0017 ±0.0399 | — | — | loaded ⚠ |")
+
+
+def test_one_row_per_strategy_with_hand_computed_intervals():
+    rows = table_rows(render_leaderboard(seeded_results(), wide=True))
     assert rows["strategy"].startswith("| strategy | attention | seeds | steps |")
     assert "| held-out loss | train loss (last step) |" in rows["strategy"]
     assert set(rows) == {"strategy", "padding", "bfd", "random"}

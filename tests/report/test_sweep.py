@@ -52,13 +52,13 @@ def test_series_paired_by_seed():
     assert bfd_large.dataset_size == 520
 
 
-def test_plot_writes_one_png_per_model_and_the_plotted_numbers(tmp_path: Path):
+def test_plot_writes_one_png_for_every_model_and_the_plotted_numbers(tmp_path: Path):
     pytest.importorskip("matplotlib")
     result = CliRunner().invoke(main, ["plot", "--results", str(FIXTURE), "--out", str(tmp_path), "--name", "toy"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy-series.md", "toy-tiny-70b.png", "toy-tiny-8b.png"]
-    assert (tmp_path / "toy-tiny-8b.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy-series.md", "toy.png"]
+    assert (tmp_path / "toy.png").read_bytes()[:4] == b"\x89PNG"
     table = (tmp_path / "toy-series.md").read_text()
     if os.environ.get("PACKBENCH_UPDATE_GOLDEN"):
         SERIES.write_text(table)
@@ -77,3 +77,60 @@ def test_a_results_file_without_the_needed_columns_is_one_sentence(tmp_path: Pat
     assert "Traceback" not in result.output
     result = CliRunner().invoke(main, ["plot", "--results", str(tmp_path / "missing.jsonl")])
     assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def _axes_of(monkeypatch) -> list:
+    """Patch `savefig` to keep the figure's axes for inspection."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    seen: list = []
+    original = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        seen.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return seen
+
+
+def test_models_share_y_axes_overlaps_are_named_and_loaded_times_captioned(tmp_path: Path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from axolotl_packing_bench.report.sweep import coinciding, plot_sweep
+
+    points = sweep_series(read_results(FIXTURE))
+    figures = _axes_of(monkeypatch)
+    (path,) = plot_sweep(points, tmp_path, name="toy", caption="Times measured on a loaded machine (3 of 36 runs).")
+    assert path == tmp_path / "toy.png"
+    (figure,) = figures
+    grid = figure.axes
+    assert len(grid) == 4 and "tiny-8b · 0.6M params, stands for 8B" in grid[0].get_title()
+    assert grid[0].get_shared_y_axes().joined(grid[0], grid[1])  # the two models on one scale
+    assert all(len(ax.get_lines()) > 0 for ax in grid)  # no empty panel
+    assert any("loaded machine" in text.get_text() for text in figure.texts)
+    assert coinciding([p for p in points if p.model == "tiny-8b"], "quality", 10.0)  # everything coincides within 10
+
+
+def test_a_matrix_without_a_seed_axis_gives_no_empty_panel_and_no_warning(tmp_path: Path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from axolotl_packing_bench.report.sweep import plot_sweep
+
+    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    rows = [row for row in rows if row["axes"].get("seed") == "0"]
+    for row in rows:
+        row["axes"].pop("seed")
+        row["cell_id"] = row["cell_id"].replace("__seed=0", "")
+    unseeded = tmp_path / "unseeded.jsonl"
+    unseeded.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    points = sweep_series(read_results(unseeded))
+    assert points and all(p.time_ratio is not None and p.quality is not None for p in points)
+    figures = _axes_of(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_sweep(points, tmp_path, name="unseeded")
+    assert all(len(ax.get_lines()) > 0 for ax in figures[0].axes)

@@ -31,7 +31,7 @@ def test_reliance_probe_runs_on_a_cell_and_reaches_the_leaderboard(tmp_path):
     ]
     board = render_leaderboard(rows)
     assert "reliance (Δ answer loss)" in board and "few_shot (Δ answer loss)" in board
-    assert "same-topic neighbours" in board
+    assert "same-topic neighbours" not in board and "same-topic neighbours" in render_leaderboard(rows, wide=True)
 
 
 def test_a_probe_that_cannot_run_is_an_error_entry_not_a_crash(tmp_path):

@@ -284,3 +284,18 @@ class TestTrainLog:
         assert training == {"steps": 5, "epochs": 1.0, "runtime_s": 65.37, "samples_per_s": 10.46, "real_tokens_per_s": None,
                             "final_train_loss": 5.5, "eval_loss": None}
         assert metrics_from_log("no figures") == {}
+
+
+def test_progress_warns_as_a_loaded_cell_finishes(cells, tmp_path):
+    import io
+
+    (plan,) = plan_cells(cells[:1], [], runs_dir=tmp_path / "runs")
+    stream = io.StringIO()
+    progress = Progress(total=2, stream=stream)
+    base = RunResult(run_id="r", cell_id=plan.cell.cell_id, matrix="m", status="ok", axes=dict(plan.cell.axes), labels={},
+                     metrics={"runner": {"load": {"loaded": False, "others_cores": 0.1}}})
+    progress.finish(plan, base, 3.0)
+    assert "loaded machine" not in stream.getvalue()
+    progress.finish(plan, base.replace(metrics={"runner": {"load": {"loaded": True, "others_cores": 1.7}}}), 3.0)
+    assert ("⚠ measured on a loaded machine (other programs used 1.7 cores): its times are not comparable; rerun it "
+            "when idle") in stream.getvalue()

@@ -1,0 +1,122 @@
+"""The tables of a board: results grouped like the paper, rows per strategy, runs per seed.
+
+One table per matrix × dataset × model (× any other axis values), one row per
+strategy and attention (padding first), and in each row one run per seed (or
+repeat). The leaderboard renders these tables and the verdict reads them, so
+both pair a strategy with the same padding row.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
+from axolotl_packing_bench.matrix.labels import model_title
+from axolotl_packing_bench.matrix.spec import CORE_AXES, strategy_sort_key
+from axolotl_packing_bench.results.store import RunResult
+
+SEED_AXIS = "seed"
+
+
+def number(value: Any) -> float | None:
+    """A finite int or float as float; anything else (bool, None, NaN, text) None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return float(value)
+
+
+def size_value(label: Any) -> float:
+    """`69K` -> 69e3, `1.2M` -> 1.2e6, `8B` -> 8e9; unknown -> inf (sorted last)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMbBtT]?)\s*", str(label or ""))
+    if not match:
+        return math.inf
+    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2).lower()]
+    return float(match.group(1)) * scale
+
+
+def seed_of(result: RunResult) -> str:
+    """What tells the runs of one row apart: the seed axis (or the cell, without one), and the repeat."""
+    seed = str(result.axes.get(SEED_AXIS, result.cell_id))
+    return f"{seed}#{result.repeat}" if result.repeat else seed
+
+
+def values_by_seed(get: Callable[[RunResult], Any], runs: Iterable[RunResult]) -> dict[str, float]:
+    """The numeric values `get` finds in `runs`, keyed by `seed_of`."""
+    return {seed_of(run): value for run in runs if (value := number(get(run))) is not None}
+
+
+def load_of(result: RunResult) -> bool | None:
+    """Whether the machine was loaded while the run trained (None: not measured, e.g. a hand run)."""
+    loaded = result.metric("runner", "load", "loaded")
+    return loaded if isinstance(loaded, bool) else None
+
+
+def _group_key(result: RunResult) -> tuple:
+    extras = tuple((name, label) for name, label in sorted(result.axes.items())
+                   if name not in CORE_AXES and name != SEED_AXIS)
+    return (
+        result.matrix,
+        size_value(result.labels.get("dataset_size")),
+        result.axes.get("dataset", "?"),
+        size_value(result.labels.get("model_size")),
+        result.axes.get("model", "?"),
+        extras,
+    )
+
+
+def _row_key(result: RunResult) -> tuple:
+    attention = result.axes.get("attention", "")
+    return (strategy_sort_key(result.axes.get("strategy", "")), attention != DEFAULT_ATTENTION, attention)
+
+
+def dataset_title(name: Any, size: Any) -> str:
+    return f"{name} ({size})" if size else str(name)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its matrix, its heading (dataset × model · extra axes) and its rows of runs."""
+
+    matrix: str
+    title: str
+    extras: tuple[tuple[str, str], ...]
+    rows: tuple[tuple[RunResult, ...], ...]
+
+    @property
+    def runs(self) -> list[RunResult]:
+        return [run for row in self.rows for run in row]
+
+    @property
+    def baseline(self) -> tuple[RunResult, ...] | None:
+        """The padding row, when the table has one."""
+        return next((row for row in self.rows if row[0].axes.get("strategy") == BASELINE_STRATEGY), None)
+
+    @property
+    def name(self) -> str:
+        """`synth-100 × tiny-8b`: short enough for one terminal line."""
+        first = self.rows[0][0]
+        extras = ", ".join(f"{axis}={label}" for axis, label in self.extras)
+        return f"{first.axes.get('dataset', '?')} × {first.axes.get('model', '?')}" + (f" · {extras}" if extras else "")
+
+
+def group_tables(results: Iterable[RunResult]) -> list[Table]:
+    """The tables of these (successful) results, in board order."""
+    groups: dict[tuple, list[RunResult]] = {}
+    for result in results:
+        groups.setdefault(_group_key(result), []).append(result)
+    tables = []
+    for key in sorted(groups):
+        runs = sorted(groups[key], key=lambda r: (_row_key(r), seed_of(r), r.cell_id))
+        rows = tuple(tuple(row) for _, row in itertools.groupby(runs, key=_row_key))
+        first = rows[0][0]
+        title = (f"{dataset_title(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × "
+                 f"{model_title(first.axes.get('model', '?'), first.labels.get('model_size'))}")
+        tables.append(Table(matrix=key[0], title=title, extras=key[5], rows=rows))
+    return tables
