@@ -138,6 +138,11 @@ class PackingBenchArgs(BaseModel):
         "length squared, as flash-attention varlen), exact; false keeps transformers' block mask over the "
         "whole row. padding and native runs keep plain sdpa either way.",
     )
+    packbench_record_rows: bool = Field(
+        default=False,
+        description="each process writes the packed rows it trains on to packbench_rows.rank<RANK>.jsonl in "
+        "output_dir (a digest per row), to check that several processes train every row once per epoch.",
+    )
     packbench_loss: Literal["token", "sample"] = Field(
         default="token",
         description="token: the mean over every trained token of the batch (long samples weigh more); "

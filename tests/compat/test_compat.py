@@ -109,3 +109,22 @@ def test_the_check_sees_an_internal_import(tmp_path):
     sample.write_text("def f():\n    from axolotl.utils.data import prepare_datasets\n"
                       "    from transformers import AttentionInterface, AutoTokenizer\n")
     assert _internal_imports(sample) == ["axolotl.utils.data", "transformers.AttentionInterface"]
+
+
+def test_several_ranks_without_cuda_keep_their_models_on_the_cpu(monkeypatch):
+    import torch
+
+    from axolotl_packing_bench.compat.axolotl_api import keep_ranks_on_the_cpu, ranks_without_cuda
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ranks_without_cuda({"world_size": 2}) and not ranks_without_cuda({"world_size": 1})
+    device_map = {"": 1}  # what Axolotl sets for LOCAL_RANK 1; the model loader holds this very object
+    cfg = {"world_size": 2, "device_map": device_map}
+    assert keep_ranks_on_the_cpu(cfg) is True
+    assert device_map == {"": "cpu"} and cfg["device_map"] is device_map
+    assert keep_ranks_on_the_cpu({"world_size": 1, "device_map": {"": 0}}) is False  # one process: Axolotl's own
+    assert keep_ranks_on_the_cpu({"world_size": 2, "device_map": "auto"}) is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    cuda_map = {"": 1}
+    assert keep_ranks_on_the_cpu({"world_size": 2, "device_map": cuda_map}) is False and cuda_map == {"": 1}
+    assert not ranks_without_cuda({"world_size": 2})
