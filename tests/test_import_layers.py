@@ -18,6 +18,7 @@ LAYERS = {
     "plugin": 3,
     "matrix": 3,
     "results": 4,
+    "doctor": 4,
     "report": 5,
     "eval": 5,
     "running": 6,

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "eval": "axolotl_packing_bench.cli.evaluate:evaluate",
     "judge": "axolotl_packing_bench.cli.judge:judge",
     "plot": "axolotl_packing_bench.cli.plot:plot",
+    "doctor": "axolotl_packing_bench.cli.doctor:doctor",
 }
 
 

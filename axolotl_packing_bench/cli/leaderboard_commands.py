@@ -14,6 +14,7 @@ from axolotl_packing_bench.cli.bench_options import (
     results_option,
 )
 from axolotl_packing_bench.cli.errors import UserInputError
+from axolotl_packing_bench.cli.output_options import emit, format_option, output_option, to_json
 
 
 @click.command()
@@ -71,7 +72,10 @@ def record(
 @leaderboard_option
 @click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
 @click.option("--wide", is_flag=True, help="Every column (times, throughput, losses, memory, scores), not only those that decide.")
-def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: bool) -> None:
+@format_option
+@output_option
+def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: bool, output_format: str,
+                output_path: Path | None) -> None:
     """Render LEADERBOARD.md from the results (or check that it is current).
 
     Each table is headed by its verdict and shows what decides (steps,
@@ -79,11 +83,22 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
     machine's load) in 120 columns; --wide shows every column. The results
     file must exist: a mistyped --results never replaces the leaderboard with
     an empty one. --leaderboard - prints the board instead of writing it.
+    --format json prints every cell's figures (or writes them to --output)
+    and leaves the board alone.
     """
     from axolotl_packing_bench.report.leaderboard import render_leaderboard
     from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
 
     results = read_results_or_fail(results_path, must_exist=True)
+    if output_format == "json":
+        from axolotl_packing_bench.report.leaderboard_json import leaderboard_to_dict
+
+        if check:
+            raise UserInputError("--check compares the markdown board; leave out --format json to check it.")
+        emit(to_json(leaderboard_to_dict(results, source=results_path.name)), output_path)
+        return
+    if output_path is not None:
+        raise UserInputError("--output is for --format json; the markdown board is written to --leaderboard.")
     text = render_leaderboard(results, source=results_path.name, wide=wide)
     if board_file(leaderboard_path) is None:
         if check:
@@ -108,40 +123,69 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
 def _limit(name: str, value: str | None) -> float | None:
     if value is None:
         return None
-    from axolotl_packing_bench.report.compare import parse_fraction
+    from axolotl_packing_bench.report.compare import parse_threshold
 
     try:
-        return parse_fraction(value)
+        return parse_threshold(value)
     except ValueError:
-        raise UserInputError(f"{name} {value!r} is not a percentage; write e.g. 10% or 0.1.") from None
+        raise UserInputError(f"{name} {value!r} needs a unit: write a percentage such as 15% or a fraction "
+                             "no larger than 1 such as 0.15.") from None
+
+
+def _tolerance(value: str) -> float | None:
+    if value.strip().lower() == "off":
+        return None
+    try:
+        tolerance = float(value)
+    except ValueError:
+        tolerance = -1.0
+    if not tolerance >= 0 or tolerance == float("inf"):
+        raise UserInputError(f"--heldout-tolerance {value!r} is not an absolute loss difference; write e.g. 1e-6, "
+                             "or off.")
+    return tolerance
 
 
 @click.command()
 @click.option("--baseline", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL of the reference run.")
 @click.option("--candidate", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL to check.")
-@click.option("--max-slowdown", default="10%", show_default=True, help="Largest allowed train-time increase per cell.")
+@click.option("--max-slowdown", default="15%", show_default=True,
+              help="Largest allowed step-time increase per cell, with its unit: 15% or 0.15.")
 @click.option("--max-efficiency-drop", default=None, help="Largest allowed packing-efficiency drop, in percentage points (1% = 1 pp).")
-@click.option("--max-loss-increase", default=None, help="Largest allowed relative increase of the final train loss.")
+@click.option("--max-loss-increase", default=None,
+              help="Numerics check: largest allowed relative increase of the last step's train loss (off by default).")
+@click.option("--heldout-tolerance", default="1e-6", show_default=True,
+              help="Largest allowed held-out loss increase (absolute), or off.")
 @click.option("--allow-missing", is_flag=True, help="Warn, instead of failing, for baseline cells missing from the candidate.")
+@click.option("--allow-loaded", is_flag=True, help="Accept runs measured on a loaded machine (their times are not comparable).")
 @click.option("--match", "match", type=click.Choice(["cell", "axes"]), default="cell", show_default=True,
               help="Match cells by cell id, or by their axis labels (the id without its config hash) to compare two "
                    "configurations of one matrix.")
+@format_option
+@output_option
 def compare(
     baseline: Path,
     candidate: Path,
     max_slowdown: str,
     max_efficiency_drop: str | None,
     max_loss_increase: str | None,
+    heldout_tolerance: str,
     allow_missing: bool,
+    allow_loaded: bool,
     match: str,
+    output_format: str,
+    output_path: Path | None,
 ) -> None:
-    """Compare two results files cell by cell; exit 1 on any regression.
+    """Compare two results files cell by cell: exit 0 pass, 1 regression, 2 usage or input error.
 
-    Cells are matched by cell id. A regression is a cell slower, less
-    efficient or with a higher loss than allowed, a cell that failed in the
-    candidate but not in the baseline, or (unless --allow-missing) a
-    baseline cell absent from the candidate. Compare runs from the same
-    machine: absolute times from different hardware say little.
+    The two files may come from two environments (the same matrix run with
+    the current and the next Axolotl / torch / transformers); the report
+    heads with both environments' versions. A regression is a cell slower
+    than the limit beyond the measured noise, a held-out loss up by more than
+    the tolerance, a failed packing-equivalence check, an unreadable figure,
+    a cell that failed in the candidate but not in the baseline, or (unless
+    --allow-missing) a baseline cell absent from the candidate. The gate also
+    fails when it compared no cell, and (unless --allow-loaded) when a run
+    was measured on a loaded machine. Compare runs from the same machine.
 
     A cell id carries a hash of the cell's config, so a changed recipe key
     renames every cell; --match axes pairs cells by their axis labels instead
@@ -154,7 +198,9 @@ def compare(
         max_slowdown=_limit("--max-slowdown", max_slowdown),
         max_efficiency_drop=_limit("--max-efficiency-drop", max_efficiency_drop),
         max_loss_increase=_limit("--max-loss-increase", max_loss_increase),
+        heldout_tolerance=_tolerance(heldout_tolerance),
         allow_missing=allow_missing,
+        allow_loaded=allow_loaded,
     )
     base = read_results_or_fail(baseline, must_exist=True)
     cand = read_results_or_fail(candidate, must_exist=True)
@@ -167,6 +213,13 @@ def compare(
                 raise UserInputError(f"{path} holds results of matrices {', '.join(matrices)}; --match axes pairs cells by "
                                      "their labels alone, so give it one matrix's results per file (run with --results).")
     comparison = compare_results(base, cand, limits, match)
-    click.echo(render_comparison(comparison), nl=False)
+    if output_format == "json":
+        from axolotl_packing_bench.report.compare_json import comparison_to_dict
+
+        emit(to_json(comparison_to_dict(comparison)), output_path)
+    else:
+        emit(render_comparison(comparison), output_path)
+    if output_path is not None:
+        click.echo(f"compare: {comparison.verdict} ({comparison.compared} compared cell(s)); report in {output_path}")
     if comparison.regressed:
         raise SystemExit(1)

@@ -22,6 +22,7 @@ from axolotl_packing_bench.cli.bench_options import (
     runs_dir_option,
 )
 from axolotl_packing_bench.cli.errors import UserInputError
+from axolotl_packing_bench.cli.output_options import emit, format_option, output_option, to_json
 
 
 def _timeout(value: str | None) -> float | None:
@@ -335,13 +336,29 @@ def _print_plan(name: str, plans, command, timeout: float | None, runner, *, iso
 @matrix_option
 @runs_dir_option
 @results_option
-def status(matrix_path: Path, runs_dir: Path, results_path: Path) -> None:
-    """Show each cell of a matrix: ok, failed, timeout, running or pending."""
+@format_option
+@output_option
+def status(matrix_path: Path, runs_dir: Path, results_path: Path, output_format: str, output_path: Path | None) -> None:
+    """Show each cell of a matrix: ok, failed, timeout, running or pending (--format json: with its figures)."""
     from axolotl_packing_bench.matrix.recipe import cell_run_dir
     from axolotl_packing_bench.results.store import latest_per_cell
 
     matrix, cells = load_cells(matrix_path)
-    latest = latest_per_cell(read_results_or_fail(results_path))
+    results = read_results_or_fail(results_path)
+    latest = latest_per_cell(results)
+    if output_format == "json":
+        from axolotl_packing_bench.report.leaderboard_json import status_to_dict
+
+        states = []
+        for cell in cells:
+            result = latest.get((matrix.name, cell.cell_id))
+            state = "running" if _is_running(cell_run_dir(runs_dir, cell)) else result.status if result else "pending"
+            runs = [run for run in results if run.matrix == matrix.name and run.cell_id == cell.cell_id]
+            states.append((cell.cell_id, state, runs))
+        emit(to_json(status_to_dict(matrix.name, states)), output_path)
+        return
+    if output_path is not None:
+        raise UserInputError("--output is for --format json; leave it out to print the status.")
     counts: dict[str, int] = {}
     lines = []
     for cell in cells:

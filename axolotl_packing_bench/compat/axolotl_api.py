@@ -164,3 +164,35 @@ def run_train_cli(config: str) -> None:
 def train_sampler(trainer: Any) -> Any:
     """The sampler Axolotl's trainer builds for the train split (its multipack sampler under `sample_packing`)."""
     return trainer._get_train_sampler()
+
+
+def ranks_without_cuda(cfg: Any) -> bool:
+    """Several processes train on a machine without CUDA (torchrun or accelerate with gloo).
+
+    They need `use_cpu` in the trainer's arguments: without it transformers leaves its distributed state
+    at NO ("process group is initialized, but parallel_mode != DISTRIBUTED") and each rank takes itself for
+    the main process. Not enough yet: the trainer's Accelerator still runs one process per rank (no row
+    sharding, no DDP), see tests/plugin/test_multi_rank.py.
+    """
+    import torch
+
+    return (cfg.get("world_size") or 1) > 1 and not torch.cuda.is_available()
+
+
+def keep_ranks_on_the_cpu(cfg: Any) -> bool:
+    """Place every rank's model on the CPU when several processes train on a machine without CUDA.
+
+    For `world_size > 1` Axolotl sets `device_map = {"": LOCAL_RANK}` whatever the device, and transformers
+    reads an integer as a CUDA device, so a multi-process CPU run (gloo) dies loading the model. The model
+    loader has already copied the map object into its kwargs when the plugin's `pre_model_load` runs, so it
+    is changed in place. Returns whether it changed anything.
+    """
+    device_map = cfg.get("device_map")
+    if not ranks_without_cuda(cfg) or not isinstance(device_map, dict):
+        return False
+    changed = False
+    for key, value in device_map.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            device_map[key] = "cpu"
+            changed = True
+    return changed

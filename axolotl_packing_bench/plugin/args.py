@@ -120,12 +120,22 @@ class PackingBenchArgs(BaseModel):
     packbench_fail_on_leakage: bool = Field(
         default=False, description="Stop the run when isolated attention leaks."
     )
+    packbench_equivalence_check: bool = Field(
+        default=False,
+        description="At train start, check that the first packed batch gives the loss and gradient of the same "
+        "samples padded (token and sample averages; plugin/equivalence.py); recorded as `equivalence` in the metrics.",
+    )
     packbench_metrics_file: str = Field(default=METRICS_FILE, description="Run metrics file, in output_dir.")
     packbench_sdpa_varlen: bool = Field(
         default=True,
         description="isolated rows on sdpa run attention segment by segment (cost: the sum of each segment's "
         "length squared, as flash-attention varlen), exact; false keeps transformers' block mask over the "
         "whole row. padding and native runs keep plain sdpa either way.",
+    )
+    packbench_record_rows: bool = Field(
+        default=False,
+        description="each process writes the packed rows it trains on to packbench_rows.rank<RANK>.jsonl in "
+        "output_dir (a digest per row), to check that several processes train every row once per epoch.",
     )
     packbench_loss: Literal["token", "sample"] = Field(
         default="token",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -114,6 +115,29 @@ class StepTimer:
             self.cpu_s = round(self.cpu_clock() - self._cpu_start, 2)
 
 
+SLOWDOWN_ENV = "PACKBENCH_TEST_SLOWDOWN"
+
+
+def slowdown_factor() -> float | None:
+    """The factor of the test hook `PACKBENCH_TEST_SLOWDOWN` (e.g. 1.2: every step 20% longer), or None.
+
+    For measuring the regression gate on a real slowdown (benchmarks/gate_power.py); a run made with it
+    records `test_slowdown` in its metrics. Anything but a number above 1 is ignored.
+    """
+    try:
+        factor = float(os.environ.get(SLOWDOWN_ENV, ""))
+    except ValueError:
+        return None
+    return factor if math.isfinite(factor) and factor > 1 else None
+
+
+def slow_down_step(timer: StepTimer, factor: float, sleep=time.sleep) -> None:
+    """Sleep (factor - 1) x the time this step has taken so far: the step really lasts factor x as long."""
+    start = timer._last_end if timer._last_end is not None else timer._began
+    if start is not None:
+        sleep(max(0.0, (factor - 1) * (timer.clock() - start)))
+
+
 def timing_summary(timer: StepTimer, state, real_tokens_per_epoch: int | None) -> dict[str, Any]:
     """The steady-state fields of the training section (see the module docstring)."""
     steps = len(timer.step_times)
@@ -136,14 +160,25 @@ class PackBenchCallback(TrainerCallback):
         self.trainer = trainer
         self.recorder = recorder
         self.timer = StepTimer()
+        self.slowdown = slowdown_factor()
 
     def on_step_begin(self, args, state, control, **kwargs: Any):
         self.timer.step_begin()
 
     def on_step_end(self, args, state, control, **kwargs: Any):
+        if self.slowdown:
+            slow_down_step(self.timer, self.slowdown)
         self.timer.step_end()
 
     def on_train_begin(self, args, state, control, model=None, **kwargs: Any):
+        if self.slowdown:
+            self.recorder.update(test_slowdown=self.slowdown)
+        if getattr(self.cfg, "packbench_equivalence_check", False) and state.is_world_process_zero:
+            from axolotl_packing_bench.plugin.equivalence import run_check
+
+            report = run_check(self.cfg, self.trainer, model if model is not None else self.trainer.model)
+            self.recorder.update(equivalence=report)
+            LOG.info("packbench equivalence check: %s", report)
         if not self.cfg.packbench_probe_leakage:
             return
         attention = self.cfg.packbench_attention  # native: always NATIVE_ATTENTION (the args check refuses others)

@@ -20,6 +20,7 @@ from typing import Any
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.core.redaction import redact_all
+from axolotl_packing_bench.plugin.row_log import process_rank
 
 METRICS_SCHEMA_VERSION = 1
 
@@ -73,8 +74,8 @@ class RunMetrics:
         self.data.update(sections)
 
     def finish(self, *, status: str, error: str | None = None) -> None:
-        """Stamp the end of the run and write the file (once)."""
-        if self.written:
+        """Stamp the end of the run and write the file (once, by the first process when there are several)."""
+        if self.written or process_rank() != 0:
             return
         self.data.update(
             status=status,

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from axolotl_packing_bench.compat.transformers_api import attn_implementation, set_attn_implementation
+from axolotl_packing_bench.plugin import native_varlen
 
 NAME = "packbench_sdpa_varlen"
 
@@ -84,6 +85,11 @@ def segment_sdpa_attention(
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, position_ids=position_ids, **kwargs)
+    kernel = native_varlen.kernel_for(query, dropout)  # CUDA fp16/bf16: one native kernel (native_varlen)
+    if kernel != native_varlen.LOOP:
+        bounds = _CACHE.bounds(position_ids, query.shape[0])
+        return native_varlen.varlen_attention(kernel, query, key, value, bounds, scaling), None
+    native_varlen.dispatches[kernel] += query.shape[0]
     gqa = query.shape[1] != key.shape[1]
     rows = []
     for spans, *tensors in zip(_CACHE.bounds(position_ids, query.shape[0]), query.unbind(0), key.unbind(0),

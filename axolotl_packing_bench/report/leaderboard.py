@@ -32,6 +32,7 @@ from typing import Any
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
+from axolotl_packing_bench.results.sanity import UNREADABLE, figure
 from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
@@ -92,7 +93,7 @@ class Column(ProbeColumn):
 
 
 def _metric(*path: str) -> Callable[[RunResult], Any]:
-    return lambda result: result.metric(*path)
+    return lambda result: figure(result, *path)  # UNREADABLE for impossible numbers (results.sanity)
 
 
 BASE_COLUMNS = (
@@ -243,7 +244,7 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
         for index, column in enumerate(columns):
             by_seed, mean = row_values[index], row_means[index]
             if mean is None:
-                cells.append("—")
+                cells.append("unreadable" if any(column.get(run) is UNREADABLE for run in runs) else "—")
                 continue
             text = column.show(mean)
             if best[index] == text:
@@ -267,6 +268,11 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
 _STEPS, _EFFICIENCY, _HELDOUT = BASE_COLUMNS[0], BASE_COLUMNS[6], BASE_COLUMNS[7]
 
 
+def _absent(column: Column, runs: Sequence[RunResult]) -> str:
+    """`unreadable` when a run holds an impossible figure for the column (results.sanity), else `—`."""
+    return "unreadable" if any(column.get(run) is UNREADABLE for run in runs) else "—"
+
+
 def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] = ()) -> list[str]:
     """What decides, in under 120 columns: steps, speed-up and held-out loss against padding, efficiency,
     the matrix's own evaluation scores (when it has any), leakage and the machine's load."""
@@ -286,7 +292,7 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] 
         if seeded:
             cells.append(str(len(runs)))
         steps = values_by_seed(_STEPS.get, runs)
-        cells.append(_STEPS.show(sum(steps.values()) / len(steps)) if steps else "—")
+        cells.append(_STEPS.show(sum(steps.values()) / len(steps)) if steps else _absent(_STEPS, runs))
         speed = speeds[id(runs)]
         baseline = baseline_of(runs)
         if is_baseline(runs[0].axes):
@@ -304,7 +310,7 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] 
             quality = quality_against(runs, baseline)
             cells.append(quality.text(4) if quality is not None else "—")
         efficiency = values_by_seed(_EFFICIENCY.get, runs)
-        cells.append(_EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else "—")
+        cells.append(_EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else _absent(_EFFICIENCY, runs))
         cells += [_score_cell(column, runs, baseline) for column in scores]
         cells.append(_leakage(list(runs)))
         cells.append(_machine(runs))
@@ -356,7 +362,8 @@ _DESCRIPTIVE = {"same-topic neighbours"}
 def _columns(table: Table) -> list[Column]:
     flat = table.runs
     columns = [column for column in BASE_COLUMNS
-               if not column.optional or any(_number(column.get(run)) is not None for run in flat)]
+               if not column.optional or any(_number(column.get(run)) is not None or column.get(run) is UNREADABLE
+                                             for run in flat)]
     return columns + score_columns(flat)
 
 

@@ -54,8 +54,10 @@ def _key(result) -> tuple[str, str, str]:
 
 
 def _metric(result, path: Sequence[str]) -> float | None:
-    value = result.metric(*path)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """The readable figure, else None: an impossible number (results.sanity) is never plotted."""
+    from axolotl_packing_bench.results.sanity import number
+
+    return number(result, *path)
 
 
 def sweep_series(results: Iterable, *, source: str = "the results file") -> list[Point]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from axolotl_packing_bench.constants import DEFAULT_ATTENTION, SEED_AXIS
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval
 from axolotl_packing_bench.report.tables import Table, group_tables, load_of, seed_of, values_by_seed
+from axolotl_packing_bench.results.sanity import figure
 from axolotl_packing_bench.results.store import RunResult, latest_per_run
 
 NAMED_LOADED = 3
@@ -32,15 +33,15 @@ NAMED_LOADED = 3
 
 
 def _steady(run: RunResult) -> object:
-    return run.metric("training", "steady_real_tokens_per_s")
+    return figure(run, "training", "steady_real_tokens_per_s")
 
 
 def _runtime(run: RunResult) -> object:
-    return run.metric("training", "runtime_s")
+    return figure(run, "training", "runtime_s")
 
 
 def _heldout(run: RunResult) -> object:
-    return run.metric("heldout", "loss")
+    return figure(run, "heldout", "loss")
 
 
 def _mean(values: dict[str, float]) -> float:

@@ -65,6 +65,7 @@ AXOLOTL_PRELOAD = (
     "sklearn.feature_extraction.text",
     "sklearn.cluster",
     "axolotl_packing_bench.plugin",
+    "axolotl_packing_bench.plugin.hooks",
     "axolotl_packing_bench.plugin.callbacks",
     "axolotl_packing_bench.plugin.collator",
     "axolotl_packing_bench.plugin.datasets",

@@ -191,7 +191,7 @@ class TestCompare:
         missing = invoke("compare", "--baseline", str(base), "--candidate", str(tmp_path / "nope.jsonl"))
         assert missing.exit_code == 2 and "results file" in missing.output and "does not exist" in missing.output
         bad = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--max-slowdown", "lots")
-        assert bad.exit_code == 2 and "--max-slowdown 'lots' is not a percentage" in bad.output
+        assert bad.exit_code == 2 and "--max-slowdown 'lots' needs a unit" in bad.output
 
 
     def test_match_axes_pairs_two_configurations_of_one_matrix(self, tmp_path):

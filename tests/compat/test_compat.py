@@ -156,3 +156,22 @@ def test_the_attention_and_item_count_accessors_work_on_the_installed_release():
     holder = type("T", (), {})()
     transformers_api.count_items_with(holder, len)
     assert holder._get_num_items_in_batch is len
+
+
+def test_several_ranks_without_cuda_keep_their_models_on_the_cpu(monkeypatch):
+    import torch
+
+    from axolotl_packing_bench.compat.axolotl_api import keep_ranks_on_the_cpu, ranks_without_cuda
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ranks_without_cuda({"world_size": 2}) and not ranks_without_cuda({"world_size": 1})
+    device_map = {"": 1}  # what Axolotl sets for LOCAL_RANK 1; the model loader holds this very object
+    cfg = {"world_size": 2, "device_map": device_map}
+    assert keep_ranks_on_the_cpu(cfg) is True
+    assert device_map == {"": "cpu"} and cfg["device_map"] is device_map
+    assert keep_ranks_on_the_cpu({"world_size": 1, "device_map": {"": 0}}) is False  # one process: Axolotl's own
+    assert keep_ranks_on_the_cpu({"world_size": 2, "device_map": "auto"}) is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    cuda_map = {"": 1}
+    assert keep_ranks_on_the_cpu({"world_size": 2, "device_map": cuda_map}) is False and cuda_map == {"": 1}
+    assert not ranks_without_cuda({"world_size": 2})

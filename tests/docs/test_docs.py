@@ -64,6 +64,8 @@ EXTERNAL_OPTIONS = {
     "--mem",  # sbatch
     "--cell",
     "--repeat",  # python -m axolotl_packing_bench.running.task (the Slurm array task)
+    "--rounds",
+    "--label",  # benchmarks/gate_power.py
 }
 """Options of other tools the docs show (pip, axolotl, ray, sbatch, pytest, the Slurm array task)."""
 

@@ -71,3 +71,19 @@ def test_the_callback_records_steps_into_the_training_section(tmp_path):
     assert training["median_step_s"] == 0.5 and training["steady_real_tokens_per_s"] == 200.0
     assert training["runtime_s"] == 2.5 and training["cpu_s"] == 1.0
     assert (tmp_path / "m.json").exists()
+
+
+def test_the_slowdown_hook_makes_each_step_really_longer(monkeypatch):
+    """PACKBENCH_TEST_SLOWDOWN=1.5 sleeps half of the step's own time at its end (benchmarks/gate_power.py)."""
+    from axolotl_packing_bench.plugin.callbacks import SLOWDOWN_ENV, StepTimer, slow_down_step, slowdown_factor
+
+    for value, factor in (("1.5", 1.5), ("1", None), ("0.5", None), ("fast", None), ("nan", None), ("", None)):
+        monkeypatch.setenv(SLOWDOWN_ENV, value)
+        assert slowdown_factor() == factor
+    now = [10.0]
+    timer = StepTimer(clock=lambda: now[0], cpu_clock=lambda: 0.0)
+    slept: list[float] = []
+    timer.step_begin()
+    now[0] = 12.0
+    slow_down_step(timer, 1.5, sleep=slept.append)
+    assert slept == [1.0]

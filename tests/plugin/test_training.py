@@ -106,6 +106,18 @@ def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
     assert metrics["leakage"]["passed"] is True
 
 
+def test_the_equivalence_check_runs_in_real_training(tiny_model, tiny_dataset, tmp_path):
+    """bfd isolated with the per-sample loss: the trainer's own loss path equals the padded reference."""
+    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="bfd", packbench_loss="sample",
+                 packbench_equivalence_check=True, max_steps=3)
+    proc, metrics = axolotl_train(cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    equivalence = metrics["equivalence"]
+    assert equivalence["passed"] is True and equivalence["expected"] is True, equivalence
+    assert [check["mode"] for check in equivalence["checks"]] == ["token", "sample"]
+    assert equivalence["max_loss_rel_diff"] <= 1e-5 and equivalence["min_grad_cosine"] >= 1 - 1e-6
+
+
 @pytest.mark.slow
 def test_the_readme_recipe_trains_as_written_on_a_cpu(tmp_path, tiny_model, tiny_dataset):
     """The plugin README's whole recipe, with only the model, data and output paths replaced, trains."""
