@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from axolotl_packing_bench.constants import NATIVE
 from axolotl_packing_bench.plugin.loss import SEGMENT_KEY, per_sample_loss, segment_ids_for_rows
 from axolotl_packing_bench.plugin.rows import IGNORE_INDEX
 
@@ -204,7 +205,7 @@ def trainer_loss(trainer: Any, *, sample: bool) -> Any:
 
 def run_check(cfg: Any, trainer: Any, model: torch.nn.Module) -> dict[str, Any]:
     """The check on the trainer's first packed batch, as recorded in the run metrics (`equivalence`)."""
-    if cfg.packbench_strategy == "native":
+    if cfg.packbench_strategy == NATIVE:
         return {"skipped": "packbench_strategy native: Axolotl packs the rows, there are no plugin rows to compare"}
     if int(getattr(trainer.args, "world_size", 1) or 1) > 1:
         return {"skipped": "more than one process: the check runs on a single process"}
