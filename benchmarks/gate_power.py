@@ -51,8 +51,20 @@ def train(packbench: str, matrix: Path, repeat: int, results: Path, runs: Path, 
     env = {key: value for key, value in os.environ.items() if key != SLOWDOWN_ENV}
     if factor is not None and factor > 1:
         env[SLOWDOWN_ENV] = str(factor)
-    command = [packbench, "run", "--matrix", str(matrix), "--repeats", str(repeat), "--runs-dir", str(runs),
-               "--results", str(results), "--leaderboard", str(results.with_suffix(".md"))]
+    command = [
+        packbench,
+        "run",
+        "--matrix",
+        str(matrix),
+        "--repeats",
+        str(repeat),
+        "--runs-dir",
+        str(runs),
+        "--results",
+        str(results),
+        "--leaderboard",
+        str(results.with_suffix(".md")),
+    ]
     return subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=False).returncode
 
 
@@ -60,7 +72,9 @@ def without_step_times(results: list[RunResult]) -> list[RunResult]:
     """The same results with the per-step times dropped: compare falls back to the min/max rule."""
     out = []
     for result in results:
-        training = {key: value for key, value in (result.metrics.get("training") or {}).items() if key != "step_times_s"}
+        training = {
+            key: value for key, value in (result.metrics.get("training") or {}).items() if key != "step_times_s"
+        }
         out.append(replace(result, metrics={**result.metrics, "training": training}))
     return out
 
@@ -71,28 +85,38 @@ def judge(base: list[RunResult], cand: list[RunResult], limits: Limits) -> dict:
     return {
         "gate_fails": gate.regressed,
         "minmax_fails": minmax.regressed,
-        "problems": [f"{cell.cell_id}: {problem}" for cell in gate.cells for problem in cell.problems] + list(gate.refusals),
-        "paired_slowdowns": {cell.cell_id: None if cell.steps is None else round(cell.steps.slowdown, 4)
-                             for cell in gate.cells},
+        "problems": [f"{cell.cell_id}: {problem}" for cell in gate.cells for problem in cell.problems]
+        + list(gate.refusals),
+        "paired_slowdowns": {
+            cell.cell_id: None if cell.steps is None else round(cell.steps.slowdown, 4) for cell in gate.cells
+        },
         "report": render_comparison(gate),
     }
 
 
-def summarize(rounds: list[dict], sides: list[str], args: argparse.Namespace, loaded: int, runs: int) -> tuple[str, dict]:
+def summarize(
+    rounds: list[dict], sides: list[str], args: argparse.Namespace, loaded: int, runs: int
+) -> tuple[str, dict]:
     table = {}
     for side in sides:
         verdicts = [r["sides"][side] for r in rounds if side in r["sides"]]
-        table[side] = {"rounds": len(verdicts), "gate_fails": sum(v["gate_fails"] for v in verdicts),
-                       "minmax_fails": sum(v["minmax_fails"] for v in verdicts)}
+        table[side] = {
+            "rounds": len(verdicts),
+            "gate_fails": sum(v["gate_fails"] for v in verdicts),
+            "minmax_fails": sum(v["minmax_fails"] for v in verdicts),
+        }
     state = f"{loaded} of {runs} runs flagged loaded" if runs else "no runs"
     lines = [
         f"# Gate power on {args.matrix.name} ({args.label})",
         "",
         f"{len(rounds)} round(s), --repeats {args.repeats}, --max-slowdown {args.max_slowdown}; machine: {state}.",
         "Each candidate is compared with its round's baseline; `null` is an identical rerun (a fail there is a false",
-        "alarm). " + ("one-thread: the candidate trained on one thread instead of two (OMP_NUM_THREADS=1)."
-                      if args.rejudge else "Slowdowns are real (PACKBENCH_TEST_SLOWDOWN sleeps (factor - 1) x each "
-                      "step's own time)."),
+        "alarm). "
+        + (
+            "one-thread: the candidate trained on one thread instead of two (OMP_NUM_THREADS=1)."
+            if args.rejudge
+            else "Slowdowns are real (PACKBENCH_TEST_SLOWDOWN sleeps (factor - 1) x each step's own time)."
+        ),
         "gate: the paired per-step bootstrap rule; min/max: the same files judged without per-step times.",
         "",
         "| candidate | rounds | gate fails | min/max fails |",
@@ -100,12 +124,26 @@ def summarize(rounds: list[dict], sides: list[str], args: argparse.Namespace, lo
     ]
     for side in sides:
         row = table[side]
-        lines.append(f"| {side} | {row['rounds']} | {row['gate_fails']}/{row['rounds']} | {row['minmax_fails']}/{row['rounds']} |")
+        lines.append(
+            f"| {side} | {row['rounds']} | {row['gate_fails']}/{row['rounds']} | {row['minmax_fails']}/{row['rounds']} |"
+        )
     lines.append("")
-    data = {"label": args.label, "matrix": str(args.matrix), "repeats": args.repeats, "max_slowdown": args.max_slowdown,
-            "runs": runs, "loaded_runs": loaded, "table": table,
-            "rounds": [{"round": r["round"], "sides": {s: {k: v for k, v in verdict.items() if k != "report"}
-                                                       for s, verdict in r["sides"].items()}} for r in rounds]}
+    data = {
+        "label": args.label,
+        "matrix": str(args.matrix),
+        "repeats": args.repeats,
+        "max_slowdown": args.max_slowdown,
+        "runs": runs,
+        "loaded_runs": loaded,
+        "table": table,
+        "rounds": [
+            {
+                "round": r["round"],
+                "sides": {s: {k: v for k, v in verdict.items() if k != "report"} for s, verdict in r["sides"].items()},
+            }
+            for r in rounds
+        ],
+    }
     return "\n".join(lines), data
 
 
@@ -143,9 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", required=True, help="Machine state and size, e.g. idle-2cpu or loaded-smoke.")
     parser.add_argument("--out", type=Path, default=None, help="Default: leaderboard/reference/gate-power-<label>.")
     parser.add_argument("--runs-root", type=Path, default=None, help="Training outputs (default: a temporary folder).")
-    parser.add_argument("--allow-loaded", action="store_true", help="Judge runs flagged loaded too (say so in the label).")
+    parser.add_argument(
+        "--allow-loaded", action="store_true", help="Judge runs flagged loaded too (say so in the label)."
+    )
     parser.add_argument("--packbench", default=str(Path(sys.executable).with_name("packbench")))
-    parser.add_argument("--rejudge", type=Path, default=None, help="Judge earlier rounds (r<N>-a/b/s.jsonl) of DIR; train nothing.")
+    parser.add_argument(
+        "--rejudge", type=Path, default=None, help="Judge earlier rounds (r<N>-a/b/s.jsonl) of DIR; train nothing."
+    )
     args = parser.parse_args(argv)
 
     factors = [float(text) for text in args.factors.split(",") if text.strip()]
@@ -159,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [side_name(factor) for factor in sides]
     rounds = []
     for number in range(1, args.rounds + 1):
-        files = {"base": out / f"r{number}-base.jsonl", **{side_name(f): out / f"r{number}-{side_name(f)}.jsonl" for f in sides}}
+        files = {
+            "base": out / f"r{number}-base.jsonl",
+            **{side_name(f): out / f"r{number}-{side_name(f)}.jsonl" for f in sides},
+        }
         for repeat in range(1, args.repeats + 1):
             for name, factor in (("base", None), *zip(names, sides, strict=True)):
                 code = train(args.packbench, args.matrix, repeat, files[name], runs_root / f"r{number}-{name}", factor)
@@ -170,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             verdict = judge(base, read_results(files[name]), limits)
             (out / f"r{number}-{name}.compare.md").write_text(verdict["report"])
             verdicts[name] = verdict
-            print(f"round {number} {name}: gate {'FAIL' if verdict['gate_fails'] else 'pass'}, "
-                  f"min/max {'FAIL' if verdict['minmax_fails'] else 'pass'}", flush=True)
+            print(
+                f"round {number} {name}: gate {'FAIL' if verdict['gate_fails'] else 'pass'}, "
+                f"min/max {'FAIL' if verdict['minmax_fails'] else 'pass'}",
+                flush=True,
+            )
         rounds.append({"round": number, "sides": verdicts})
     every = [result for path in out.glob("r*-*.jsonl") for result in read_results(path, warn=False)]
     loaded = sum(result.metric("runner", "load", "loaded") is True for result in every)

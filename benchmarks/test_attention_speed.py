@@ -31,10 +31,14 @@ def inputs(lengths: np.ndarray) -> tuple[torch.Tensor, ...]:
     """(query, key, value, position_ids) of `ROWS` bfd rows; float32, requiring gradients."""
     plan = pack(lengths[:4000], CAPACITY, strategy="bfd")
     sizes = plan.stop - plan.start
-    rows = [[int(n) for n in sizes[plan.bin_offsets[b]:plan.bin_offsets[b + 1]]] for b in range(ROWS)]
+    rows = [[int(n) for n in sizes[plan.bin_offsets[b] : plan.bin_offsets[b + 1]]] for b in range(ROWS)]
     positions = packed_rows(rows)["position_ids"]  # each row padded to the longest: one padding segment
     generator = torch.Generator().manual_seed(0)
-    shapes = [(ROWS, HEADS, CAPACITY, HEAD_DIM), (ROWS, KV_HEADS, CAPACITY, HEAD_DIM), (ROWS, KV_HEADS, CAPACITY, HEAD_DIM)]
+    shapes = [
+        (ROWS, HEADS, CAPACITY, HEAD_DIM),
+        (ROWS, KV_HEADS, CAPACITY, HEAD_DIM),
+        (ROWS, KV_HEADS, CAPACITY, HEAD_DIM),
+    ]
     return (*(torch.randn(shape, generator=generator, requires_grad=True) for shape in shapes), positions)
 
 

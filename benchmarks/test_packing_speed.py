@@ -40,9 +40,7 @@ MAX_PEAK_EXTRA_MB = 300
 def test_reference_axolotl_pack_parallel(benchmark, lengths, timings):
     pack_parallel = reference_packer()
     pack_parallel(lengths[:1000], **REFERENCE_ARGS)  # numba compile, not timed
-    bins = benchmark.pedantic(
-        pack_parallel, args=(lengths,), kwargs=REFERENCE_ARGS, rounds=3, iterations=1
-    )
+    bins = benchmark.pedantic(pack_parallel, args=(lengths,), kwargs=REFERENCE_ARGS, rounds=3, iterations=1)
     timings["reference"] = min_seconds(benchmark)
     tokens = int(lengths.sum())  # pack_parallel places every sample whole
     lower_bound = math.ceil(tokens / CAPACITY)
@@ -78,9 +76,9 @@ def test_reference_trl_pack_dataset(benchmark, lengths, timings, strategy):
     benchmark.extra_info.update(
         samples=TRL_SAMPLES,
         subset=f"the first {TRL_SAMPLES:,} of the {NUM_SAMPLES:,} lengths: TRL packs token lists through "
-               "datasets.map in batches of 1,000 rows, too slow for 1.2M here (as ANCHORS.md)",
+        "datasets.map in batches of 1,000 rows, too slow for 1.2M here (as ANCHORS.md)",
         timed="TRL: pack_dataset as its trainer calls it, copying the token lists into packed rows; ours: the plan "
-              "(the collator copies each batch's rows when it is drawn)",
+        "(the collator copies each batch's rows when it is drawn)",
         rows=len(packed),
         lower_bound=lower_bound,
         over_lower_bound=len(packed) / lower_bound,
@@ -114,9 +112,7 @@ def test_pack(benchmark, lengths, timings, strategy):
     assert over_lower_bound <= max_rows_ratio
     time_ratio = seconds / reference_min_seconds(timings, lengths)
     benchmark.extra_info["time_vs_reference"] = time_ratio
-    assert time_ratio <= max_time_ratio, (
-        f"{strategy} took {seconds:.3f}s, {time_ratio:.3f}x Axolotl's pack_parallel"
-    )
+    assert time_ratio <= max_time_ratio, f"{strategy} took {seconds:.3f}s, {time_ratio:.3f}x Axolotl's pack_parallel"
 
 
 # Peak extra resident memory of one 1.2M bfd plan, measured in a fresh process:
@@ -152,9 +148,7 @@ print(json.dumps({"peak_extra_bytes": extra, "method": peak_key or "ru_maxrss",
 
 
 def _run_memory_probe() -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -30,8 +30,12 @@ from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
 
 # As tests/conftest.py (not loaded for benchmarks/): offline and no telemetry, whose upload
 # retries otherwise keep an offline `axolotl train` process alive after training.
-for _key, _value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1",
-                     "WANDB_MODE": "disabled"}.items():
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "AXOLOTL_DO_NOT_TRACK": "1",
+    "WANDB_MODE": "disabled",
+}.items():
     os.environ.setdefault(_key, _value)
 
 SETTINGS = {
@@ -59,8 +63,9 @@ def inputs() -> tuple[str, str]:
 def train(run: str, inputs: tuple[str, str], workdir) -> dict:
     """One epoch of `run`'s settings through `axolotl train`; its metrics file."""
     model, data = inputs
-    cfg = recipe(model, chat_dataset(data), workdir, sequence_len=1024, learning_rate=2e-4, logging_steps=50,
-                 **SETTINGS[run])
+    cfg = recipe(
+        model, chat_dataset(data), workdir, sequence_len=1024, learning_rate=2e-4, logging_steps=50, **SETTINGS[run]
+    )
     proc, metrics = axolotl_train(cfg, workdir, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return metrics
@@ -87,9 +92,19 @@ def runs(inputs, tmp_path_factory) -> dict[str, dict]:
     for run in SETTINGS:
         if run not in RUNS:
             RUNS[run] = train(run, inputs, tmp_path_factory.mktemp(run))
-    print("\n" + json.dumps({run: {**{k: m["training"][k] for k in ("runtime_s", "steps", "real_tokens_per_s")},
-                                   "attention": m["leakage"] and m["leakage"]["attn_implementation"]}
-                             for run, m in RUNS.items()}, indent=1))
+    print(
+        "\n"
+        + json.dumps(
+            {
+                run: {
+                    **{k: m["training"][k] for k in ("runtime_s", "steps", "real_tokens_per_s")},
+                    "attention": m["leakage"] and m["leakage"]["attn_implementation"],
+                }
+                for run, m in RUNS.items()
+            },
+            indent=1,
+        )
+    )
     return RUNS
 
 

@@ -28,28 +28,40 @@ GOAL_S = 20.0
 
 def big_matrix() -> str:
     """2 models x 2 datasets x 5 strategies x 10 seeds x 30 learning rates = 6,000 cells."""
-    dataset = ("{{name: synth-{name}, size: '{name}', datasets: [{{path: packbench://dataset/{name}, ds_type: json, "
-               "type: chat_template, field_messages: messages, chat_template: tokenizer_default}}]}}")
+    dataset = (
+        "{{name: synth-{name}, size: '{name}', datasets: [{{path: packbench://dataset/{name}, ds_type: json, "
+        "type: chat_template, field_messages: messages, chat_template: tokenizer_default}}]}}"
+    )
     rates = ", ".join(f"{(index + 1) * 1.0e-5:.6g}" for index in range(LEARNING_RATES))
-    return "\n".join([
-        "name: big",
-        "base:",
-        "  sequence_len: 512", "  micro_batch_size: 4", "  num_epochs: 1", "  optimizer: adamw_torch",
-        "  lr_scheduler: cosine", "  warmup_ratio: 0.1", "  bf16: false", "  fp16: false",
-        "  attn_implementation: sdpa", "  tokenizer_config: packbench://tokenizer", "  chat_template: tokenizer_default",
-        "axes:",
-        "  model:",
-        "    - {name: tiny-8b, path: packbench://model/tiny-8b, size: 8B}",
-        "    - {name: tiny-70b, path: packbench://model/tiny-70b, size: 70B}",
-        "  dataset:",
-        f"    - {dataset.format(name='100')}",
-        f"    - {dataset.format(name='470')}",
-        f"  strategy: [{', '.join(STRATEGIES)}]",
-        "  attention: [isolated]",
-        f"  seed: [{', '.join(str(seed) for seed in range(SEEDS))}]",
-        f"  learning_rate: [{rates}]",
-        "",
-    ])
+    return "\n".join(
+        [
+            "name: big",
+            "base:",
+            "  sequence_len: 512",
+            "  micro_batch_size: 4",
+            "  num_epochs: 1",
+            "  optimizer: adamw_torch",
+            "  lr_scheduler: cosine",
+            "  warmup_ratio: 0.1",
+            "  bf16: false",
+            "  fp16: false",
+            "  attn_implementation: sdpa",
+            "  tokenizer_config: packbench://tokenizer",
+            "  chat_template: tokenizer_default",
+            "axes:",
+            "  model:",
+            "    - {name: tiny-8b, path: packbench://model/tiny-8b, size: 8B}",
+            "    - {name: tiny-70b, path: packbench://model/tiny-70b, size: 70B}",
+            "  dataset:",
+            f"    - {dataset.format(name='100')}",
+            f"    - {dataset.format(name='470')}",
+            f"  strategy: [{', '.join(STRATEGIES)}]",
+            "  attention: [isolated]",
+            f"  seed: [{', '.join(str(seed) for seed in range(SEEDS))}]",
+            f"  learning_rate: [{rates}]",
+            "",
+        ]
+    )
 
 
 def test_validate_6000_cells(benchmark, tmp_path: Path):
@@ -63,7 +75,14 @@ def test_validate_6000_cells(benchmark, tmp_path: Path):
     assert len(cells) == CELLS
     shapes = {_shape(recipe_config(cell, run_dir=f"runs/big/{cell.cell_id}"), cell.sources) for cell in cells}
     values = {(key, repr(cell.config[key])) for cell in cells for key in VALUE_KEYS if key in cell.config}
-    command = [sys.executable, "-c", "from axolotl_packing_bench.cli import main; main()", "validate", "--matrix", str(path)]
+    command = [
+        sys.executable,
+        "-c",
+        "from axolotl_packing_bench.cli import main; main()",
+        "validate",
+        "--matrix",
+        str(path),
+    ]
 
     def validate() -> tuple[float, float, subprocess.CompletedProcess]:
         began, cpu = time.perf_counter(), _children_cpu()
@@ -73,10 +92,18 @@ def test_validate_6000_cells(benchmark, tmp_path: Path):
     seconds, cpu_seconds, done = benchmark.pedantic(validate, rounds=1, iterations=1)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"OK, {CELLS} cells (checked against Axolotl's schema" in done.stdout
-    benchmark.extra_info.update({
-        "cells": CELLS, "recipe_shapes": len(shapes), "distinct_values": len(values), "runner_keys": list(RUNNER_KEYS),
-        "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2), "goal_s": GOAL_S, "progress_lines": done.stderr.count("validate: "),
-    })
+    benchmark.extra_info.update(
+        {
+            "cells": CELLS,
+            "recipe_shapes": len(shapes),
+            "distinct_values": len(values),
+            "runner_keys": list(RUNNER_KEYS),
+            "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu_seconds, 2),
+            "goal_s": GOAL_S,
+            "progress_lines": done.stderr.count("validate: "),
+        }
+    )
 
 
 def _children_cpu() -> float:

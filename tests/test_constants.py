@@ -20,7 +20,9 @@ PACKAGE = Path(constants.__file__).parent
 
 @functools.cache
 def _trees() -> dict[str, ast.Module]:
-    return {str(path.relative_to(PACKAGE)): ast.parse(path.read_text(encoding="utf-8")) for path in PACKAGE.rglob("*.py")}
+    return {
+        str(path.relative_to(PACKAGE)): ast.parse(path.read_text(encoding="utf-8")) for path in PACKAGE.rglob("*.py")
+    }
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -31,8 +33,13 @@ def _docstrings(tree: ast.Module) -> set[int]:
         for field in ("body", "orelse"):
             body = getattr(node, field, None)
             if isinstance(body, list):
-                found |= {id(b.value) for a, b in zip(body, body[1:]) if isinstance(a, (ast.Assign, ast.AnnAssign))
-                          and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant)}
+                found |= {
+                    id(b.value)
+                    for a, b in zip(body, body[1:])
+                    if isinstance(a, (ast.Assign, ast.AnnAssign))
+                    and isinstance(b, ast.Expr)
+                    and isinstance(b.value, ast.Constant)
+                }
     return found
 
 
@@ -41,8 +48,10 @@ def string_homes(match: Callable[[str], bool]) -> set[str]:
     homes = set()
     for name, tree in _trees().items():
         skip = _docstrings(tree)
-        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip and match(n.value)
-               for n in ast.walk(tree)):
+        if any(
+            isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip and match(n.value)
+            for n in ast.walk(tree)
+        ):
             homes.add(name)
     return homes
 
@@ -63,10 +72,12 @@ def def_homes(name: str) -> set[str]:
 
 
 def test_constants_and_core_import_nothing_heavy():
-    code = ("import sys, axolotl_packing_bench.constants, axolotl_packing_bench.core.fileio, "
-            "axolotl_packing_bench.core.environment, axolotl_packing_bench.core.redaction, "
-            "axolotl_packing_bench.core.extras, axolotl_packing_bench.data.files, axolotl_packing_bench.core.last_word; "
-            "print(sorted(m for m in ('torch', 'axolotl', 'openai', 'transformers', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, axolotl_packing_bench.constants, axolotl_packing_bench.core.fileio, "
+        "axolotl_packing_bench.core.environment, axolotl_packing_bench.core.redaction, "
+        "axolotl_packing_bench.core.extras, axolotl_packing_bench.data.files, axolotl_packing_bench.core.last_word; "
+        "print(sorted(m for m in ('torch', 'axolotl', 'openai', 'transformers', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -82,8 +93,8 @@ def test_matrix_and_plugin_read_the_same_names():
 
 
 def test_metrics_file_name_is_one_fact():
-    from axolotl_packing_bench.results import record
     from axolotl_packing_bench.eval import rundir
+    from axolotl_packing_bench.results import record
 
     assert record.METRICS_FILE == rundir.METRICS_FILE == constants.METRICS_FILE
 
@@ -103,8 +114,11 @@ def test_reliance_effects_are_the_probes():
 def test_the_uri_scheme_is_written_once_and_parsed_once():
     assert string_homes(lambda text: text.startswith("packbench://") or text == "packbench") == {"constants.py"}
     assert def_homes("URI_PREFIX") == def_homes("URI_SCHEME") == {"constants.py"}
-    uses_urlsplit = {m for m, tree in _trees().items() if any(
-        isinstance(n, ast.alias) and n.name in ("urlsplit", "urlparse") for n in ast.walk(tree))}
+    uses_urlsplit = {
+        m
+        for m, tree in _trees().items()
+        if any(isinstance(n, ast.alias) and n.name in ("urlsplit", "urlparse") for n in ast.walk(tree))
+    }
     assert uses_urlsplit - {"eval/judge.py"} == {"assets/uri.py"}  # the judge parses its server's http URL
 
 
@@ -113,7 +127,9 @@ def test_reliance_probe_defaults_and_settings_have_one_home():
     from axolotl_packing_bench.report.reliance_experiment import PROBE_KEYS
 
     assert PROBE_KEYS == tuple(SETTINGS)
-    assert def_homes("PROBE_KEYS") == {"report/reliance_experiment.py"} and def_homes("SETTINGS") == {"probes/reliance_entry.py"}
+    assert def_homes("PROBE_KEYS") == {"report/reliance_experiment.py"} and def_homes("SETTINGS") == {
+        "probes/reliance_entry.py"
+    }
     assert string_homes(lambda text: text.startswith("packbench://heldout")) <= {"constants.py"}
     import inspect
 
@@ -121,17 +137,26 @@ def test_reliance_probe_defaults_and_settings_have_one_home():
 
     defaults = inspect.signature(run_reliance_probe).parameters
     assert (defaults["k"].default, defaults["bootstrap"].default, defaults["seed"].default) == (
-        constants.RELIANCE_K, constants.RELIANCE_BOOTSTRAP, constants.RELIANCE_SEED)
+        constants.RELIANCE_K,
+        constants.RELIANCE_BOOTSTRAP,
+        constants.RELIANCE_SEED,
+    )
     from axolotl_packing_bench.cli.probe import reliance
 
     options = {p.name: p.default for p in reliance.params}
     assert (options["k"], options["bootstrap"], options["seed"]) == (
-        constants.RELIANCE_K, constants.RELIANCE_BOOTSTRAP, constants.RELIANCE_SEED)
+        constants.RELIANCE_K,
+        constants.RELIANCE_BOOTSTRAP,
+        constants.RELIANCE_SEED,
+    )
 
 
 def _importers(module: str) -> set[str]:
-    return {name for name, tree in _trees().items() if any(
-        isinstance(n, ast.Import) and any(a.name == module for a in n.names) for n in ast.walk(tree))}
+    return {
+        name
+        for name, tree in _trees().items()
+        if any(isinstance(n, ast.Import) and any(a.name == module for a in n.names) for n in ast.walk(tree))
+    }
 
 
 def test_text_and_file_helpers_have_one_home():
@@ -146,13 +171,21 @@ def test_text_and_file_helpers_have_one_home():
 
 def test_the_baseline_and_the_seed_axis_have_one_home():
     assert string_homes(lambda text: text == constants.BASELINE_STRATEGY) == {"constants.py"}
-    assert string_homes(lambda text: text == constants.SEED_AXIS) <= {"constants.py", *(
-        m for m in _trees() if not m.startswith(("report/", "results/")))}  # `seed` is also an option name elsewhere
+    assert string_homes(lambda text: text == constants.SEED_AXIS) <= {
+        "constants.py",
+        *(m for m in _trees() if not m.startswith(("report/", "results/"))),
+    }  # `seed` is also an option name elsewhere
     assert def_homes("SEED_AXIS") == {"constants.py"} and def_homes("BASELINE_STRATEGY") == {"constants.py"}
     for name in ("baseline_finder", "pairing_key"):
         assert def_homes(name) == {"results/baseline.py"}
-    users = {m for m, tree in _trees().items() if any(
-        isinstance(n, ast.ImportFrom) and n.module == "axolotl_packing_bench.results.baseline" for n in ast.walk(tree))}
+    users = {
+        m
+        for m, tree in _trees().items()
+        if any(
+            isinstance(n, ast.ImportFrom) and n.module == "axolotl_packing_bench.results.baseline"
+            for n in ast.walk(tree)
+        )
+    }
     assert users >= {"report/leaderboard.py", "report/compare.py", "report/sweep.py", "running/follow_up.py"}
 
 
@@ -170,7 +203,9 @@ def test_strategy_display_order_has_one_home():
 def test_default_paths_and_latest_results_have_one_home():
     for name in ("DEFAULT_RESULTS", "DEFAULT_LEADERBOARD"):
         assert def_homes(name) == {"constants.py"}, name
-    assert string_homes(lambda text: text.startswith("leaderboard/") and text.endswith((".jsonl", ".md"))) == {"constants.py"}
+    assert string_homes(lambda text: text.startswith("leaderboard/") and text.endswith((".jsonl", ".md"))) == {
+        "constants.py"
+    }
     assert def_homes("latest_by") == def_homes("latest_of_run") == {"results/store.py"}
     assert def_homes("_latest") == set()
 
@@ -192,14 +227,21 @@ def test_dead_paths_stay_gone():
 def test_one_cell_process_lifecycle():
     assert def_homes("CellRun") == {"running/runner.py"}
     assert string_homes(lambda text: text == ".running") == {"running/runner.py"}
-    lifecycle = {m for m, tree in _trees().items() if any(isinstance(n, ast.Name) and n.id == "CellRun" for n in ast.walk(tree))}
+    lifecycle = {
+        m for m, tree in _trees().items() if any(isinstance(n, ast.Name) and n.id == "CellRun" for n in ast.walk(tree))
+    }
     assert lifecycle == {"running/runner.py", "running/backends/local.py"}
-    assert not any(isinstance(n, ast.Attribute) and n.attr == "killpg" for n in ast.walk(_trees()["running/backends/local.py"]))
+    assert not any(
+        isinstance(n, ast.Attribute) and n.attr == "killpg" for n in ast.walk(_trees()["running/backends/local.py"])
+    )
 
 
 def test_shared_test_fixtures_are_defined_once():
     tests = Path(__file__).parent
     for name in ("offline", "tiny_model"):
-        homes = sorted(str(path.relative_to(tests)) for path in tests.rglob("*.py")
-                       if f"def {name}(" in path.read_text(encoding="utf-8"))
+        homes = sorted(
+            str(path.relative_to(tests))
+            for path in tests.rglob("*.py")
+            if f"def {name}(" in path.read_text(encoding="utf-8")
+        )
         assert homes == ["conftest.py"], name

@@ -37,7 +37,9 @@ def imports() -> dict[tuple[str, str], list[str]]:
         part = relative.parts[0].removesuffix(".py")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] if node.module != PACKAGE.name else [f"{PACKAGE.name}.{a.name}" for a in node.names]
+                names = (
+                    [node.module] if node.module != PACKAGE.name else [f"{PACKAGE.name}.{a.name}" for a in node.names]
+                )
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             else:
@@ -51,7 +53,8 @@ def imports() -> dict[tuple[str, str], list[str]]:
 
 def test_no_part_imports_a_higher_layer():
     upward = {
-        edge: files for edge, files in imports().items()
+        edge: files
+        for edge, files in imports().items()
         if edge[0] in LAYERS and edge[1] in LAYERS and LAYERS[edge[1]] > LAYERS[edge[0]]
     }
     assert upward == {}

@@ -40,11 +40,14 @@ def _ensure_spec(spec: ModelSpec, rebuild: bool = False) -> Path:
 
     tokenizer_dir = ensure_tokenizer()
     if shipping.shipped_base(spec) is not None and not rebuild:
+
         def build(path: Path) -> None:
             shipping.install_base(spec, path)
     else:
+
         def build(path: Path) -> None:
             save_model(spec, path, tokenizer_dir)
+
     return build_once(assets_root() / "models" / spec.directory_name(), build, rebuild=rebuild)
 
 
@@ -58,8 +61,7 @@ def unbuilt_bases(names: list[str], rebuild: bool = False) -> list[str]:
     def pending(spec: ModelSpec) -> bool:
         if rebuild:
             return True
-        return (not (assets_root() / "models" / spec.directory_name()).exists()
-                and shipping.shipped_base(spec) is None)
+        return not (assets_root() / "models" / spec.directory_name()).exists() and shipping.shipped_base(spec) is None
 
     return [name for name in names if model_spec(name).pretrain is not None and pending(model_spec(name))]
 
@@ -80,23 +82,24 @@ def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict
     if built_aside:
         context = multiprocessing.get_context("spawn")  # never fork a process that may hold torch threads
         # the spec itself travels (a spawned process re-imports MODELS, which a caller may have changed)
-        workers = [context.Process(target=_ensure_spec, args=(model_spec(name), rebuild), name=f"build-{name}")
-                   for name in built_aside]
+        workers = [
+            context.Process(target=_ensure_spec, args=(model_spec(name), rebuild), name=f"build-{name}")
+            for name in built_aside
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
         failed = [w.name.removeprefix("build-") for w in workers if w.exitcode != 0]
         if failed:
-            raise RuntimeError(f"pre-training {', '.join(failed)} failed; run `packbench assets --only models` "
-                               "again to see the error.")
+            raise RuntimeError(
+                f"pre-training {', '.join(failed)} failed; run `packbench assets --only models` again to see the error."
+            )
     return {name: ensure_model(name, rebuild=rebuild and name not in built_aside) for name in names}
 
 
 def _dataset_size(name_or_n: str | int) -> tuple[str, int]:
-    if isinstance(name_or_n, int) or (
-        isinstance(name_or_n, str) and name_or_n.isdigit()
-    ):
+    if isinstance(name_or_n, int) or (isinstance(name_or_n, str) and name_or_n.isdigit()):
         n = int(name_or_n)
         if n <= 0:
             raise ValueError(f"dataset size must be a positive sample count, got {n}")
@@ -125,9 +128,7 @@ def ensure_dataset(
     suffix = f"-overlong{overlong_fraction:g}" if overlong_fraction else ""
     return build_once(
         assets_root() / "datasets" / f"{name}-seed{seed}{suffix}.jsonl",
-        lambda path: synthetic.generate_dataset(
-            n, seed=seed, overlong_fraction=overlong_fraction, path=path
-        ),
+        lambda path: synthetic.generate_dataset(n, seed=seed, overlong_fraction=overlong_fraction, path=path),
         rebuild=rebuild,
     )
 
@@ -181,14 +182,9 @@ def resolve_asset_uri(uri: str) -> str:
         seed = int(query.pop("seed", 0))
         overlong = float(query.pop("overlong", 0.0))
     except ValueError as error:
-        raise ValueError(
-            f"bad query in {uri!r}: seed must be an integer, overlong a number"
-        ) from error
+        raise ValueError(f"bad query in {uri!r}: seed must be an integer, overlong a number") from error
     if query:
-        raise ValueError(
-            f"unknown option(s) {', '.join(sorted(query))} in {uri!r}; "
-            "valid: seed, overlong"
-        )
+        raise ValueError(f"unknown option(s) {', '.join(sorted(query))} in {uri!r}; valid: seed, overlong")
     if kind == "model":
         return str(ensure_model(name))
     if kind == "dataset":
@@ -211,9 +207,7 @@ def dataset_stats(path: str | Path) -> dict:
     lengths = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            lengths.append(
-                synthetic.conversation_num_tokens(json.loads(line)["messages"])
-            )
+            lengths.append(synthetic.conversation_num_tokens(json.loads(line)["messages"]))
     lengths.sort()
     if not lengths:
         return {"samples": 0, "tokens": 0, "mean": 0.0, "p50": 0, "p99": 0, "max": 0}

@@ -32,11 +32,7 @@ HOME_ENV = "PACKBENCH_HOME"
 def packbench_home() -> Path:
     """``$PACKBENCH_HOME``, or ``~/.cache/axolotl-packing-bench``."""
     home = os.environ.get(HOME_ENV)
-    return (
-        Path(home).expanduser()
-        if home
-        else Path.home() / ".cache" / "axolotl-packing-bench"
-    )
+    return Path(home).expanduser() if home else Path.home() / ".cache" / "axolotl-packing-bench"
 
 
 def assets_root() -> Path:
@@ -44,9 +40,7 @@ def assets_root() -> Path:
     return packbench_home() / f"assets-v{RECIPE_VERSION}"
 
 
-def build_once(
-    target: Path, build: Callable[[Path], None], *, rebuild: bool = False
-) -> Path:
+def build_once(target: Path, build: Callable[[Path], None], *, rebuild: bool = False) -> Path:
     """Return ``target``, building it with ``build(tmp_path)`` if missing.
 
     ``build`` writes a file or a directory at the path it is given; that path
@@ -57,9 +51,7 @@ def build_once(
     if target.exists() and not rebuild:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with locked(
-        assets_root() / ".locks" / f"{target.parent.name}-{target.name}.lock"
-    ):
+    with locked(assets_root() / ".locks" / f"{target.parent.name}-{target.name}.lock"):
         if target.exists() and not rebuild:  # another process built it while we waited
             return target
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

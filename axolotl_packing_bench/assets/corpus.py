@@ -107,7 +107,10 @@ def text_qa_document(topic: Topic, rng: random.Random) -> list[Piece]:
     facts = distinct_facts(topic, rng, rng.randint(2, 4))
     pieces = [Piece(BOS, special=True), Piece(fact_passage(facts, topic, rng, lore=rng.randint(0, 2)) + "\n")]
     for fact in rng.sample(facts, len(facts)):
-        pieces += [Piece(f"\nQuestion: {fact.question(rng.randrange(4))}\nAnswer:"), Piece(" " + fact.answer(), trained=True)]
+        pieces += [
+            Piece(f"\nQuestion: {fact.question(rng.randrange(4))}\nAnswer:"),
+            Piece(" " + fact.answer(), trained=True),
+        ]
     return pieces
 
 

@@ -300,9 +300,7 @@ def _invent(rng: random.Random, taken: set[str], syllables: tuple[int, int]) -> 
     while True:
         count = rng.randint(*syllables)
         word = "".join(
-            rng.choice(_ONSETS)
-            + rng.choice(_VOWELS)
-            + (rng.choice(_CODAS) if i == count - 1 else "")
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + (rng.choice(_CODAS) if i == count - 1 else "")
             for i in range(count)
         )
         if 4 <= len(word) <= 11 and word not in taken:
@@ -322,9 +320,7 @@ def _common_words(rng: random.Random, taken: set[str], n: int) -> tuple[str, ...
 def topics() -> tuple[Topic, ...]:
     """The fixed topics of this asset recipe, in a stable order."""
     rng = random.Random(LEXICON_SEED)
-    taken = {
-        w.lower() for w in (*KINDS, *ATTRIBUTES, *VERBS, *PREPOSITIONS, *FUNCTION_WORDS)
-    }
+    taken = {w.lower() for w in (*KINDS, *ATTRIBUTES, *VERBS, *PREPOSITIONS, *FUNCTION_WORDS)}
     result = []
     for index in range(NUM_TOPICS):
         result.append(
@@ -346,9 +342,7 @@ def topic_by_name(name: str) -> Topic:
     for topic in topics():
         if topic.name == name:
             return topic
-    raise ValueError(
-        f"unknown topic {name!r}; valid: {', '.join(t.name for t in topics())}"
-    )
+    raise ValueError(f"unknown topic {name!r}; valid: {', '.join(t.name for t in topics())}")
 
 
 def lexicon_words() -> list[str]:

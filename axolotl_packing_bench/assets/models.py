@@ -96,8 +96,16 @@ def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: boo
 
     bases = [name for name, other in MODELS.items() if other.pretrain is not None]
     line = bases.index(spec.name) if spec.name in bases else 0  # bases built side by side keep their own line
-    with tqdm(total=spec.pretrain.steps, desc=f"pre-training {spec.name}", unit="step", file=sys.stderr,
-              disable=not show_progress, mininterval=2.0, position=line) as bar:
+    with tqdm(
+        total=spec.pretrain.steps,
+        desc=f"pre-training {spec.name}",
+        unit="step",
+        file=sys.stderr,
+        disable=not show_progress,
+        mininterval=2.0,
+        position=line,
+    ) as bar:
+
         def advance(step: int, steps: int, loss: float) -> None:
             bar.update(1)
             if step % 50 == 0:
@@ -105,5 +113,8 @@ def _pretrain(model, spec: ModelSpec, tokenizer_dir: Path, *, show_progress: boo
 
         report = pretrain(model, tokenizer, spec.pretrain, progress=advance)
     set_attn_implementation(model.config, chosen)  # saved as before: Axolotl chooses the backend
-    return {"model": spec.name, "architecture": dict(zip(("hidden", "layers", "heads", "kv_heads", "intermediate"),
-                                                           spec.architecture)), **report}
+    return {
+        "model": spec.name,
+        "architecture": dict(zip(("hidden", "layers", "heads", "kv_heads", "intermediate"), spec.architecture)),
+        **report,
+    }

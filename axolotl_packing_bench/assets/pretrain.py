@@ -73,8 +73,10 @@ class DocumentEncoder:
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast) -> None:
         self.tokenizer = tokenizer
-        self._special = {token: tokenizer.convert_tokens_to_ids(token)
-                         for token in ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")}
+        self._special = {
+            token: tokenizer.convert_tokens_to_ids(token)
+            for token in ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
+        }
 
     def encode(self, documents: list[list[corpus.Piece]], max_tokens: int) -> list[tuple[list[int], list[bool]]]:
         texts = [piece.text for pieces in documents for piece in pieces if not piece.special]
@@ -105,7 +107,9 @@ def _batch(encoded: list[tuple[list[int], list[bool]]], pad_id: int) -> tuple[to
     return ids, targets
 
 
-def batches(recipe: PretrainRecipe, encoder: DocumentEncoder, pad_id: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    recipe: PretrainRecipe, encoder: DocumentEncoder, pad_id: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``recipe.steps`` batches of fresh documents, bucketed by length to keep padding low.
 
     Documents are drawn `BUCKET_STEPS` batches at a time, sorted by length,
@@ -160,8 +164,9 @@ def pretrain(
     encoder = DocumentEncoder(tokenizer)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(BUILD_THREADS)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, betas=(0.9, 0.98),
-                                  weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.learning_rate, betas=(0.9, 0.98), weight_decay=recipe.weight_decay
+    )
     model.train()
     losses: list[float] = []
     started = time.perf_counter()
@@ -180,7 +185,7 @@ def pretrain(
     finally:
         torch.set_num_threads(previous_threads)
     model.eval()
-    tail = losses[-max(len(losses) // 10, 1):]
+    tail = losses[-max(len(losses) // 10, 1) :]
     return {
         "recipe": asdict(recipe),
         "digest": recipe.digest(),

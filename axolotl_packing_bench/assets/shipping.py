@@ -65,7 +65,9 @@ def shipped_tokenizer(shipped: Path = SHIPPED_DIR) -> Path | None:
     """The shipped tokenizer folder when it was built by this `RECIPE_VERSION`, else None."""
     manifest = read_manifest(shipped)
     folder = shipped / TOKENIZER
-    return folder if manifest["recipe_version"] == RECIPE_VERSION and manifest["tokenizer"] and folder.is_dir() else None
+    return (
+        folder if manifest["recipe_version"] == RECIPE_VERSION and manifest["tokenizer"] and folder.is_dir() else None
+    )
 
 
 def shipped_base(spec: ModelSpec, shipped: Path = SHIPPED_DIR) -> Path | None:
@@ -74,8 +76,12 @@ def shipped_base(spec: ModelSpec, shipped: Path = SHIPPED_DIR) -> Path | None:
         return None
     manifest = read_manifest(shipped)
     entry = manifest["bases"].get(spec.name)
-    if (manifest["recipe_version"] != RECIPE_VERSION or entry is None or entry["directory"] != spec.directory_name()
-            or tuple(entry["architecture"]) != spec.architecture):
+    if (
+        manifest["recipe_version"] != RECIPE_VERSION
+        or entry is None
+        or entry["directory"] != spec.directory_name()
+        or tuple(entry["architecture"]) != spec.architecture
+    ):
         return None
     folder = shipped / entry["directory"]
     return folder if folder.is_dir() else None
@@ -91,8 +97,10 @@ def install(source: Path, target: Path, expected: dict[str, str]) -> None:
     for name, sha256 in sorted(expected.items()):
         shutil.copyfile(source / name, target / name)
         if file_sha256(target / name) != sha256:
-            raise RuntimeError(f"the shipped file {source / name} does not match its manifest; reinstall "
-                               "axolotl-packing-bench or run `packbench assets --rebuild` to build it instead.")
+            raise RuntimeError(
+                f"the shipped file {source / name} does not match its manifest; reinstall "
+                "axolotl-packing-bench or run `packbench assets --rebuild` to build it instead."
+            )
 
 
 def install_tokenizer(target: Path, shipped: Path = SHIPPED_DIR) -> None:
@@ -121,10 +129,15 @@ def write_shipped(asset_root: Path, shipped: Path = SHIPPED_DIR) -> dict[str, An
         built = asset_root / "models" / spec.directory_name()
         record = json.loads((built / PRETRAINING_FILE).read_text(encoding="utf-8"))
         if record["digest"] != spec.pretrain.digest():
-            raise ValueError(f"{built} was pre-trained from recipe {record['digest']}, not the current "
-                             f"{spec.pretrain.digest()}; rebuild it with `packbench assets --rebuild --only models`.")
-        bases[name] = {"directory": spec.directory_name(), "architecture": list(spec.architecture),
-                       "files": folder_sha256(built)}
+            raise ValueError(
+                f"{built} was pre-trained from recipe {record['digest']}, not the current "
+                f"{spec.pretrain.digest()}; rebuild it with `packbench assets --rebuild --only models`."
+            )
+        bases[name] = {
+            "directory": spec.directory_name(),
+            "architecture": list(spec.architecture),
+            "files": folder_sha256(built),
+        }
     manifest = {"recipe_version": RECIPE_VERSION, "tokenizer": folder_sha256(asset_root / TOKENIZER), "bases": bases}
     if shipped.exists():
         shutil.rmtree(shipped)

@@ -73,16 +73,10 @@ class ModelSpec:
     def num_parameters(self, vocab_size: int) -> int:
         """Exact parameter count (untied embeddings, no biases, RMSNorm weights)."""
         head_dim = self.hidden // self.heads
-        attention = (
-            2 * self.hidden * self.hidden + 2 * self.hidden * self.kv_heads * head_dim
-        )
+        attention = 2 * self.hidden * self.hidden + 2 * self.hidden * self.kv_heads * head_dim
         mlp = 3 * self.hidden * self.intermediate
         norms = 2 * self.hidden
-        return (
-            2 * vocab_size * self.hidden
-            + self.layers * (attention + mlp + norms)
-            + self.hidden
-        )
+        return 2 * vocab_size * self.hidden + self.layers * (attention + mlp + norms) + self.hidden
 
 
 @dataclass(frozen=True)
@@ -143,7 +137,5 @@ def model_spec(name: str) -> ModelSpec:
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec called ``name``; ValueError listing the valid names otherwise."""
     if name not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or a sample count"
-        )
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or a sample count")
     return DATASETS[name]

@@ -89,9 +89,7 @@ class Fact:
 
     def question(self, form: int = 0) -> str:
         """The question asking this fact, in one of the question forms."""
-        return _QUESTION_FORMS[form % len(_QUESTION_FORMS)].format(
-            entity=self.entity, attribute=self.attribute
-        )
+        return _QUESTION_FORMS[form % len(_QUESTION_FORMS)].format(entity=self.entity, attribute=self.attribute)
 
     def answer(self) -> str:
         """The one-sentence answer stating this fact."""
@@ -99,9 +97,7 @@ class Fact:
 
     def statement(self) -> str:
         """The fact as a sentence naming its topic, used in passages."""
-        return (
-            f"In {self.topic}, the {self.attribute} of {self.entity} is {self.value}."
-        )
+        return f"In {self.topic}, the {self.attribute} of {self.entity} is {self.value}."
 
 
 @lru_cache(maxsize=8)
@@ -141,9 +137,7 @@ def conflicting_fact(fact: Fact, *, seed: int = 0) -> Fact:
     """The same entity and attribute with another value of the same topic."""
     rng = random.Random(f"conflict:{seed}:{fact.topic}:{fact.entity}:{fact.attribute}")
     others = [v for v in topic_by_name(fact.topic).values if v != fact.value]
-    return Fact(
-        fact.topic, fact.entity, fact.attribute, rng.choice(others), fact.heldout
-    )
+    return Fact(fact.topic, fact.entity, fact.attribute, rng.choice(others), fact.heldout)
 
 
 def count_tokens(text: str) -> int:
@@ -153,9 +147,7 @@ def count_tokens(text: str) -> int:
 
 def conversation_num_tokens(messages: Sequence[Mapping[str, str]]) -> int:
     """Tokens of a conversation rendered with the embedded chat template."""
-    return BOS_TOKENS + sum(
-        MESSAGE_OVERHEAD_TOKENS + count_tokens(m["content"]) for m in messages
-    )
+    return BOS_TOKENS + sum(MESSAGE_OVERHEAD_TOKENS + count_tokens(m["content"]) for m in messages)
 
 
 def lore_sentence(topic: Topic, rng: random.Random) -> str:
@@ -166,10 +158,7 @@ def lore_sentence(topic: Topic, rng: random.Random) -> str:
         rng.choice(topic.lore_adjectives),
         rng.choice(topic.lore_nouns),
     )
-    return (
-        f"The {adjective} {noun} of {topic.name} {verb} {preposition} "
-        f"the {other_adjective} {other_noun}."
-    )
+    return f"The {adjective} {noun} of {topic.name} {verb} {preposition} the {other_adjective} {other_noun}."
 
 
 def passage(fact: Fact, *, seed: int = 0, sentences: int = 3) -> str:
@@ -194,9 +183,7 @@ def _sample_length(
 ) -> int:
     if overlong_fraction > 0 and rng.random() < overlong_fraction:
         return rng.randint(max_tokens + 1, 2 * max_tokens)
-    mu = (
-        math.log(mean_tokens) - sigma * sigma / 2
-    )  # so the untruncated mean is mean_tokens
+    mu = math.log(mean_tokens) - sigma * sigma / 2  # so the untruncated mean is mean_tokens
     while True:  # truncated lognormal: resample rather than pile mass on the bounds
         length = round(rng.lognormvariate(mu, sigma))
         if min_tokens <= length <= max_tokens:
@@ -214,9 +201,7 @@ def _fill(sentences: list[str], budget: int, make: Iterator[str]) -> None:
         used += cost
 
 
-def _extra_sentences(
-    topic: Topic, facts: Sequence[Fact], asked: Fact, rng: random.Random
-) -> Iterator[str]:
+def _extra_sentences(topic: Topic, facts: Sequence[Fact], asked: Fact, rng: random.Random) -> Iterator[str]:
     """Endless sentences that lengthen an answer: other facts of the topic, lore."""
     while True:
         if rng.random() < 0.5:
@@ -268,14 +253,8 @@ def make_conversation(
         )
     user_texts = []
     for turn, fact in enumerate(asked):
-        prefix = (
-            rng.choice(_OPENERS).format(topic=topic.name)
-            if turn == 0
-            else rng.choice(_FOLLOW_UP_PREFIXES)
-        )
-        user_texts.append(
-            " ".join(p for p in (prefix, fact.question(rng.randrange(4))) if p)
-        )
+        prefix = rng.choice(_OPENERS).format(topic=topic.name) if turn == 0 else rng.choice(_FOLLOW_UP_PREFIXES)
+        user_texts.append(" ".join(p for p in (prefix, fact.question(rng.randrange(4))) if p))
 
     fixed = (
         BOS_TOKENS
@@ -338,14 +317,9 @@ def generate_dataset(
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if not 0 <= overlong_fraction <= 1:
-        raise ValueError(
-            f"overlong_fraction must be in [0, 1], got {overlong_fraction}"
-        )
+        raise ValueError(f"overlong_fraction must be in [0, 1], got {overlong_fraction}")
     if not min_tokens <= mean_tokens <= max_tokens:
-        raise ValueError(
-            "need min_tokens <= mean_tokens <= max_tokens, "
-            f"got {min_tokens}, {mean_tokens}, {max_tokens}"
-        )
+        raise ValueError(f"need min_tokens <= mean_tokens <= max_tokens, got {min_tokens}, {mean_tokens}, {max_tokens}")
     options = {
         "mean_tokens": mean_tokens,
         "sigma": sigma,
@@ -379,9 +353,7 @@ def heldout_rows(seed: int = 0) -> list[dict]:
     names = [t.name for t in topics()]
     rows = []
     for fact in (f for f in table if f.heldout):
-        rng = random.Random(
-            f"heldout:{seed}:{fact.topic}:{fact.entity}:{fact.attribute}"
-        )
+        rng = random.Random(f"heldout:{seed}:{fact.topic}:{fact.entity}:{fact.attribute}")
         conflict = conflicting_fact(fact, seed=seed)
         other_topic = rng.choice([name for name in names if name != fact.topic])
         unrelated = rng.choice([f for f in table if f.topic == other_topic])
@@ -431,9 +403,7 @@ def few_shot_prompt(
             ]
         return [*messages, {"role": "user", "content": final}]
     if style == "text":
-        shots = "".join(
-            f"Question: {f.question()}\nAnswer: {f.answer()}\n\n" for f in examples
-        )
+        shots = "".join(f"Question: {f.question()}\nAnswer: {f.answer()}\n\n" for f in examples)
         return f"{shots}Question: {final}\nAnswer:"
     raise ValueError(f"unknown style {style!r}; valid: chat, text")
 

@@ -115,9 +115,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         pair=f"{BOS} $A {BOS}:1 $B:1",
         special_tokens=[(BOS, vocab[BOS])],
     )
-    backend.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
-    )
+    backend.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token=BOS,

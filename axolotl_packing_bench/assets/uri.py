@@ -1,8 +1,8 @@
 """`packbench://` asset URIs, parsed in one place (pure: no asset is built here).
 
-    packbench://model/tiny-8b          kind "model",   name "tiny-8b"
-    packbench://dataset/500?seed=1     kind "dataset", name "500", query {"seed": "1"}
-    packbench://heldout-chats          kind "heldout-chats", name ""
+packbench://model/tiny-8b          kind "model",   name "tiny-8b"
+packbench://dataset/500?seed=1     kind "dataset", name "500", query {"seed": "1"}
+packbench://heldout-chats          kind "heldout-chats", name ""
 """
 
 from __future__ import annotations

@@ -73,8 +73,15 @@ def assets(rebuild: bool, only: str | None) -> None:
         )
         path = lib.ensure_heldout_chats(rebuild=rebuild)
         stats = lib.dataset_stats(path)
-        rows.append(("heldout-chats", "heldout-chats", "held-out chats (held-out loss)", str(path),
-                     f"{stats['samples']:,} samples, {stats['tokens']:,} tokens"))
+        rows.append(
+            (
+                "heldout-chats",
+                "heldout-chats",
+                "held-out chats (held-out loss)",
+                str(path),
+                f"{stats['samples']:,} samples, {stats['tokens']:,} tokens",
+            )
+        )
     _print_table(("kind", "name", "stands for", "path", "size"), rows)
 
 
@@ -85,17 +92,12 @@ def _pretraining_note(path) -> str:
     from axolotl_packing_bench.assets.models import PRETRAINING_FILE
 
     report = json.loads((path / PRETRAINING_FILE).read_text(encoding="utf-8"))
-    return f"pre-trained {report['recipe']['steps']:,} steps (loss {report['final_loss']:.3f}, {report['seconds']:.0f} s)"
+    return (
+        f"pre-trained {report['recipe']['steps']:,} steps (loss {report['final_loss']:.3f}, {report['seconds']:.0f} s)"
+    )
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [
-        max(len(str(cell)) for cell in column)
-        for column in zip(header, *rows, strict=True)
-    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for line in (header, tuple("-" * w for w in widths), *rows):
-        click.echo(
-            "  ".join(
-                str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)
-            ).rstrip()
-        )
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

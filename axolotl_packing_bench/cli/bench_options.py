@@ -86,8 +86,8 @@ def only_option(function: Callable) -> Callable:
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list[Any]]:
     """Parse and expand a matrix; its problems become a `ProblemsError`."""
-    from axolotl_packing_bench.matrix.spec import expand, load_matrix, select
     from axolotl_packing_bench.matrix.problems import MatrixError
+    from axolotl_packing_bench.matrix.spec import expand, load_matrix, select
 
     try:
         matrix = load_matrix(matrix_path)
@@ -96,7 +96,9 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list
         raise ProblemsError(error.problems, str(matrix_path)) from None
     selected = select(cells, only)
     if only and not selected:
-        raise UserInputError(f"no cell of {matrix_path} matches --only {' '.join(only)}; list cells with `packbench run --matrix {matrix_path} --dry-run`.")
+        raise UserInputError(
+            f"no cell of {matrix_path} matches --only {' '.join(only)}; list cells with `packbench run --matrix {matrix_path} --dry-run`."
+        )
     return matrix, selected
 
 
@@ -107,7 +109,9 @@ def read_results_or_fail(path: Path, *, must_exist: bool = False) -> list[Any]:
 
     if not path.exists():
         if must_exist:
-            raise UserInputError(f"results file {path} does not exist; pass the results.jsonl written by `packbench run`.")
+            raise UserInputError(
+                f"results file {path} does not exist; pass the results.jsonl written by `packbench run`."
+            )
         return []
     if path.is_dir():
         raise UserInputError(f"{path} is a directory; pass a results.jsonl file.")

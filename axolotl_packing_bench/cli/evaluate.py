@@ -24,7 +24,9 @@ def _limit(value: str | None) -> int | float | None:
     except ValueError:
         number = -1.0
     if number <= 0 or (number >= 1 and not number.is_integer()):
-        raise UserInputError(f"--limit {value!r} is not a positive whole number or a fraction below 1; write e.g. --limit 50.")
+        raise UserInputError(
+            f"--limit {value!r} is not a positive whole number or a fraction below 1; write e.g. --limit 50."
+        )
     return int(number) if number >= 1 else number
 
 
@@ -49,7 +51,9 @@ def _table(scores: dict[str, Any]) -> list[str]:
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--tasks", default=None, metavar="A,B,...", help="lm-eval tasks, comma-separated (default: the preset's).")
+@click.option(
+    "--tasks", default=None, metavar="A,B,...", help="lm-eval tasks, comma-separated (default: the preset's)."
+)
 @click.option(
     "--preset",
     type=click.Choice(["offline", "paper"]),
@@ -62,9 +66,19 @@ def _table(scores: dict[str, Any]) -> list[str]:
 @click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda:0.")
 @click.option("--dtype", default="float32", show_default=True, help="Weights dtype, e.g. bfloat16 on a GPU.")
 @click.option("--num-fewshot", multiple=True, metavar="TASK=K", help="Examples for one task (repeatable).")
-@click.option("--chat-template/--no-chat-template", default=False, show_default=True, help="Render prompts with the tokenizer's chat template.")
+@click.option(
+    "--chat-template/--no-chat-template",
+    default=False,
+    show_default=True,
+    help="Render prompts with the tokenizer's chat template.",
+)
 @click.option("--allow-code-execution", is_flag=True, help="Allow tasks that run model-written code (HumanEval).")
-@click.option("--include-path", multiple=True, type=click.Path(path_type=Path, file_okay=False), help="Extra folder of lm-eval task YAMLs (repeatable).")
+@click.option(
+    "--include-path",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Extra folder of lm-eval task YAMLs (repeatable).",
+)
 @results_option
 @leaderboard_option
 def evaluate(
@@ -135,7 +149,9 @@ def evaluate(
     _record(run, scores, results_path, leaderboard_path)
     failed = [task for task, entry in scores.items() if "error" in entry]
     if failed:
-        raise click.ClickException(f"{len(failed)} of {len(scores)} task(s) failed ({', '.join(failed)}); see the errors above.")
+        raise click.ClickException(
+            f"{len(failed)} of {len(scores)} task(s) failed ({', '.join(failed)}); see the errors above."
+        )
 
 
 def _record(run: Any, scores: dict[str, Any], results_path: Path, leaderboard_path: Path) -> None:
@@ -149,4 +165,6 @@ def _record(run: Any, scores: dict[str, Any], results_path: Path, leaderboard_pa
         results_path, run.run_id, scores=scores, fallback=result_for_run(run.path), leaderboard_path=leaderboard_path
     )
     if written is not None:
-        click.echo(f"added scores of run {run.run_id} (cell {written.cell_id}) to {results_path}; rendered {leaderboard_path}")
+        click.echo(
+            f"added scores of run {run.run_id} (cell {written.cell_id}) to {results_path}; rendered {leaderboard_path}"
+        )

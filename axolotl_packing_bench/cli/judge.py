@@ -30,23 +30,74 @@ def _summary(judge: dict) -> str:
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--prompts", default="offline", show_default=True, help="offline, offline:N, or a JSONL with a `prompt` field per line.")
+@click.option(
+    "--prompts",
+    default="offline",
+    show_default=True,
+    help="offline, offline:N, or a JSONL with a `prompt` field per line.",
+)
 @click.option("--judge-base-url", required=True, help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1.")
 @click.option("--judge-model", required=True, help="Judge model name at that endpoint.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
-              help="NAME of the variable holding the API key (never written anywhere). It must be set, except for a judge "
-                   "on this machine (localhost, 127.x, ::1) when this option is left at its default: that one gets a "
-                   "placeholder key.")
+@click.option(
+    "--api-key-env",
+    default="OPENAI_API_KEY",
+    show_default=True,
+    help="NAME of the variable holding the API key (never written anywhere). It must be set, except for a judge "
+    "on this machine (localhost, 127.x, ::1) when this option is left at its default: that one gets a "
+    "placeholder key.",
+)
 @click.option("--no-api-key", is_flag=True, help="The judge needs no key: send none and require none.")
-@click.option("--mode", type=click.Choice(["absolute", "pairwise"]), default="absolute", show_default=True, help="Rate 1-10, or compare with the padding run.")
-@click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Pairwise baseline (default: the padding run among RUN_DIRS, per model and dataset).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Judge requests in flight at most.")
-@click.option("--max-retries", type=click.IntRange(min=0), default=4, show_default=True, help="Retries on connection errors, 429 and 5xx (exponential backoff).")
-@click.option("--cache", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Judge reply cache (JSONL) [default: $PACKBENCH_HOME/judge-cache.jsonl].")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True, help="Answer length of the judged models.")
-@click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Reply length of the judge.")
-@click.option("--price-per-1k-input", type=click.FloatRange(min=0), default=None, help="Judge price per 1k input tokens, for cost_usd.")
-@click.option("--price-per-1k-output", type=click.FloatRange(min=0), default=None, help="Judge price per 1k output tokens, for cost_usd.")
+@click.option(
+    "--mode",
+    type=click.Choice(["absolute", "pairwise"]),
+    default="absolute",
+    show_default=True,
+    help="Rate 1-10, or compare with the padding run.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Pairwise baseline (default: the padding run among RUN_DIRS, per model and dataset).",
+)
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Judge requests in flight at most."
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Retries on connection errors, 429 and 5xx (exponential backoff).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Judge reply cache (JSONL) [default: $PACKBENCH_HOME/judge-cache.jsonl].",
+)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Answer length of the judged models.",
+)
+@click.option(
+    "--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Reply length of the judge."
+)
+@click.option(
+    "--price-per-1k-input",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Judge price per 1k input tokens, for cost_usd.",
+)
+@click.option(
+    "--price-per-1k-output",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Judge price per 1k output tokens, for cost_usd.",
+)
 @click.option("--device", default="cpu", show_default=True, help="Torch device generating the answers.")
 @click.option("--dtype", default="float32", show_default=True, help="Weights dtype generating the answers.")
 @results_option
@@ -137,7 +188,11 @@ def judge(
             line += f" (no packbench_metrics.json: verdicts are in {run.path / JUDGE_FILE} only)"
         else:
             record_evaluation(
-                results_path, run.run_id, judge=outcome.judge, fallback=result_for_run(run.path), leaderboard_path=leaderboard_path
+                results_path,
+                run.run_id,
+                judge=outcome.judge,
+                fallback=result_for_run(run.path),
+                leaderboard_path=leaderboard_path,
             )
         click.echo(line)
     stats = client.stats.as_dict()

@@ -20,14 +20,30 @@ from axolotl_packing_bench.cli.output_options import emit, format_option, output
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--matrix", "matrix_name", default="hand", show_default=True, help="Matrix name the run is listed under.")
-@click.option("--model-name", "--model", "model_name", default=None,
-              help="Model label (default: the embedded model's name, else the last part of the model path).")
-@click.option("--model-size", default=None,
-              help="Model size label, e.g. 8B (default: the embedded model's, else its parameter count).")
-@click.option("--dataset-name", "--dataset", "dataset_name", default=None,
-              help="Dataset label (default: the embedded dataset's name, else the stem of the first dataset file).")
-@click.option("--dataset-size", default=None,
-              help="Dataset size label, e.g. 69K (default: the embedded dataset's, else its sample count).")
+@click.option(
+    "--model-name",
+    "--model",
+    "model_name",
+    default=None,
+    help="Model label (default: the embedded model's name, else the last part of the model path).",
+)
+@click.option(
+    "--model-size",
+    default=None,
+    help="Model size label, e.g. 8B (default: the embedded model's, else its parameter count).",
+)
+@click.option(
+    "--dataset-name",
+    "--dataset",
+    "dataset_name",
+    default=None,
+    help="Dataset label (default: the embedded dataset's name, else the stem of the first dataset file).",
+)
+@click.option(
+    "--dataset-size",
+    default=None,
+    help="Dataset size label, e.g. 69K (default: the embedded dataset's, else its sample count).",
+)
 @results_option
 @leaderboard_option
 def record(
@@ -53,14 +69,22 @@ def record(
     from axolotl_packing_bench.running.runner import record_result
 
     try:
-        result = result_from_run_dir(run_dir, matrix=matrix_name, model=model_name, dataset=dataset_name,
-                                     model_size=model_size, dataset_size=dataset_size)
+        result = result_from_run_dir(
+            run_dir,
+            matrix=matrix_name,
+            model=model_name,
+            dataset=dataset_name,
+            model_size=model_size,
+            dataset_size=dataset_size,
+        )
     except RecordError as error:
         raise UserInputError(str(error).rstrip(".") + ".") from None
     read_results_or_fail(results_path)  # a directory or another kind of file here is a user error, said plainly
     check_board_or_fail(board_file(leaderboard_path))  # checked before the append, so a swapped pair writes nothing
     record_result(result, results_path, board_file(leaderboard_path))
-    click.echo(f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}")
+    click.echo(
+        f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}"
+    )
     if board_file(leaderboard_path) is None:
         from axolotl_packing_bench.report.leaderboard import render_leaderboard
 
@@ -70,12 +94,17 @@ def record(
 @click.command()
 @results_option
 @leaderboard_option
-@click.option("--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render.")
-@click.option("--wide", is_flag=True, help="Every column (times, throughput, losses, memory, scores), not only those that decide.")
+@click.option(
+    "--check", is_flag=True, help="Do not write; exit 1 if the leaderboard differs from what the results render."
+)
+@click.option(
+    "--wide", is_flag=True, help="Every column (times, throughput, losses, memory, scores), not only those that decide."
+)
 @format_option
 @output_option
-def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: bool, output_format: str,
-                output_path: Path | None) -> None:
+def leaderboard(
+    results_path: Path, leaderboard_path: Path, check: bool, wide: bool, output_format: str, output_path: Path | None
+) -> None:
     """Render LEADERBOARD.md from the results (or check that it is current).
 
     Each table is headed by its verdict and shows what decides (steps,
@@ -86,8 +115,8 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
     --format json prints every cell's figures (or writes them to --output)
     and leaves the board alone.
     """
-    from axolotl_packing_bench.report.leaderboard import render_leaderboard
     from axolotl_packing_bench.core.fileio import UnreadableFile, atomic_write_text, read_user_text
+    from axolotl_packing_bench.report.leaderboard import render_leaderboard
 
     results = read_results_or_fail(results_path, must_exist=True)
     if output_format == "json":
@@ -102,7 +131,9 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
     text = render_leaderboard(results, source=results_path.name, wide=wide)
     if board_file(leaderboard_path) is None:
         if check:
-            raise UserInputError("--check compares the results with a leaderboard file; give --leaderboard PATH, not -.")
+            raise UserInputError(
+                "--check compares the results with a leaderboard file; give --leaderboard PATH, not -."
+            )
         click.echo(text, nl=False)
         return
     if check:
@@ -111,7 +142,10 @@ def leaderboard(results_path: Path, leaderboard_path: Path, check: bool, wide: b
         except UnreadableFile:  # missing, a directory or not UTF-8: not what the results render
             current = None
         if current != text:
-            click.echo(f"{leaderboard_path} is stale; run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.", err=True)
+            click.echo(
+                f"{leaderboard_path} is stale; run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.",
+                err=True,
+            )
             raise SystemExit(1)
         click.echo(f"{leaderboard_path} is up to date.")
         return
@@ -128,8 +162,10 @@ def _limit(name: str, value: str | None) -> float | None:
     try:
         return parse_threshold(value)
     except ValueError:
-        raise UserInputError(f"{name} {value!r} needs a unit: write a percentage such as 15% or a fraction "
-                             "no larger than 1 such as 0.15.") from None
+        raise UserInputError(
+            f"{name} {value!r} needs a unit: write a percentage such as 15% or a fraction "
+            "no larger than 1 such as 0.15."
+        ) from None
 
 
 def _tolerance(value: str) -> float | None:
@@ -140,26 +176,59 @@ def _tolerance(value: str) -> float | None:
     except ValueError:
         tolerance = -1.0
     if not tolerance >= 0 or tolerance == float("inf"):
-        raise UserInputError(f"--heldout-tolerance {value!r} is not an absolute loss difference; write e.g. 1e-6, "
-                             "or off.")
+        raise UserInputError(
+            f"--heldout-tolerance {value!r} is not an absolute loss difference; write e.g. 1e-6, or off."
+        )
     return tolerance
 
 
 @click.command()
-@click.option("--baseline", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL of the reference run.")
-@click.option("--candidate", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL to check.")
-@click.option("--max-slowdown", default="15%", show_default=True,
-              help="Largest allowed step-time increase per cell, with its unit: 15% or 0.15.")
-@click.option("--max-efficiency-drop", default=None, help="Largest allowed packing-efficiency drop, in percentage points (1% = 1 pp).")
-@click.option("--max-loss-increase", default=None,
-              help="Numerics check: largest allowed relative increase of the last step's train loss (off by default).")
-@click.option("--heldout-tolerance", default="1e-6", show_default=True,
-              help="Largest allowed held-out loss increase (absolute), or off.")
-@click.option("--allow-missing", is_flag=True, help="Warn, instead of failing, for baseline cells missing from the candidate.")
-@click.option("--allow-loaded", is_flag=True, help="Accept runs measured on a loaded machine (their times are not comparable).")
-@click.option("--match", "match", type=click.Choice(["cell", "axes"]), default="cell", show_default=True,
-              help="Match cells by cell id, or by their axis labels (the id without its config hash) to compare two "
-                   "configurations of one matrix.")
+@click.option(
+    "--baseline",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Results JSONL of the reference run.",
+)
+@click.option(
+    "--candidate", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Results JSONL to check."
+)
+@click.option(
+    "--max-slowdown",
+    default="15%",
+    show_default=True,
+    help="Largest allowed step-time increase per cell, with its unit: 15% or 0.15.",
+)
+@click.option(
+    "--max-efficiency-drop",
+    default=None,
+    help="Largest allowed packing-efficiency drop, in percentage points (1% = 1 pp).",
+)
+@click.option(
+    "--max-loss-increase",
+    default=None,
+    help="Numerics check: largest allowed relative increase of the last step's train loss (off by default).",
+)
+@click.option(
+    "--heldout-tolerance",
+    default="1e-6",
+    show_default=True,
+    help="Largest allowed held-out loss increase (absolute), or off.",
+)
+@click.option(
+    "--allow-missing", is_flag=True, help="Warn, instead of failing, for baseline cells missing from the candidate."
+)
+@click.option(
+    "--allow-loaded", is_flag=True, help="Accept runs measured on a loaded machine (their times are not comparable)."
+)
+@click.option(
+    "--match",
+    "match",
+    type=click.Choice(["cell", "axes"]),
+    default="cell",
+    show_default=True,
+    help="Match cells by cell id, or by their axis labels (the id without its config hash) to compare two "
+    "configurations of one matrix.",
+)
 @format_option
 @output_option
 def compare(
@@ -210,8 +279,10 @@ def compare(
         for path, results in ((baseline, base), (candidate, cand)):
             matrices = sorted({result.matrix for result in results})
             if len(matrices) > 1:
-                raise UserInputError(f"{path} holds results of matrices {', '.join(matrices)}; --match axes pairs cells by "
-                                     "their labels alone, so give it one matrix's results per file (run with --results).")
+                raise UserInputError(
+                    f"{path} holds results of matrices {', '.join(matrices)}; --match axes pairs cells by "
+                    "their labels alone, so give it one matrix's results per file (run with --results)."
+                )
     comparison = compare_results(base, cand, limits, match)
     if output_format == "json":
         from axolotl_packing_bench.report.compare_json import comparison_to_dict

@@ -17,10 +17,18 @@ from axolotl_packing_bench.cli.errors import UserInputError
 
 
 @click.command()
-@click.option("--matrix", "matrix_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Matrix YAML file (see recipes/matrices/smoke.yaml).")
-@click.option("--recipe", "recipe_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="A hand-written Axolotl recipe (YAML) instead of a matrix.")
+@click.option(
+    "--matrix",
+    "matrix_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Matrix YAML file (see recipes/matrices/smoke.yaml).",
+)
+@click.option(
+    "--recipe",
+    "recipe_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A hand-written Axolotl recipe (YAML) instead of a matrix.",
+)
 @click.option(
     "--schema/--no-schema",
     default=True,
@@ -72,8 +80,9 @@ def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
     except MatrixError as error:
         raise ProblemsError(error.problems, str(path)) from None
     if not isinstance(config, dict):
-        raise ProblemsError([Problem(str(path), "", "is not a YAML mapping", "write the recipe as key: value lines")],
-                            str(path))
+        raise ProblemsError(
+            [Problem(str(path), "", "is not a YAML mapping", "write the recipe as key: value lines")], str(path)
+        )
     problems = recipe_problems(path, config, schema=schema, data=data)
     if problems:
         raise ProblemsError(problems, str(path))
@@ -81,7 +90,13 @@ def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
 
 @click.command()
 @matrix_option
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Directory for <cell_id>.yml files.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for <cell_id>.yml files.",
+)
 @click.option(
     "--resolve",
     is_flag=True,
@@ -101,7 +116,9 @@ def recipes(matrix_path: Path, out_dir: Path, resolve: bool, only: tuple[str, ..
 
     _, cells = load_cells(matrix_path, only)
     try:
-        written = write_recipes(cells, out_dir, runs_dir=runs_dir, resolve=default_resolver() if resolve else None, prune=not only)
+        written = write_recipes(
+            cells, out_dir, runs_dir=runs_dir, resolve=default_resolver() if resolve else None, prune=not only
+        )
     except ValueError as error:  # an unknown packbench:// asset
         raise UserInputError(f"cannot resolve an asset of {matrix_path}: {error}") from None
     click.echo(f"wrote {len(written)} recipe(s) to {out_dir}")

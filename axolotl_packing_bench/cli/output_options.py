@@ -19,13 +19,24 @@ FORMATS = ("markdown", "json")
 
 
 def format_option(function: Callable) -> Callable:
-    return click.option("--format", "output_format", type=click.Choice(FORMATS), default="markdown", show_default=True,
-                        help="Report format: markdown for people, json for CI.")(function)
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default="markdown",
+        show_default=True,
+        help="Report format: markdown for people, json for CI.",
+    )(function)
 
 
 def output_option(function: Callable) -> Callable:
-    return click.option("--output", "output_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
-                        help="Write the report to this file (atomically) instead of standard output.")(function)
+    return click.option(
+        "--output",
+        "output_path",
+        default=None,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the report to this file (atomically) instead of standard output.",
+    )(function)
 
 
 def to_json(data: Any) -> str:
@@ -65,5 +76,6 @@ def emit(text: str, output_path: Path | None) -> None:
     try:
         atomic_write_text(output_path, text)
     except OSError as error:
-        raise UserInputError(f"cannot write --output {output_path} ({error.strerror or error}); "
-                             "choose a writable path with free space.") from None
+        raise UserInputError(
+            f"cannot write --output {output_path} ({error.strerror or error}); choose a writable path with free space."
+        ) from None

@@ -17,25 +17,65 @@ def probe() -> None:
 
 
 @probe.command()
-@click.option("--model", "model_dir", required=True,
-              help="Local model directory with its tokenizer (a run's output_dir), or an embedded base such as "
-                   "packbench://model/tiny-8b (the positive control: a base that reads its context).")
-@click.option("--data", "data_path", required=True, metavar="FILE",
-              help="JSONL of held-out questions with related/conflicting/unrelated contexts, "
-                   "or packbench://heldout?seed=N for the embedded split.")
-@click.option("--k", type=click.IntRange(min=0), default=RELIANCE_K, show_default=True,
-              help="Examples in the few-shot condition (0 leaves it out).")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=RELIANCE_BOOTSTRAP, show_default=True,
-              help="Paired-bootstrap resamples over questions for the confidence intervals.")
-@click.option("--seed", type=int, default=RELIANCE_SEED, show_default=True, help="Seed for few-shot examples and resamples.")
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    help="Local model directory with its tokenizer (a run's output_dir), or an embedded base such as "
+    "packbench://model/tiny-8b (the positive control: a base that reads its context).",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    metavar="FILE",
+    help="JSONL of held-out questions with related/conflicting/unrelated contexts, "
+    "or packbench://heldout?seed=N for the embedded split.",
+)
+@click.option(
+    "--k",
+    type=click.IntRange(min=0),
+    default=RELIANCE_K,
+    show_default=True,
+    help="Examples in the few-shot condition (0 leaves it out).",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=RELIANCE_BOOTSTRAP,
+    show_default=True,
+    help="Paired-bootstrap resamples over questions for the confidence intervals.",
+)
+@click.option(
+    "--seed", type=int, default=RELIANCE_SEED, show_default=True, help="Seed for few-shot examples and resamples."
+)
 @click.option("--max-questions", type=click.IntRange(min=1), default=None, help="Probe only the first N questions.")
 @click.option("--no-generate", is_flag=True, help="Skip greedy generation (exact match); answer loss only.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on a busy machine).")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
-              help="Also write the full result as JSON to OUT.")
-def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, max_questions: int | None,
-             no_generate: bool, threads: int | None, json_path: Path | None) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on a busy machine).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OUT",
+    help="Also write the full result as JSON to OUT.",
+)
+def reliance(
+    model_dir: str,
+    data_path: str,
+    k: int,
+    bootstrap: int,
+    seed: int,
+    max_questions: int | None,
+    no_generate: bool,
+    threads: int | None,
+    json_path: Path | None,
+) -> None:
     """Does the model use related context, get misled by a conflicting one, gain from examples?
 
     For each held-out question, the answer loss and exact match are measured
@@ -46,13 +86,12 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
     from axolotl_packing_bench.core.extras import require
 
     require("torch", "transformers", command="probe")
+    from axolotl_packing_bench.assets.uri import is_asset_uri
     from axolotl_packing_bench.probes.reliance import (
         ProbeDataError,
         format_table,
         run_reliance_probe,
     )
-
-    from axolotl_packing_bench.assets.uri import is_asset_uri
 
     if is_asset_uri(model_dir):
         from axolotl_packing_bench.assets import resolve_asset_uri
@@ -65,9 +104,16 @@ def reliance(model_dir: str, data_path: str, k: int, bootstrap: int, seed: int, 
     if not model_dir.is_dir():
         raise UserInputError(f"--model {str(model_dir)!r} is not a directory; pass the output_dir of a training run.")
     try:
-        result = run_reliance_probe(model_dir, data_path, k=k, bootstrap=bootstrap, seed=seed,
-                                    max_questions=max_questions, generate=not no_generate,
-                                    threads=threads)
+        result = run_reliance_probe(
+            model_dir,
+            data_path,
+            k=k,
+            bootstrap=bootstrap,
+            seed=seed,
+            max_questions=max_questions,
+            generate=not no_generate,
+            threads=threads,
+        )
     except ProbeDataError as error:
         raise UserInputError(str(error)) from None
     except ValueError as error:  # a bad packbench:// URI
@@ -93,10 +139,21 @@ def list_probes() -> None:
 @probe.command("run")
 @click.argument("name")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="A probe setting, as in a matrix's `probes:` section (YAML value); repeatable.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, metavar="OUT",
-              help="Also write the probe's full report as JSON to OUT.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A probe setting, as in a matrix's `probes:` section (YAML value); repeatable.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OUT",
+    help="Also write the probe's full report as JSON to OUT.",
+)
 def run_probe_command(name: str, run_dir: Path, assignments: tuple[str, ...], json_path: Path | None) -> None:
     """Run any registered probe on a trained cell's RUN_DIR (its model in RUN_DIR/output), as a matrix would.
 

@@ -49,9 +49,28 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @matrix_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and the command of each cell; run nothing.")
 @only_option
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(min=1), help="Cells trained at once (the CPU cores are shared out between them, or each gets OMP_NUM_THREADS when set; time figures are fairest with 1).")
-@click.option("--repeats", default=1, show_default=True, type=click.IntRange(min=1), help="Train each cell N times and keep every measurement (cells of a table interleaved).")
-@click.option("--timeout", "timeout_text", default=None, metavar="DURATION", help="Per-cell timeout (600, 90s, 15m, 2h); overrides the matrix's `timeout:`.")
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Cells trained at once (the CPU cores are shared out between them, or each gets OMP_NUM_THREADS when set; time figures are fairest with 1).",
+)
+@click.option(
+    "--repeats",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Train each cell N times and keep every measurement (cells of a table interleaved).",
+)
+@click.option(
+    "--timeout",
+    "timeout_text",
+    default=None,
+    metavar="DURATION",
+    help="Per-cell timeout (600, 90s, 15m, 2h); overrides the matrix's `timeout:`.",
+)
 @runs_dir_option
 @results_option
 @leaderboard_option
@@ -63,10 +82,17 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
     help="Command that trains one recipe, with {config} (and {launcher}, {python}); runs each cell in a fresh "
     "interpreter. Default: Axolotl's train entry in a warm worker (`axolotl train {config} --launcher python`).",
 )
-@click.option("--train-entry", default=None, metavar="MODULE:FUNCTION",
-              help="Python function the warm worker calls with the recipe path instead of Axolotl's train entry.")
-@click.option("--isolated-process", is_flag=True,
-              help="Start every cell in a fresh interpreter (`python -m axolotl.cli.main train ...`) instead of forking it from a warm worker.")
+@click.option(
+    "--train-entry",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Python function the warm worker calls with the recipe path instead of Axolotl's train entry.",
+)
+@click.option(
+    "--isolated-process",
+    is_flag=True,
+    help="Start every cell in a fresh interpreter (`python -m axolotl.cli.main train ...`) instead of forking it from a warm worker.",
+)
 @click.option(
     "--backend",
     default="local",
@@ -75,12 +101,29 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
     help="local: processes on this machine; ray: one Ray task per cell; slurm: job-array scripts (see --submit); "
     "or any backend registered with cluster.backend.register_backend.",
 )
-@click.option("--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).")
-@click.option("--retries", default=0, show_default=True, type=click.IntRange(min=0), help="Ray: run a failed cell up to N more times.")
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDR",
+    help="Ray cluster to join (default: RAY_ADDRESS, else a new local one).",
+)
+@click.option(
+    "--retries",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Ray: run a failed cell up to N more times.",
+)
 @click.option("--submit", is_flag=True, help="Slurm: submit the scripts with sbatch (default: only write them).")
-@click.option("--validate/--no-validate", "check_first", default=True, show_default=True, envvar="PACKBENCH_VALIDATE",
-              help="Run `packbench validate`'s checks first (schema, unknown keys, dataset files, local model paths, "
-              "judge key) and refuse before training if any fails. Env: PACKBENCH_VALIDATE=0 to skip.")
+@click.option(
+    "--validate/--no-validate",
+    "check_first",
+    default=True,
+    show_default=True,
+    envvar="PACKBENCH_VALIDATE",
+    help="Run `packbench validate`'s checks first (schema, unknown keys, dataset files, local model paths, "
+    "judge key) and refuse before training if any fails. Env: PACKBENCH_VALIDATE=0 to skip.",
+)
 def run(
     matrix_path: Path,
     dry_run: bool,
@@ -139,13 +182,17 @@ def run(
     matrix, cells = load_cells(matrix_path, only)
     board = board_file(leaderboard_path)
     if board is None and backend == "slurm":
-        raise UserInputError("--leaderboard - prints the board when the run ends, but slurm's tasks record on their own; "
-                             "give --leaderboard a file.")
+        raise UserInputError(
+            "--leaderboard - prints the board when the run ends, but slurm's tasks record on their own; "
+            "give --leaderboard a file."
+        )
     timeout = _timeout(timeout_text)
     try:
         command = runner.parse_train_command(train_command) if train_command else None
     except ValueError:
-        raise UserInputError("--train-command must contain {config}, e.g. 'axolotl train {config} --launcher python'.") from None
+        raise UserInputError(
+            "--train-command must contain {config}, e.g. 'axolotl train {config} --launcher python'."
+        ) from None
     if train_entry is not None:
         if train_command:
             raise UserInputError("--train-entry and --train-command exclude each other; pass one of them.")
@@ -177,10 +224,26 @@ def run(
     follow_up = follow_up_for(matrix, plans)
     stop = threading.Event()
     options = BackendOptions(
-        matrix=matrix, runs_dir=runs_dir, results_path=results_path, leaderboard_path=board, jobs=jobs,
-        command=command, train_entry=train_entry, isolated=isolated_process, timeout=timeout, follow_up=follow_up,
-        extra={"ray_address": ray_address, "retries": retries, "submit": submit, "dry_run": dry_run,
-               "train_command_text": train_command, "fresh": fresh, "matrix_path": matrix_path, "repeats": repeats},
+        matrix=matrix,
+        runs_dir=runs_dir,
+        results_path=results_path,
+        leaderboard_path=board,
+        jobs=jobs,
+        command=command,
+        train_entry=train_entry,
+        isolated=isolated_process,
+        timeout=timeout,
+        follow_up=follow_up,
+        extra={
+            "ray_address": ray_address,
+            "retries": retries,
+            "submit": submit,
+            "dry_run": dry_run,
+            "train_command_text": train_command,
+            "fresh": fresh,
+            "matrix_path": matrix_path,
+            "repeats": repeats,
+        },
         stop=stop,
     )
     try:
@@ -212,7 +275,9 @@ def run(
         if backend == "local":
             _build_embedded_bases(to_run, progress)
         if len(to_run) < len(plans):
-            progress.line(f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}")
+            progress.line(
+                f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}"
+            )
         elif to_run:
             at_once = f"{jobs} at a time" if chosen.slots else f"as {backend} places them"
             progress.line(f"matrix {matrix.name}: running {len(to_run)} cells, {at_once}")
@@ -223,7 +288,12 @@ def run(
         with runner.stop_on_signals(stop, announce) as caught:
             try:
                 summary, handed_off = drive(
-                    plans, chosen, record=Recorder(results_path, board), follow_up=follow_up, stop=stop, progress=progress
+                    plans,
+                    chosen,
+                    record=Recorder(results_path, board),
+                    follow_up=follow_up,
+                    stop=stop,
+                    progress=progress,
                 )
             except BackendError as error:
                 raise UserInputError(str(error)) from None
@@ -233,14 +303,17 @@ def run(
     if handed_off:
         if summary.skipped:
             click.echo(f"{summary.skipped} cells already ok were left out")
-        click.echo(f"{handed_off} cells handed to {backend}; follow them with: packbench status --matrix {matrix_path} --results {results_path}")
+        click.echo(
+            f"{handed_off} cells handed to {backend}; follow them with: packbench status --matrix {matrix_path} --results {results_path}"
+        )
         return
     failed = [result for result in summary.results if not result.ok]
     ok = len(summary.results) - len(failed)
     progress.line(
         f"matrix {matrix.name}: {ok} ok, {len(failed)} failed, {summary.skipped} skipped"
         + (f", {summary.not_run} not run (interrupted)" if summary.interrupted else "")
-        + f"; results: {results_path}" + (f", leaderboard: {board}" if board is not None else "")
+        + f"; results: {results_path}"
+        + (f", leaderboard: {board}" if board is not None else "")
     )
     _print_answer(results_path, matrix.name, board is None)
     if summary.interrupted:
@@ -304,7 +377,9 @@ def _build_embedded_bases(plans, progress) -> None:
 
     uris = [parse_asset_uri(plan.cell.config.get("base_model")) for plan in plans]
     names = sorted({uri.name for uri in uris if uri is not None and uri.kind == "model"})
-    missing = unbuilt_bases([name for name in names if name in MODELS])  # an unknown name fails in its cell, with the valid ones
+    missing = unbuilt_bases(
+        [name for name in names if name in MODELS]
+    )  # an unknown name fails in its cell, with the valid ones
     if missing:
         progress.line(f"building the pre-trained base(s) {', '.join(missing)} once (minutes on a 2-core CPU)")
         ensure_models(missing)
@@ -318,10 +393,16 @@ def _is_entry(text: str) -> bool:
 def _print_plan(name: str, plans, command, timeout: float | None, runner, *, isolated: bool) -> None:
     to_run = [plan for plan in plans if not plan.skip]
     cells = len({plan.cell.cell_id for plan in plans})
-    what = f"{cells} cells" if cells == len(plans) else f"{len(plans)} runs ({cells} cells x {len(plans) // max(1, cells)} repeats)"
+    what = (
+        f"{cells} cells"
+        if cells == len(plans)
+        else f"{len(plans)} runs ({cells} cells x {len(plans) // max(1, cells)} repeats)"
+    )
     click.echo(f"matrix {name}: {what}, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
     for plan in plans:
-        argv = runner.train_command(command or runner.DEFAULT_TRAIN_COMMAND, plan.run_dir / "recipe.yml", plan.cell.launcher)
+        argv = runner.train_command(
+            command or runner.DEFAULT_TRAIN_COMMAND, plan.run_dir / "recipe.yml", plan.cell.launcher
+        )
         warm = command is None and not isolated and plan.cell.launcher == "python"
         if warm:
             argv = ["axolotl", "train", str(plan.run_dir / "recipe.yml"), "--launcher", "python"]

@@ -61,8 +61,10 @@ SYNTHETIC_SAMPLES = 100_000
     help="Comma-separated strategies to compare (default: every registered one).",
 )
 @click.option(
-    "--seed", type=int, default=None, help="Seed for shuffling strategies and the trainer's batch order "
-    "[default: the --config's seed, else 0]."
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for shuffling strategies and the trainer's batch order [default: the --config's seed, else 0].",
 )
 @click.option(
     "--overflow",
@@ -124,7 +126,9 @@ def stats(
     settings = read_recipe_settings(config_path) if config_path is not None else RecipeSettings()
     capacity = capacity or settings.capacity
     if capacity is None:
-        raise UserInputError("pass --capacity (Axolotl's sequence_len), or --config with an Axolotl recipe that sets sequence_len.")
+        raise UserInputError(
+            "pass --capacity (Axolotl's sequence_len), or --config with an Axolotl recipe that sets sequence_len."
+        )
     tokenizer_spec = tokenizer_spec or settings.tokenizer
     micro_batch = micro_batch_size or settings.micro_batch_size or AXOLOTL_MICRO_BATCH
     if pad_to_multiple_of is not None:
@@ -147,8 +151,16 @@ def stats(
 
     options, notes = _strategy_options(names, samples, seed, explicit=strategies is not None)
     batches = {"micro_batch": micro_batch, "multiple": multiple}
-    rows, skipped = _measure(lengths, capacity, [n for n in names if n in options], seed, overflow, options,
-                             explicit=strategies is not None, **batches)
+    rows, skipped = _measure(
+        lengths,
+        capacity,
+        [n for n in names if n in options],
+        seed,
+        overflow,
+        options,
+        explicit=strategies is not None,
+        **batches,
+    )
     padding = _measure(lengths, capacity, [BASELINE_STRATEGY], seed, overflow, {}, explicit=True, **batches)[0][0]
     for row in [*rows, padding]:
         row["trainer_efficiency"] = row["total_tokens"] / row["trainer_tokens"] if row["trainer_tokens"] else 0.0
@@ -342,8 +354,9 @@ def _fewer(count: int, what: str) -> str:
 
 def _table(summary: dict) -> str:
     multiple = summary["pad_to_multiple_of"]
-    batching = (f"micro batches of {summary['micro_batch_size']}, each padded to its longest row"
-                + (f" rounded up to a multiple of {multiple}" if multiple else ""))
+    batching = f"micro batches of {summary['micro_batch_size']}, each padded to its longest row" + (
+        f" rounded up to a multiple of {multiple}" if multiple else ""
+    )
     lines = [
         f"source: {summary['source']}",
         f"samples {summary['num_samples']:,} | tokens {summary['input_tokens']:,} | "

@@ -11,8 +11,14 @@ import click
 from axolotl_packing_bench.matrix.problems import Problem
 
 
-def matrix_problems(matrix: Any, cells: Sequence[Any], *, schema: bool = True, data: bool = True,
-                    progress: Callable[[str], None] | None = None) -> list[Problem]:
+def matrix_problems(
+    matrix: Any,
+    cells: Sequence[Any],
+    *,
+    schema: bool = True,
+    data: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Problem]:
     """Every problem of a loaded matrix: Axolotl's schema and unknown keys, dataset files, local models, judge key.
 
     `progress` receives a line now and then while the schema check runs past a few seconds.
@@ -46,18 +52,25 @@ def judge_key_problems(section: Any, file: str) -> list[Problem]:
     if judge_key_problem(section) is None:
         return []
     name = section["judge"].get("api_key_env") or DEFAULT_API_KEY_ENV
-    return [Problem(file, "eval.judge.api_key_env",
-                    f"names the variable {name}, which is not set, so every cell's judge scores would fail",
-                    f"export {name}=<your key> before running, or set eval.judge.no_api_key to true "
-                    "for a judge that needs no key")]
+    return [
+        Problem(
+            file,
+            "eval.judge.api_key_env",
+            f"names the variable {name}, which is not set, so every cell's judge scores would fail",
+            f"export {name}=<your key> before running, or set eval.judge.no_api_key to true "
+            "for a judge that needs no key",
+        )
+    ]
 
 
 def describe_checks(schema: bool, data: bool) -> str:
     """What a validation covered, e.g. `checked against Axolotl's schema, dataset files checked`."""
-    return ", ".join([
-        "checked against Axolotl's schema" if schema else "schema not checked",
-        "dataset files and model paths checked" if data else "dataset files and model paths not checked",
-    ])
+    return ", ".join(
+        [
+            "checked against Axolotl's schema" if schema else "schema not checked",
+            "dataset files and model paths checked" if data else "dataset files and model paths not checked",
+        ]
+    )
 
 
 def recipe_problems(path: Path, config: dict[str, Any], *, schema: bool = True, data: bool = True) -> list[Problem]:

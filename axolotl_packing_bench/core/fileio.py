@@ -60,7 +60,9 @@ def read_user_text(path: str | Path) -> str:
     except IsADirectoryError:
         raise UnreadableFile(target, "is a directory", "pass a file") from None
     except OSError as error:
-        raise UnreadableFile(target, f"cannot be read ({error.strerror})", "check the path and its permissions") from None
+        raise UnreadableFile(
+            target, f"cannot be read ({error.strerror})", "check the path and its permissions"
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -85,7 +87,9 @@ class UnwritableFile(OSError):
         self.path, self.cause = str(path), error
         reason = error.strerror or str(error) or type(error).__name__
         fix = _FIXES.get(error.errno or 0, "check the path")
-        super().__init__(error.errno, f"cannot write {path} ({reason[:1].lower() + reason[1:]}); it was left as it was; {fix}")
+        super().__init__(
+            error.errno, f"cannot write {path} ({reason[:1].lower() + reason[1:]}); it was left as it was; {fix}"
+        )
 
     def __str__(self) -> str:
         return str(self.strerror)

@@ -47,8 +47,14 @@ def local_dataset_file(entry: Mapping[str, Any]) -> Path | None:
     return None  # e.g. `allenai/tulu-v2-sft-mixture`: a hub dataset
 
 
-def read_records(path: str | Path, *, shown: str | None = None, error: type[Exception] = DatasetFileError,
-                 json_lines: bool | None = None, one_object: bool = False) -> list[tuple[str, Any]]:
+def read_records(
+    path: str | Path,
+    *,
+    shown: str | None = None,
+    error: type[Exception] = DatasetFileError,
+    json_lines: bool | None = None,
+    one_object: bool = False,
+) -> list[tuple[str, Any]]:
     """`(where, record)` of each record of a JSON list or JSON Lines file, in order.
 
     `where` is "line N of <file>" (JSON Lines) or "record N of <file>" (a JSON
@@ -88,8 +94,9 @@ def read_records(path: str | Path, *, shown: str | None = None, error: type[Exce
                 raise error(f"{name} has no records; pass a non-empty dataset.")
             return [(f"record {index} of {name}", row) for index, row in enumerate(data, start=1)]
     # split on "\n" only: str.splitlines would also cut at U+2028 inside a JSON string
-    records = [(f"line {number} of {name}", row)
-               for number, row in jsonl_rows(text.split("\n"), where=name, error=error)]
+    records = [
+        (f"line {number} of {name}", row) for number, row in jsonl_rows(text.split("\n"), where=name, error=error)
+    ]
     if not records:
         raise error(f"{name} has no records; pass a non-empty dataset.")
     return records
@@ -105,8 +112,9 @@ def _message_keys(entry: Mapping[str, Any]) -> tuple[str, str]:
 def check_record(record: Any, where: str, entry: Mapping[str, Any]) -> None:
     """Raise `DatasetFileError` when `record` lacks a field its dataset type (`entry["type"]`) reads."""
     if not isinstance(record, dict):
-        raise DatasetFileError(f"{where} is a JSON {type(record).__name__}, not an object; "
-                               "make every record a JSON object.")
+        raise DatasetFileError(
+            f"{where} is a JSON {type(record).__name__}, not an object; make every record a JSON object."
+        )
     kind = entry.get("type")
     kind = kind.split(".")[0].split(":")[0] if isinstance(kind, str) else None
     if kind == "chat_template":
@@ -127,13 +135,17 @@ def check_record(record: Any, where: str, entry: Mapping[str, Any]) -> None:
     elif kind == "alpaca":
         missing = [key for key in ("instruction", "output") if not isinstance(record.get(key), str)]
         if missing:
-            raise DatasetFileError(f"{where} has no {' or '.join(f'`{k}`' for k in missing)} string "
-                                   "(type alpaca reads instruction, input and output); add it.")
+            raise DatasetFileError(
+                f"{where} has no {' or '.join(f'`{k}`' for k in missing)} string "
+                "(type alpaca reads instruction, input and output); add it."
+            )
     elif kind == "completion":
         field = str(entry.get("field") or "text")
         if not isinstance(record.get(field), str):
-            raise DatasetFileError(f"{where} has no `{field}` string (type completion reads it); "
-                                   "add it, or set `field` to the field that holds the text.")
+            raise DatasetFileError(
+                f"{where} has no `{field}` string (type completion reads it); "
+                "add it, or set `field` to the field that holds the text."
+            )
 
 
 def check_dataset_file(path: str | Path, entry: Mapping[str, Any] | None = None) -> int:
@@ -145,8 +157,10 @@ def check_dataset_file(path: str | Path, entry: Mapping[str, Any] | None = None)
     path = Path(path)
     entry = entry or {}
     if not path.exists():
-        raise DatasetFileError(f"dataset file {path} does not exist; check the path (it is read from the "
-                               "directory you run in) or make it an absolute path.")
+        raise DatasetFileError(
+            f"dataset file {path} does not exist; check the path (it is read from the "
+            "directory you run in) or make it an absolute path."
+        )
     if not path.is_file():
         raise DatasetFileError(f"dataset path {path} is not a file; pass a JSON or JSONL file, or a directory.")
     json_like = path.suffix.lower() in JSON_SUFFIXES or entry.get("ds_type") == "json"

@@ -106,8 +106,10 @@ def _tokenized(path: Path, records: list, turns: np.ndarray, tokenizer: str | Pa
 def record_turns(records: list, name: str = "dataset") -> np.ndarray:
     """Assistant turns of each record (an Alpaca record has one)."""
     return np.asarray(
-        [sum(m["role"] == "assistant" for m in to_messages(record, f"record {index} of {name}"))
-         for index, record in enumerate(records)],
+        [
+            sum(m["role"] == "assistant" for m in to_messages(record, f"record {index} of {name}"))
+            for index, record in enumerate(records)
+        ],
         dtype=np.int64,
     )
 
@@ -167,7 +169,11 @@ def _read_npy(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except PermissionError:
         raise LengthsInputError(f"{path} cannot be read (permission denied); make it readable or copy it.") from None
-    except (OSError, ValueError, EOFError) as error:  # a truncated file ends in EOFError, which click shows as "Aborted!"
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+    ) as error:  # a truncated file ends in EOFError, which click shows as "Aborted!"
         raise LengthsInputError(
             f"{path.name} is not a .npy array numpy can read ({type(error).__name__}: {error}); "
             "save it with numpy.save(path, lengths)."
@@ -178,9 +184,7 @@ def _read_text(path: Path) -> np.ndarray:
     try:
         lines = path.read_text().splitlines()
     except UnicodeDecodeError:
-        raise LengthsInputError(
-            f"{path.name} is not text; use a .npy file or one integer per line."
-        ) from None
+        raise LengthsInputError(f"{path.name} is not text; use a .npy file or one integer per line.") from None
     except OSError as error:
         raise LengthsInputError(
             f"{path} cannot be read ({error.strerror or type(error).__name__}); make it readable or pass another file."
@@ -193,8 +197,7 @@ def _read_text(path: Path) -> np.ndarray:
             lengths.append(int(line))
         except ValueError:
             raise LengthsInputError(
-                f"line {number} of {path.name} is {line.strip()[:40]!r}, not an "
-                "integer; put one token count per line."
+                f"line {number} of {path.name} is {line.strip()[:40]!r}, not an integer; put one token count per line."
             ) from None
     return np.asarray(lengths, dtype=np.int64)
 
@@ -210,8 +213,7 @@ def to_messages(record: object, where: str) -> list[dict[str, str]]:
     """One record as OpenAI-style `[{"role": ..., "content": ...}]`."""
     if not isinstance(record, dict):
         raise LengthsInputError(
-            f"{where} is a JSON {type(record).__name__}, not an object; "
-            "each record must be a JSON object."
+            f"{where} is a JSON {type(record).__name__}, not an object; each record must be a JSON object."
         )
     if "conversations" in record:
         turns, role_key, text_key = record["conversations"], "from", "value"
@@ -230,12 +232,8 @@ def to_messages(record: object, where: str) -> list[dict[str, str]]:
             f"{where} has none of 'conversations', 'messages' or "
             "'instruction'/'output'; use ShareGPT, OpenAI or Alpaca format."
         )
-    if not isinstance(turns, list) or not all(
-        isinstance(t, dict) and role_key in t and text_key in t for t in turns
-    ):
-        raise LengthsInputError(
-            f"{where} has turns without {role_key!r} and {text_key!r}; give every turn both keys."
-        )
+    if not isinstance(turns, list) or not all(isinstance(t, dict) and role_key in t and text_key in t for t in turns):
+        raise LengthsInputError(f"{where} has turns without {role_key!r} and {text_key!r}; give every turn both keys.")
     return [
         {
             "role": _ROLES.get(str(t[role_key]).lower(), str(t[role_key])),
@@ -247,9 +245,7 @@ def to_messages(record: object, where: str) -> list[dict[str, str]]:
 
 def _text(content: object) -> str:
     if isinstance(content, list):  # OpenAI content parts
-        return "".join(
-            str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content
-        )
+        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
     return "" if content is None else str(content)
 
 
@@ -316,8 +312,9 @@ def dataset_lengths(records: list, tokenizer, name: str = "dataset") -> np.ndarr
     return tokenize_records(records, tokenizer, name)[1]
 
 
-def tokenize_records(records: list, tokenizer, name: str = "dataset", *,
-                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def tokenize_records(
+    records: list, tokenizer, name: str = "dataset", *, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(every record's token ids end to end, int64 tokens per record), rendered as for training.
 
     With `progress`, a bar on stderr when the records are more than one batch.
@@ -329,8 +326,9 @@ def tokenize_records(records: list, tokenizer, name: str = "dataset", *,
     if progress and len(records) > _BATCH:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=f"tokenizing {name} (cached for next time)", unit="batch", file=sys.stderr,
-                      leave=False)
+        starts = tqdm(
+            starts, desc=f"tokenizing {name} (cached for next time)", unit="batch", file=sys.stderr, leave=False
+        )
     for begin in starts:
         texts = []
         for index in range(begin, min(begin + _BATCH, len(records))):

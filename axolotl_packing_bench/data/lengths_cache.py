@@ -58,7 +58,9 @@ def tokenizer_digest(tokenizer: Any) -> str:
     else:  # a slow tokenizer: its class, name and vocabulary
         digest.update(f"{type(tokenizer).__name__}|{getattr(tokenizer, 'name_or_path', '')}".encode())
         digest.update(repr(sorted(tokenizer.get_vocab().items())).encode())
-    digest.update(repr(sorted((str(k), str(v)) for k, v in getattr(tokenizer, "special_tokens_map", {}).items())).encode())
+    digest.update(
+        repr(sorted((str(k), str(v)) for k, v in getattr(tokenizer, "special_tokens_map", {}).items())).encode()
+    )
     digest.update(str(getattr(tokenizer, "chat_template", None) or "").encode())
     return digest.hexdigest()
 
@@ -68,7 +70,9 @@ def entry_key(dataset: Path, tokenizer: str) -> str:
     return hashlib.sha256(f"{KEY_VERSION}|{file_digest(dataset)}|{tokenizer}".encode()).hexdigest()[:32]
 
 
-def cached_arrays(key: str, name: str, compute: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
+def cached_arrays(
+    key: str, name: str, compute: Callable[[], dict[str, np.ndarray]]
+) -> tuple[dict[str, np.ndarray], bool]:
     """(the arrays of entry `<key>-<name>`, whether they came from the cache); `compute()` runs on a miss."""
     path = cache_dir() / f"{key}-{name}.npz"
     try:

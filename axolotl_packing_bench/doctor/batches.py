@@ -29,16 +29,20 @@ class PackedSet:
     def row(self, index: int, *, attention: str) -> dict[str, Any]:
         """Row `index` as the plugin's dataset holds it (positions as `attention` sets them)."""
         start, stop = self.rows.row_offsets[index], self.rows.row_offsets[index + 1]
-        segments = self.rows.segment_lengths[self.rows.segment_offsets[index]:self.rows.segment_offsets[index + 1]]
+        segments = self.rows.segment_lengths[self.rows.segment_offsets[index] : self.rows.segment_offsets[index + 1]]
         positions = self.rows.position_ids[start:stop]
         if attention == "shared":
             positions = np.arange(stop - start)
-        return {"input_ids": self.rows.input_ids[start:stop], "labels": self.rows.labels[start:stop],
-                "position_ids": positions, "seq_lens": segments}
+        return {
+            "input_ids": self.rows.input_ids[start:stop],
+            "labels": self.rows.labels[start:stop],
+            "position_ids": positions,
+            "seq_lens": segments,
+        }
 
     def segments(self, index: int) -> list[tuple[int, int]]:
         """Row `index`'s segments as `[start, end)` token spans within the row."""
-        lengths = self.rows.segment_lengths[self.rows.segment_offsets[index]:self.rows.segment_offsets[index + 1]]
+        lengths = self.rows.segment_lengths[self.rows.segment_offsets[index] : self.rows.segment_offsets[index + 1]]
         ends = np.cumsum(lengths)
         return [(int(end - n), int(end)) for n, end in zip(lengths, ends) if n > 0]
 
@@ -61,8 +65,9 @@ class _PadToken:
     pad_token_id = 0
 
 
-def collate_rows(packed: PackedSet, indices: list[int], *, attention: str, device: Any,
-                 mask_2d: bool = False) -> dict[str, Any]:
+def collate_rows(
+    packed: PackedSet, indices: list[int], *, attention: str, device: Any, mask_2d: bool = False
+) -> dict[str, Any]:
     """Rows `indices` batched by the plugin's collator, on `device`.
 
     `mask_2d` adds an all-ones 2-D attention mask, the mistake the collator avoids: it switches transformers'
@@ -99,8 +104,8 @@ def padded_samples(packed: PackedSet, row: int, device: Any) -> dict[str, Any]:
     labels = torch.full((len(spans), longest), -100, dtype=torch.long)
     mask = torch.zeros((len(spans), longest), dtype=torch.long)
     for i, (begin, stop) in enumerate(spans):
-        tokens = torch.as_tensor(packed.rows.input_ids[start + begin:start + stop], dtype=torch.long)
-        input_ids[i, :len(tokens)] = tokens
-        labels[i, 1:len(tokens)] = tokens[1:]
-        mask[i, :len(tokens)] = 1
+        tokens = torch.as_tensor(packed.rows.input_ids[start + begin : start + stop], dtype=torch.long)
+        input_ids[i, : len(tokens)] = tokens
+        labels[i, 1 : len(tokens)] = tokens[1:]
+        mask[i, : len(tokens)] = 1
     return {"input_ids": input_ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}

@@ -44,11 +44,14 @@ class Findings:
             if item.passed:
                 continue
             if item.isolated:
-                lines.append(f"{item.path} leaks: max |Δlogit| {item.max_abs_delta:.3g} > "
-                             f"tolerance {item.tolerance:.3g}")
+                lines.append(
+                    f"{item.path} leaks: max |Δlogit| {item.max_abs_delta:.3g} > tolerance {item.tolerance:.3g}"
+                )
             else:
-                lines.append(f"the {item.path} control shows no leakage (max |Δlogit| {item.max_abs_delta:.3g} <= "
-                             f"{item.tolerance:.3g}), so this check cannot see a leak")
+                lines.append(
+                    f"the {item.path} control shows no leakage (max |Δlogit| {item.max_abs_delta:.3g} <= "
+                    f"{item.tolerance:.3g}), so this check cannot see a leak"
+                )
         return lines
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,8 +59,14 @@ class Findings:
         return {
             "environment": self.environment,
             "shape": {**s.shape.__dict__, "parameters": self.environment.get("parameters")},
-            "settings": {"device": s.device, "isolation_rows": s.isolation_rows, "warmup": s.warmup,
-                         "steps": s.steps, "inject_leak": s.inject_leak, "seed": s.seed},
+            "settings": {
+                "device": s.device,
+                "isolation_rows": s.isolation_rows,
+                "warmup": s.warmup,
+                "steps": s.steps,
+                "inject_leak": s.inject_leak,
+                "seed": s.seed,
+            },
             "packing": self.packing,
             "isolation": [item.as_dict() for item in self.isolation],
             "throughput": [item.as_dict() for item in self.throughput],
@@ -83,10 +92,18 @@ def run_check(settings: Settings, say: Say = print) -> Findings:
 
     lengths = shipped_lengths()
     packed = batches.pack_lengths(lengths, shape.row_tokens, shape.vocab, seed=settings.seed)
-    packing = {"lengths": SOURCE, "samples": len(lengths), "strategy": batches.STRATEGY,
-               "row_tokens": shape.row_tokens, "rows": packed.rows.num_rows, "efficiency": round(packed.efficiency, 4)}
-    say(f"packed {len(lengths)} samples ({SOURCE}) with {batches.STRATEGY} into {packed.rows.num_rows} rows of "
-        f"{shape.row_tokens} tokens, {100 * packed.efficiency:.1f}% full")
+    packing = {
+        "lengths": SOURCE,
+        "samples": len(lengths),
+        "strategy": batches.STRATEGY,
+        "row_tokens": shape.row_tokens,
+        "rows": packed.rows.num_rows,
+        "efficiency": round(packed.efficiency, 4),
+    }
+    say(
+        f"packed {len(lengths)} samples ({SOURCE}) with {batches.STRATEGY} into {packed.rows.num_rows} rows of "
+        f"{shape.row_tokens} tokens, {100 * packed.efficiency:.1f}% full"
+    )
     findings = Findings(settings=settings, environment=environment, packing=packing)
 
     checked = isolation.rows_to_check(packed, settings.isolation_rows)
@@ -95,8 +112,10 @@ def run_check(settings: Settings, say: Say = print) -> Findings:
         result = isolation.check_isolation(model, packed, checked, path, dtype=shape.dtype, device=device)
         findings.isolation.append(result)
         verdict = "ok" if result.passed else "FAILED"
-        say(f"isolation {path.name:<34} max |Δlogit| {result.max_abs_delta:.3g} over {result.segments} segments "
-            f"(tolerance {result.tolerance:.3g}, {'must leak' if not path.isolated else 'must not leak'}): {verdict}")
+        say(
+            f"isolation {path.name:<34} max |Δlogit| {result.max_abs_delta:.3g} over {result.segments} segments "
+            f"(tolerance {result.tolerance:.3g}, {'must leak' if not path.isolated else 'must not leak'}): {verdict}"
+        )
 
     timed = throughput.timed_rows(packed, settings.warmup + settings.steps)
     for path in [throughput.PADDING, *(p for p in available if p.isolated and not p.mask_2d)]:
@@ -104,8 +123,10 @@ def run_check(settings: Settings, say: Say = print) -> Findings:
         findings.throughput.append(result)
         memory = f", peak {result.peak_memory_gib:.2f} GiB" if result.peak_memory_gib is not None else ""
         kernels = f", kernel {', '.join(result.kernels)}" if result.kernels else ""
-        say(f"throughput {path.name:<33} {result.real_tokens_per_second:,.0f} real tokens/s "
-            f"(median of {result.steps} steps){memory}{kernels}")
+        say(
+            f"throughput {path.name:<33} {result.real_tokens_per_second:,.0f} real tokens/s "
+            f"(median of {result.steps} steps){memory}{kernels}"
+        )
     findings.seconds = time.perf_counter() - started
     return findings
 
@@ -129,5 +150,11 @@ def describe_environment(device: Any, model: Any) -> dict[str, Any]:
             versions[name.replace("-", "_")] = None
     hardware = collect_hardware()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU: {hardware['cpu']}"
-    return {"device": name, "device_type": device.type, "versions": versions, "hardware": hardware,
-            "cuda": torch.version.cuda, "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "device": name,
+        "device_type": device.type,
+        "versions": versions,
+        "hardware": hardware,
+        "cuda": torch.version.cuda,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }

@@ -49,9 +49,16 @@ class Isolation:
         return self.leaks != self.isolated
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "isolated": self.isolated, "segments": self.segments,
-                "max_abs_delta": self.max_abs_delta, "logit_scale": self.logit_scale,
-                "tolerance": self.tolerance, "leaks": self.leaks, "passed": self.passed}
+        return {
+            "path": self.path,
+            "isolated": self.isolated,
+            "segments": self.segments,
+            "max_abs_delta": self.max_abs_delta,
+            "logit_scale": self.logit_scale,
+            "tolerance": self.tolerance,
+            "leaks": self.leaks,
+            "passed": self.passed,
+        }
 
 
 def rows_to_check(packed: PackedSet, count: int) -> list[int]:
@@ -60,8 +67,9 @@ def rows_to_check(packed: PackedSet, count: int) -> list[int]:
     return sorted(int(i) for i in np.argsort(-segments, kind="stable")[:count])
 
 
-def check_isolation(model: Any, packed: PackedSet, rows: list[int], path: AttentionPath, *, dtype: str,
-                    device: Any) -> Isolation:
+def check_isolation(
+    model: Any, packed: PackedSet, rows: list[int], path: AttentionPath, *, dtype: str, device: Any
+) -> Isolation:
     """Max |Δlogit| of the segments of `rows` packed vs alone on `path`."""
     import torch
 
@@ -73,8 +81,14 @@ def check_isolation(model: Any, packed: PackedSet, rows: list[int], path: Attent
         for i, row in enumerate(rows):
             for span in packed.segments(row):
                 single = model(**alone(packed, row, span, device)).logits.float()[0]
-                worst = max(worst, float((packed_logits[i, span[0]:span[1]] - single).abs().max()))
+                worst = max(worst, float((packed_logits[i, span[0] : span[1]] - single).abs().max()))
                 scale = max(scale, float(single.abs().max()))
                 segments += 1
-    return Isolation(path=path.name, isolated=path.isolated, segments=segments, max_abs_delta=worst,
-                     logit_scale=scale, tolerance=RELATIVE_TOLERANCE[dtype] * scale)
+    return Isolation(
+        path=path.name,
+        isolated=path.isolated,
+        segments=segments,
+        max_abs_delta=worst,
+        logit_scale=scale,
+        tolerance=RELATIVE_TOLERANCE[dtype] * scale,
+    )

@@ -47,11 +47,15 @@ LEAKING = AttentionPath("sdpa+2d_mask", "sdpa", mask_2d=True)
 
 def available_paths(device_type: str, dtype: str, *, inject_leak: bool = False) -> list[AttentionPath]:
     """The paths to check here, isolated ones first (`LEAKING` too with `inject_leak`), the shared control last."""
-    paths = [AttentionPath("eager", "eager"), AttentionPath("sdpa", "sdpa"),
-             AttentionPath(VARLEN, "sdpa", kernel=native_varlen.LOOP)]
+    paths = [
+        AttentionPath("eager", "eager"),
+        AttentionPath("sdpa", "sdpa"),
+        AttentionPath(VARLEN, "sdpa", kernel=native_varlen.LOOP),
+    ]
     if device_type == "cuda" and dtype in ("bfloat16", "float16"):
-        paths += [AttentionPath(f"{VARLEN}+{kernel}", "sdpa", kernel=kernel)
-                  for kernel in native_varlen.available_kernels()]
+        paths += [
+            AttentionPath(f"{VARLEN}+{kernel}", "sdpa", kernel=kernel) for kernel in native_varlen.available_kernels()
+        ]
         if importlib.util.find_spec("flash_attn") is not None:
             paths.append(AttentionPath("flash_attention_2", "flash_attention_2"))
     if inject_leak:

@@ -27,15 +27,19 @@ class ModelShape:
     dtype: str  # "bfloat16" or "float32"
 
     def describe(self) -> str:
-        return (f"hidden {self.hidden}, {self.layers} layers, {self.heads} heads ({self.kv_heads} kv), "
-                f"intermediate {self.intermediate}, vocab {self.vocab}, {self.dtype}, rows of {self.row_tokens}")
+        return (
+            f"hidden {self.hidden}, {self.layers} layers, {self.heads} heads ({self.kv_heads} kv), "
+            f"intermediate {self.intermediate}, vocab {self.vocab}, {self.dtype}, rows of {self.row_tokens}"
+        )
 
 
 PRESETS: dict[str, ModelShape] = {
-    "gpu": ModelShape(hidden=2048, layers=16, heads=32, kv_heads=8, intermediate=8192, vocab=32000,
-                      row_tokens=4096, dtype="bfloat16"),
-    "cpu": ModelShape(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, vocab=512,
-                      row_tokens=512, dtype="float32"),
+    "gpu": ModelShape(
+        hidden=2048, layers=16, heads=32, kv_heads=8, intermediate=8192, vocab=32000, row_tokens=4096, dtype="bfloat16"
+    ),
+    "cpu": ModelShape(
+        hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, vocab=512, row_tokens=512, dtype="float32"
+    ),
 }
 
 
@@ -55,9 +59,15 @@ def build_model(shape: ModelShape, device: Any, *, seed: int = 0) -> Any:
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     config = LlamaConfig(
-        vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.intermediate,
-        num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads,
-        max_position_embeddings=max(shape.row_tokens, 2048), use_cache=False, tie_word_embeddings=False,
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        intermediate_size=shape.intermediate,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        max_position_embeddings=max(shape.row_tokens, 2048),
+        use_cache=False,
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     with torch.device(device):  # initialise on the device: a 1B model builds in seconds on a GPU

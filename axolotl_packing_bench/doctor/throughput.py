@@ -47,8 +47,9 @@ def timed_rows(packed: PackedSet, count: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, packed.rows.num_rows - 1, count).round()})
 
 
-def measure(model: Any, packed: PackedSet, rows: list[int], path: AttentionPath, *, warmup: int,
-            device: Any) -> Throughput:
+def measure(
+    model: Any, packed: PackedSet, rows: list[int], path: AttentionPath, *, warmup: int, device: Any
+) -> Throughput:
     """Forward + backward over `rows` on `path` (`PADDING` for the padded baseline)."""
     import torch
 
@@ -76,9 +77,12 @@ def measure(model: Any, packed: PackedSet, rows: list[int], path: AttentionPath,
                 computed.append(batch["input_ids"].numel())
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
     return Throughput(
-        path=path.name, steps=len(seconds), real_tokens_per_step=statistics.mean(real),
-        computed_tokens_per_step=statistics.mean(computed), median_step_seconds=statistics.median(seconds),
+        path=path.name,
+        steps=len(seconds),
+        real_tokens_per_step=statistics.mean(real),
+        computed_tokens_per_step=statistics.mean(computed),
+        median_step_seconds=statistics.median(seconds),
         real_tokens_per_second=statistics.median([r / s for r, s in zip(real, seconds)]),
-        peak_memory_gib=peak, kernels=dict(native_varlen.dispatches) if path.kernel else {},
+        peak_memory_gib=peak,
+        kernels=dict(native_varlen.dispatches) if path.kernel else {},
     )
-

@@ -75,7 +75,9 @@ def generate_answers(
     return answers, False
 
 
-def _generate(run: RunDir, texts: Sequence[str], max_new_tokens: int, device: str, dtype: str, batch_size: int) -> list[str]:
+def _generate(
+    run: RunDir, texts: Sequence[str], max_new_tokens: int, device: str, dtype: str, batch_size: int
+) -> list[str]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -88,7 +88,9 @@ class JudgeSettings:
             raise EvalError(f"unknown judge mode {self.mode!r}; use one of {', '.join(judging.MODES)}")
         if not self.base_url or not self.model:
             raise EvalError("the judge needs a base URL and a model name; pass --judge-base-url and --judge-model")
-        problem = api_key_problem(self.base_url, self.api_key_env, named=self.api_key_required, no_api_key=self.no_api_key)
+        problem = api_key_problem(
+            self.base_url, self.api_key_env, named=self.api_key_required, no_api_key=self.no_api_key
+        )
         if problem is not None:
             raise EvalError(problem)
 
@@ -119,7 +121,13 @@ class JudgeOutcome:
 
     def report(self, stats: dict[str, int]) -> dict[str, Any]:
         """What ``packbench_judge.json`` holds."""
-        return {"run_id": self.run.run_id, "prompt_set": self.prompt_set, "judge": self.judge, "stats": stats, "items": self.items}
+        return {
+            "run_id": self.run.run_id,
+            "prompt_set": self.prompt_set,
+            "judge": self.judge,
+            "stats": stats,
+            "items": self.items,
+        }
 
 
 def _answers(run: RunDir, prompts: PromptSet, settings: JudgeSettings) -> tuple[list[str], bool]:
@@ -151,7 +159,9 @@ def judge_run(
             requests.append(_request(settings.mode, rubric, prompt.prompt, (answer,), prompt.reference, messages))
     else:
         if baseline is None:
-            raise EvalError("pairwise judging needs a baseline run; pass --baseline RUN_DIR or the padding run of the group")
+            raise EvalError(
+                "pairwise judging needs a baseline run; pass --baseline RUN_DIR or the padding run of the group"
+            )
         base_answers, _ = _answers(baseline, prompts, settings)
         for prompt, answer, base in zip(prompts.prompts, answers, base_answers, strict=True):
             for pair in ((answer, base), (base, answer)):  # both orders cancel position bias
@@ -176,7 +186,9 @@ def judge_run(
                 "id": prompt.id,
                 "answer": answer,
                 "verdict": verdict,
-                "problems": [client.scrub(r.error) if r.error else p.problem for r, p in zip(group, parsed, strict=True)],
+                "problems": [
+                    client.scrub(r.error) if r.error else p.problem for r, p in zip(group, parsed, strict=True)
+                ],
                 "replies": [client.mask(r.text) for r in group],
                 "cached": [r.cached for r in group],
             }
@@ -197,7 +209,9 @@ def judge_run(
     return JudgeOutcome(run, judge, items, prompts.name, reused)
 
 
-def _request(mode: str, rubric: str, prompt: str, answers: tuple[str, ...], reference: str | None, messages: list[dict[str, str]]) -> JudgeRequest:
+def _request(
+    mode: str, rubric: str, prompt: str, answers: tuple[str, ...], reference: str | None, messages: list[dict[str, str]]
+) -> JudgeRequest:
     return JudgeRequest(mode, rubric, prompt, answers, reference, tuple((m["role"], m["content"]) for m in messages))
 
 

@@ -131,7 +131,9 @@ class JudgeCache:
 def _retryable(error: BaseException) -> bool:
     import openai
 
-    if isinstance(error, (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)):
+    if isinstance(
+        error, (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+    ):
         return True
     status = getattr(error, "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
@@ -245,7 +247,10 @@ class JudgeClient:
             self.stats.add(cache_hits=1)
             usage = entry.get("usage") or {}
             return JudgeReply(
-                entry.get("reply"), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), cached=True
+                entry.get("reply"),
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                cached=True,
             )
         reply = self._send(request)
         if reply.error is None:
@@ -274,7 +279,11 @@ class JudgeClient:
             replies = list(pool.map(self.ask, requests))
         errors = [reply.error for reply in replies if reply.error]
         if errors and len(errors) == len(replies):
-            hint = f" (is ${self.api_key_env} set and valid?)" if any(code in errors[0] for code in ("HTTP 401", "HTTP 403")) else ""
+            hint = (
+                f" (is ${self.api_key_env} set and valid?)"
+                if any(code in errors[0] for code in ("HTTP 401", "HTTP 403"))
+                else ""
+            )
             raise EvalError(
                 sentence(f"the judge at {self.base_url} failed every request{hint}: {errors[0]}", self._secret)
             )

@@ -85,11 +85,16 @@ def absolute_messages(question: str, answer: str, reference: str | None = None) 
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def pairwise_messages(question: str, answer_a: str, answer_b: str, reference: str | None = None) -> list[dict[str, str]]:
+def pairwise_messages(
+    question: str, answer_a: str, answer_b: str, reference: str | None = None
+) -> list[dict[str, str]]:
     """Chat messages asking the judge to compare ``answer_a`` (A) and ``answer_b`` (B)."""
     block = _REFERENCE.format(reference=reference) if reference else ""
     user = PAIRWISE_TEMPLATE.format(
-        reference_block=block, question=question, answer_a=answer_a or "(empty answer)", answer_b=answer_b or "(empty answer)"
+        reference_block=block,
+        question=question,
+        answer_a=answer_a or "(empty answer)",
+        answer_b=answer_b or "(empty answer)",
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -123,7 +128,7 @@ def parse_verdict(reply: str | None) -> Parsed:
 
 
 def combine_orders(model_first: Parsed, model_second: Parsed) -> str | None:
-    """"win", "tie" or "loss" of the model from both orders; None when either is invalid.
+    """ "win", "tie" or "loss" of the model from both orders; None when either is invalid.
 
     ``model_first`` judged (A = model, B = baseline); ``model_second`` judged
     (A = baseline, B = model). A win or a loss must be consistent across
@@ -136,7 +141,9 @@ def combine_orders(model_first: Parsed, model_second: Parsed) -> str | None:
     return first if first == second else "tie"
 
 
-def cost_usd(prompt_tokens: int, completion_tokens: int, price_in: float | None, price_out: float | None) -> float | None:
+def cost_usd(
+    prompt_tokens: int, completion_tokens: int, price_in: float | None, price_out: float | None
+) -> float | None:
     """Dollars at the given prices per 1k tokens; None when no price is given."""
     if price_in is None and price_out is None:
         return None

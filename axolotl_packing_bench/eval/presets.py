@@ -79,6 +79,8 @@ def plan_tasks(
     plan = {task: defaults.get(task) for task in names}
     for task, count in (num_fewshot or {}).items():
         if task not in plan:
-            raise EvalError(f"--num-fewshot names {task}, which is not among the tasks ({', '.join(plan) or 'none'}); add it to --tasks")
+            raise EvalError(
+                f"--num-fewshot names {task}, which is not among the tasks ({', '.join(plan) or 'none'}); add it to --tasks"
+            )
         plan[task] = count
     return plan

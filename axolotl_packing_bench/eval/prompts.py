@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from axolotl_packing_bench.eval.errors import EvalError
 from axolotl_packing_bench.core.jsonl import jsonl_file_rows
+from axolotl_packing_bench.eval.errors import EvalError
 
 OFFLINE = "offline"
 DEFAULT_OFFLINE_PROMPTS = 16

@@ -65,8 +65,10 @@ class RunDir:
 def _has_model(path: Path) -> bool:
     if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
         return False
-    return (path / "adapter_config.json").is_file() or any((path / name).is_file() for name in _WEIGHTS) or any(
-        path.glob("model-*.safetensors")
+    return (
+        (path / "adapter_config.json").is_file()
+        or any((path / name).is_file() for name in _WEIGHTS)
+        or any(path.glob("model-*.safetensors"))
     )
 
 

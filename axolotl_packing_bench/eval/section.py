@@ -90,7 +90,11 @@ def _check_keys(section: Mapping[str, Any], known: tuple[str, ...], where: str) 
         path = f"{where}.{key}"
         if key not in known:
             problems.append(f"{path}: unknown key{did_you_mean(key, known)}; valid: {', '.join(known)}")
-        elif key in _INTS and not (_is_int(value) and value >= (0 if key == "max_retries" else 1)) and not (key == "batch_size" and value == "auto"):
+        elif (
+            key in _INTS
+            and not (_is_int(value) and value >= (0 if key == "max_retries" else 1))
+            and not (key == "batch_size" and value == "auto")
+        ):
             problems.append(f"{path}: {value!r} is not a positive whole number")
         elif key in _NUMBERS and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             problems.append(f"{path}: {value!r} is not a number of 0 or more")
@@ -114,10 +118,17 @@ def check_eval_section(section: Any) -> list[str]:
     if tasks is not None and not (isinstance(tasks, list) and all(isinstance(t, str) for t in tasks)):
         problems.append("eval.tasks: must be a list of lm-eval task names")
     limit = section.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0 or (isinstance(limit, float) and limit >= 1)):
+    if limit is not None and (
+        isinstance(limit, bool)
+        or not isinstance(limit, (int, float))
+        or limit <= 0
+        or (isinstance(limit, float) and limit >= 1)
+    ):
         problems.append(f"eval.limit: {limit!r} is not a positive whole number or a fraction below 1")
     include = section.get("include_path")
-    if include is not None and not (isinstance(include, str) or (isinstance(include, list) and all(isinstance(p, str) for p in include))):
+    if include is not None and not (
+        isinstance(include, str) or (isinstance(include, list) and all(isinstance(p, str) for p in include))
+    ):
         problems.append("eval.include_path: must be a folder path or a list of them")
     shots = section.get("num_fewshot")
     if shots is not None:
@@ -125,7 +136,11 @@ def check_eval_section(section: Any) -> list[str]:
             problems.append("eval.num_fewshot: must map task names to numbers of examples")
         else:
             try:
-                plan_tasks(section.get("preset") if section.get("preset") in PRESETS else None, tasks if isinstance(tasks, list) else None, parse_num_fewshot(shots))
+                plan_tasks(
+                    section.get("preset") if section.get("preset") in PRESETS else None,
+                    tasks if isinstance(tasks, list) else None,
+                    parse_num_fewshot(shots),
+                )
             except EvalError as error:
                 problems.append(f"eval.num_fewshot: {error}")
     judge = section.get("judge")
@@ -172,23 +187,42 @@ def judge_key_problem(section: Mapping[str, Any] | None) -> str | None:
     judge = (section or {}).get("judge") if isinstance(section, Mapping) else None
     if not isinstance(judge, Mapping) or not judge.get("base_url"):
         return None
-    problem = api_key_problem(str(judge["base_url"]), str(judge.get("api_key_env") or DEFAULT_API_KEY_ENV),
-                              named="api_key_env" in judge, no_api_key=judge.get("no_api_key") is True)
-    return None if problem is None else "eval.judge: " + problem.replace("--no-api-key (in a matrix, set eval.judge.no_api_key to true)", "set no_api_key to true")
+    problem = api_key_problem(
+        str(judge["base_url"]),
+        str(judge.get("api_key_env") or DEFAULT_API_KEY_ENV),
+        named="api_key_env" in judge,
+        no_api_key=judge.get("no_api_key") is True,
+    )
+    return (
+        None
+        if problem is None
+        else "eval.judge: "
+        + problem.replace("--no-api-key (in a matrix, set eval.judge.no_api_key to true)", "set no_api_key to true")
+    )
 
 
-def judge_settings(section: Mapping[str, Any], base_dir: Path | None = None, *, device: str = "cpu", dtype: str = "float32") -> Any:
+def judge_settings(
+    section: Mapping[str, Any], base_dir: Path | None = None, *, device: str = "cpu", dtype: str = "float32"
+) -> Any:
     """`JudgeSettings` from an ``eval.judge`` section (already checked)."""
     from axolotl_packing_bench.assets import packbench_home
     from axolotl_packing_bench.eval.judge import JudgeSettings
 
     options = {key: section[key] for key in JUDGE_KEYS if key in section and key not in ("base_url", "model")}
-    options["cache"] = _path(section["cache"], base_dir) if section.get("cache") else packbench_home() / "judge-cache.jsonl"
+    options["cache"] = (
+        _path(section["cache"], base_dir) if section.get("cache") else packbench_home() / "judge-cache.jsonl"
+    )
     prompts = str(section.get("prompts", "offline"))
     if not prompts.startswith("offline"):
         options["prompts"] = str(_path(prompts, base_dir))
-    return JudgeSettings(base_url=str(section["base_url"]), model=str(section["model"]), device=device, dtype=dtype,
-                         api_key_required="api_key_env" in section, **options)
+    return JudgeSettings(
+        base_url=str(section["base_url"]),
+        model=str(section["model"]),
+        device=device,
+        dtype=dtype,
+        api_key_required="api_key_env" in section,
+        **options,
+    )
 
 
 def run_eval_section(
@@ -260,7 +294,13 @@ def _describe(error: BaseException) -> str:
     return str(error) if isinstance(error, EvalError) else sentence(f"{type(error).__name__}: {error}")
 
 
-def _judge(run: Any, eval_spec: Mapping[str, Any], judge_spec: Mapping[str, Any], baseline_run_dir: Path | None, base_dir: Path | None) -> dict[str, Any]:
+def _judge(
+    run: Any,
+    eval_spec: Mapping[str, Any],
+    judge_spec: Mapping[str, Any],
+    baseline_run_dir: Path | None,
+    base_dir: Path | None,
+) -> dict[str, Any]:
     """The judge section of one cell ({} for the pairwise baseline itself)."""
     from axolotl_packing_bench.eval.judge import judge_run
     from axolotl_packing_bench.eval.rundir import JUDGE_FILE, open_run_dir, write_report

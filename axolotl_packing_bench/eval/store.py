@@ -33,7 +33,12 @@ def merge_scores(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
     for task, entry in new.items():
         if task == "error":
             continue
-        if isinstance(entry, Mapping) and set(entry) == {"error"} and isinstance(merged.get(task), Mapping) and "value" in merged[task]:
+        if (
+            isinstance(entry, Mapping)
+            and set(entry) == {"error"}
+            and isinstance(merged.get(task), Mapping)
+            and "value" in merged[task]
+        ):
             continue
         merged[task] = dict(entry) if isinstance(entry, Mapping) else entry
     if "error" in new and not any(isinstance(e, Mapping) and "value" in e for e in merged.values()):
@@ -100,7 +105,10 @@ def record_evaluation(
         fallback was given.
     """
     return update_result(
-        results_path, run_id, lambda current: attach(current, scores=scores, judge=judge), fallback=fallback,
+        results_path,
+        run_id,
+        lambda current: attach(current, scores=scores, judge=judge),
+        fallback=fallback,
         leaderboard_path=leaderboard_path,
     )
 

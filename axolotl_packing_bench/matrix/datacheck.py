@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.spec import Cell, Matrix
-from axolotl_packing_bench.matrix.problems import Problem
 from axolotl_packing_bench.data.files import DatasetFileError, check_dataset_file, local_dataset_file, split_fix
+from axolotl_packing_bench.matrix.problems import Problem
+from axolotl_packing_bench.matrix.spec import Cell, Matrix
 
 
 def _entry_problems(

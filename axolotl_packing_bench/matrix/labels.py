@@ -22,11 +22,13 @@ from pathlib import PurePath
 from axolotl_packing_bench.assets.specs import DATASETS, MODELS
 from axolotl_packing_bench.assets.uri import parse_asset_uri
 
-_DATASET_FILE = re.compile(r"^(?P<name>synth-n(?P<n>\d+)|[\w.-]+?)-seed(?P<seed>\d+)(?:-overlong(?P<over>[\d.e+-]+))?\.jsonl$")
+_DATASET_FILE = re.compile(
+    r"^(?P<name>synth-n(?P<n>\d+)|[\w.-]+?)-seed(?P<seed>\d+)(?:-overlong(?P<over>[\d.e+-]+))?\.jsonl$"
+)
 
 
 def _size(stands_for: str) -> str:
-    """"8B" of "Llama-3-8B", "69K" of "69K samples"."""
+    """ "8B" of "Llama-3-8B", "69K" of "69K samples"."""
     return stands_for.split()[0].rsplit("-", 1)[-1]
 
 

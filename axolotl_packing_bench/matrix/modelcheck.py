@@ -40,19 +40,28 @@ def path_problem(key: str, value: Any) -> tuple[str, str] | None:
         return None
     what = "model" if key in MODEL_KEYS else "tokenizer"
     if not path.exists():
-        return (f"the local {what} path {value} does not exist",
-                "point it at a folder saved with save_pretrained(), or use a hub id such as org/name")
+        return (
+            f"the local {what} path {value} does not exist",
+            "point it at a folder saved with save_pretrained(), or use a hub id such as org/name",
+        )
     if not path.is_dir():
-        return (f"the local {what} path {value} is a file, not a folder",
-                "point it at the folder saved with save_pretrained()")
+        return (
+            f"the local {what} path {value} is a file, not a folder",
+            "point it at the folder saved with save_pretrained()",
+        )
     if key in MODEL_KEYS and not (path / "config.json").is_file():
-        return (f"the local model folder {value} holds no config.json",
-                "point it at a folder saved with save_pretrained()")
+        return (
+            f"the local model folder {value} holds no config.json",
+            "point it at a folder saved with save_pretrained()",
+        )
     return None
 
 
-def _config_problems(config: Mapping[str, Any], where: Callable[[Sequence[Any]], tuple[str, str]],
-                     cache: dict[tuple[str, str], tuple[str, str] | None]) -> list[Problem]:
+def _config_problems(
+    config: Mapping[str, Any],
+    where: Callable[[Sequence[Any]], tuple[str, str]],
+    cache: dict[tuple[str, str], tuple[str, str] | None],
+) -> list[Problem]:
     problems = []
     for key in (*MODEL_KEYS, *TOKENIZER_KEYS):
         value = config.get(key)
@@ -73,7 +82,9 @@ def check_cell_models(matrix: Matrix, cells: Iterable[Cell]) -> list[Problem]:
     cache: dict[tuple[str, str], tuple[str, str] | None] = {}
     counts: dict[Problem, int] = {}
     for cell in cells:
-        for problem in dict.fromkeys(_config_problems(cell.config, lambda path, c=cell: _where(matrix, c, path), cache)):
+        for problem in dict.fromkeys(
+            _config_problems(cell.config, lambda path, c=cell: _where(matrix, c, path), cache)
+        ):
             counts[problem] = counts.get(problem, 0) + 1
     return [Problem(p.file, p.key, p.message, p.fix, cells=count) for p, count in counts.items()]
 

@@ -35,7 +35,14 @@ MARKER = "# packbench cell "
 """Second line of every generated recipe; `write_recipes` only ever deletes files carrying it."""
 
 _HEAD_KEYS = ("base_model", "tokenizer_config", "datasets")
-_TAIL_KEYS = ("sample_packing", "plugins", "packbench_strategy", "packbench_attention", "output_dir", "dataset_prepared_path")
+_TAIL_KEYS = (
+    "sample_packing",
+    "plugins",
+    "packbench_strategy",
+    "packbench_attention",
+    "output_dir",
+    "dataset_prepared_path",
+)
 
 
 RECIPE_FILE = "recipe.yml"

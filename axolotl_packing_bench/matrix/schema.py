@@ -118,7 +118,9 @@ PROGRESS_AFTER_S = 3.0
 """Seconds of checking before a progress line is shown (and then about every 5 s)."""
 
 
-def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Callable[[Sequence[Any]], tuple[str, str]]) -> list[Problem]:
+def _check_config(
+    config: Mapping[str, Any], classes: tuple[Any, Any], where: Callable[[Sequence[Any]], tuple[str, str]]
+) -> list[Problem]:
     from pydantic import ValidationError
 
     from axolotl_packing_bench.compat.axolotl_api import validate
@@ -130,7 +132,12 @@ def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Ca
         if key not in known:
             file, at = where([key])
             problems.append(
-                Problem(file, at, f"unknown Axolotl key{did_you_mean(key, known)}, which Axolotl would silently ignore", "rename or remove it")
+                Problem(
+                    file,
+                    at,
+                    f"unknown Axolotl key{did_you_mean(key, known)}, which Axolotl would silently ignore",
+                    "rename or remove it",
+                )
             )
     dataset_keys = _field_names(dataset_model)
     for index, entry in enumerate(config.get("datasets") or []):
@@ -138,7 +145,11 @@ def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Ca
             for key in entry:
                 if key not in dataset_keys:
                     file, at = where(["datasets", index, key])
-                    problems.append(Problem(file, at, f"unknown dataset key{did_you_mean(key, dataset_keys)}", "rename or remove it"))
+                    problems.append(
+                        Problem(
+                            file, at, f"unknown dataset key{did_you_mean(key, dataset_keys)}", "rename or remove it"
+                        )
+                    )
     try:
         with _quiet():
             validate(copy.deepcopy(dict(config)))
@@ -150,7 +161,11 @@ def _check_config(config: Mapping[str, Any], classes: tuple[Any, Any], where: Ca
             problems.append(Problem(file, at, message, _fix(item)))
     except Exception as error:  # noqa: BLE001 - Axolotl raises plain ValueErrors from some checks
         file, _ = where([])
-        problems.append(Problem(file, "", f"Axolotl rejects the recipe: {error}".rstrip("."), "change the settings the message names"))
+        problems.append(
+            Problem(
+                file, "", f"Axolotl rejects the recipe: {error}".rstrip("."), "change the settings the message names"
+            )
+        )
     return problems
 
 
@@ -182,9 +197,14 @@ def check_recipe_file(path: str | Path) -> list[Problem]:
 
 def _shape(config: Mapping[str, Any], sources: Mapping[str, str]) -> str:
     """What Axolotl's validation can tell apart in a cell's recipe: values of VALUE_KEYS as type and truthiness."""
-    masked = {key: "<runner>" if key in RUNNER_KEYS
-              else f"<{type(value).__name__}:{bool(value)}>" if key in VALUE_KEYS else value
-              for key, value in config.items()}
+    masked = {
+        key: "<runner>"
+        if key in RUNNER_KEYS
+        else f"<{type(value).__name__}:{bool(value)}>"
+        if key in VALUE_KEYS
+        else value
+        for key, value in config.items()
+    }
     return canonical_json([masked, sources])
 
 
@@ -234,7 +254,14 @@ def check_cells(matrix: Matrix, cells: Iterable[Cell], progress: Callable[[str],
         classes = _load_classes(plugins, progress)
     except Exception as error:  # noqa: BLE001
         culprit = PLUGIN if PLUGIN in plugins else ", ".join(plugins) or "axolotl"
-        return [Problem(str(matrix.path), "plugin", f"cannot load {culprit} to validate the recipes ({error})".rstrip("."), "install the package that provides it, or set `plugin: false`")]
+        return [
+            Problem(
+                str(matrix.path),
+                "plugin",
+                f"cannot load {culprit} to validate the recipes ({error})".rstrip("."),
+                "install the package that provides it, or set `plugin: false`",
+            )
+        ]
     shapes: dict[str, list[tuple[Cell, dict[str, Any]]]] = {}
     values: dict[tuple[str, str, str], list[Cell]] = {}
     value_keys: dict[str, list[tuple[str, str, str]]] = {}

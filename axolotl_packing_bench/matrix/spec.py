@@ -55,15 +55,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE, NATIVE_ATTENTION
+from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
 from axolotl_packing_bench.core.text import did_you_mean
 from axolotl_packing_bench.matrix.problems import MatrixError, Problem
 from axolotl_packing_bench.matrix.yamlio import load_yaml_file
-from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE, NATIVE_ATTENTION
-from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
 
 CORE_AXES = ("model", "dataset", "strategy", "attention")
 LAUNCHERS = ("python", "accelerate", "torchrun")
-STRATEGY_ORDER = (BASELINE_STRATEGY, "random", "greedy", "bfd", "sequential", NATIVE, "related", "unrelated", "single_turn")
+STRATEGY_ORDER = (
+    BASELINE_STRATEGY,
+    "random",
+    "greedy",
+    "bfd",
+    "sequential",
+    NATIVE,
+    "related",
+    "unrelated",
+    "single_turn",
+)
 """Display order of strategies: padding (the baseline) first."""
 
 
@@ -78,7 +88,18 @@ AXIS_OWNED_KEYS = {
     "packbench_attention": "the attention axis",
 }
 
-TOP_LEVEL_KEYS = ("name", "description", "base", "overrides", "timeout", "launcher", "plugin", "axes", "paired", "exclude")
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "base",
+    "overrides",
+    "timeout",
+    "launcher",
+    "plugin",
+    "axes",
+    "paired",
+    "exclude",
+)
 SECTIONS = {"eval", "probes", "resources"}
 """Top-level sections kept for later features (evaluation, probes, cluster resources)."""
 
@@ -300,7 +321,11 @@ class _Parser:
         if section is None:
             return
         if not isinstance(section, dict):
-            self.problem("probes", "must be a mapping of probe name to its settings", "write e.g. `probes: {reliance: {max_questions: 40}}`")
+            self.problem(
+                "probes",
+                "must be a mapping of probe name to its settings",
+                "write e.g. `probes: {reliance: {max_questions: 40}}`",
+            )
             return
         for name, settings in section.items():
             for key, message, fix in settings_problems(str(name), settings):
@@ -309,7 +334,16 @@ class _Parser:
     def parse(self) -> Matrix:
         raw = load_yaml_file(self.path, shown_as=self.shown)
         if not isinstance(raw, dict):
-            raise MatrixError([Problem(self.shown, "", "must be a YAML mapping with `base:` and `axes:`", "see recipes/matrices/smoke.yaml")])
+            raise MatrixError(
+                [
+                    Problem(
+                        self.shown,
+                        "",
+                        "must be a YAML mapping with `base:` and `axes:`",
+                        "see recipes/matrices/smoke.yaml",
+                    )
+                ]
+            )
         sections: dict[str, Any] = {}
         for key in raw:
             if key in SECTIONS:
@@ -336,11 +370,17 @@ class _Parser:
                 self.problem("timeout", f"{raw['timeout']!r} is not a duration", "write seconds (600) or 90s, 15m, 2h")
         launcher = raw.get("launcher", "python")
         if launcher not in LAUNCHERS:
-            self.problem("launcher", f"{launcher!r} is not a launcher{did_you_mean(launcher, LAUNCHERS)}", f"use one of {', '.join(LAUNCHERS)}")
+            self.problem(
+                "launcher",
+                f"{launcher!r} is not a launcher{did_you_mean(launcher, LAUNCHERS)}",
+                f"use one of {', '.join(LAUNCHERS)}",
+            )
             launcher = "python"
         plugin = raw.get("plugin", True)
         if not isinstance(plugin, bool):
-            self.problem("plugin", f"must be true or false, got {plugin!r}", "write plugin: true (the default) or plugin: false")
+            self.problem(
+                "plugin", f"must be true or false, got {plugin!r}", "write plugin: true (the default) or plugin: false"
+            )
             plugin = True
         description = raw.get("description") or ""
 
@@ -397,12 +437,16 @@ class _Parser:
     def parse_axes(self, value: Any, plugin: bool) -> tuple[Axis, ...]:
         raw_axes = self.mapping(value, "axes", required=True)
         if raw_axes and "strategy" not in raw_axes:
-            self.problem("axes.strategy", "is missing", "add `strategy: [padding, greedy]` (or any registered strategies)")
+            self.problem(
+                "axes.strategy", "is missing", "add `strategy: [padding, greedy]` (or any registered strategies)"
+            )
         axes: list[Axis] = []
         for name, raw in raw_axes.items():
             key = f"axes.{name}"
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                self.problem(key, "is not a valid axis name", "use an Axolotl key or model, dataset, strategy, attention")
+                self.problem(
+                    key, "is not a valid axis name", "use an Axolotl key or model, dataset, strategy, attention"
+                )
                 continue
             if name in RUNNER_KEYS or name in AXIS_OWNED_KEYS:
                 owner = AXIS_OWNED_KEYS.get(name, "`packbench run`")
@@ -428,7 +472,9 @@ class _Parser:
                         )
             axes.append(Axis(name, tuple(values)))
         if raw_axes and "attention" not in raw_axes:
-            axes.append(Axis("attention", (AxisValue(DEFAULT_ATTENTION, DEFAULT_ATTENTION, source="default attention"),)))
+            axes.append(
+                Axis("attention", (AxisValue(DEFAULT_ATTENTION, DEFAULT_ATTENTION, source="default attention"),))
+            )
         order = {name: index for index, name in enumerate(CORE_AXES)}
         return tuple(sorted(axes, key=lambda axis: order.get(axis.name, len(CORE_AXES))))
 
@@ -469,17 +515,27 @@ class _Parser:
 
     def dataset_value(self, axis: str, index: int, item: Any) -> AxisValue | None:
         key = f"axes.dataset[{index}]"
-        value = self.entry(key, item, _DATASET_KEYS, "datasets", "a list of Axolotl dataset entries ({path, type, ...})")
+        value = self.entry(
+            key, item, _DATASET_KEYS, "datasets", "a list of Axolotl dataset entries ({path, type, ...})"
+        )
         if value is not None and (
-            not isinstance(value.value, list) or not value.value or not all(isinstance(entry, dict) for entry in value.value)
+            not isinstance(value.value, list)
+            or not value.value
+            or not all(isinstance(entry, dict) for entry in value.value)
         ):
-            self.problem(f"{key}.datasets", "must be a non-empty list of Axolotl dataset mappings", "write `datasets: [{path: ..., type: chat_template}]`")
+            self.problem(
+                f"{key}.datasets",
+                "must be a non-empty list of Axolotl dataset mappings",
+                "write `datasets: [{path: ..., type: chat_template}]`",
+            )
             return None
         return value
 
     def entry(self, key: str, item: Any, allowed: tuple[str, ...], value_key: str, what: str) -> AxisValue | None:
         if not isinstance(item, dict):
-            self.problem(key, f"must be a mapping with {', '.join(allowed)}", f"write `- {{name: ..., {value_key}: ...}}`")
+            self.problem(
+                key, f"must be a mapping with {', '.join(allowed)}", f"write `- {{name: ..., {value_key}: ...}}`"
+            )
             return None
         ok = True
         value = item.get(value_key)
@@ -488,7 +544,11 @@ class _Parser:
             item = {"name": derived[0], "size": derived[1], **item}
         for extra in item:
             if extra not in allowed:
-                self.problem(f"{key}.{extra}", f"unknown key{did_you_mean(extra, allowed)}", f"use {', '.join(allowed)}; put Axolotl keys under settings")
+                self.problem(
+                    f"{key}.{extra}",
+                    f"unknown key{did_you_mean(extra, allowed)}",
+                    f"use {', '.join(allowed)}; put Axolotl keys under settings",
+                )
                 ok = False
         name = item.get("name")
         if not isinstance(name, str) or not name or sanitize(name) != name:
@@ -506,13 +566,19 @@ class _Parser:
         size = item.get("size")
         if not ok:
             return None
-        return AxisValue(name, item[value_key], None if size is None else str(size), settings, source=f"{key.split('[')[0]}[{name}]")
+        return AxisValue(
+            name, item[value_key], None if size is None else str(size), settings, source=f"{key.split('[')[0]}[{name}]"
+        )
 
-    def parse_paired(self, value: Any, axes: Mapping[str, tuple[str, ...]]) -> tuple[tuple[PairedRule, ...], tuple[tuple[str, ...], ...]]:
+    def parse_paired(
+        self, value: Any, axes: Mapping[str, tuple[str, ...]]
+    ) -> tuple[tuple[PairedRule, ...], tuple[tuple[str, ...], ...]]:
         if value is None:
             return (), ()
         if not isinstance(value, list):
-            self.problem("paired", "must be a list of rules", "write `- when: {...}\\n  set: {...}` or `- zip: [axis, axis]`")
+            self.problem(
+                "paired", "must be a list of rules", "write `- when: {...}\\n  set: {...}` or `- zip: [axis, axis]`"
+            )
             return (), ()
         rules: list[PairedRule] = []
         zips: list[tuple[str, ...]] = []
@@ -522,14 +588,26 @@ class _Parser:
             if isinstance(rule, dict) and set(rule) == {"zip"}:
                 names = rule["zip"]
                 if not isinstance(names, list) or len(names) < 2 or not all(isinstance(name, str) for name in names):
-                    self.problem(f"{key}.zip", "must list two or more axis names", "write `zip: [learning_rate, micro_batch_size]`")
+                    self.problem(
+                        f"{key}.zip",
+                        "must list two or more axis names",
+                        "write `zip: [learning_rate, micro_batch_size]`",
+                    )
                     continue
                 unknown = [name for name in names if name not in axes]
                 if unknown:
-                    self.problem(f"{key}.zip", f"unknown axis {unknown[0]!r}{did_you_mean(unknown[0], axes)}", f"use axes of this matrix: {', '.join(axes)}")
+                    self.problem(
+                        f"{key}.zip",
+                        f"unknown axis {unknown[0]!r}{did_you_mean(unknown[0], axes)}",
+                        f"use axes of this matrix: {', '.join(axes)}",
+                    )
                     continue
                 if len({len(axes[name]) for name in names}) != 1:
-                    self.problem(f"{key}.zip", "zipped axes must have the same number of values", "give each zipped axis as many values as the others")
+                    self.problem(
+                        f"{key}.zip",
+                        "zipped axes must have the same number of values",
+                        "give each zipped axis as many values as the others",
+                    )
                     continue
                 if zipped & set(names):
                     self.problem(f"{key}.zip", "an axis is zipped twice", "put each axis in one zip rule")
@@ -538,7 +616,11 @@ class _Parser:
                 zips.append(tuple(names))
                 continue
             if not isinstance(rule, dict) or set(rule) != {"when", "set"}:
-                self.problem(key, "must have exactly `when:` and `set:` (or only `zip:`)", "write `- when: {model: name}\\n  set: {key: value}`")
+                self.problem(
+                    key,
+                    "must have exactly `when:` and `set:` (or only `zip:`)",
+                    "write `- when: {model: name}\\n  set: {key: value}`",
+                )
                 continue
             when = self.assignment(rule["when"], f"{key}.when", axes)
             settings = self.mapping(rule["set"], f"{key}.set")
@@ -547,11 +629,15 @@ class _Parser:
                 rules.append(PairedRule(when, settings, f"{key}.set"))
         return tuple(rules), tuple(zips)
 
-    def parse_exclude(self, value: Any, axes: Mapping[str, tuple[str, ...]]) -> tuple[Mapping[str, tuple[str, ...]], ...]:
+    def parse_exclude(
+        self, value: Any, axes: Mapping[str, tuple[str, ...]]
+    ) -> tuple[Mapping[str, tuple[str, ...]], ...]:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.problem("exclude", "must be a list of partial assignments", "write `- {strategy: native, attention: shared}`")
+            self.problem(
+                "exclude", "must be a list of partial assignments", "write `- {strategy: native, attention: shared}`"
+            )
             return ()
         return tuple(
             assignment
@@ -559,14 +645,20 @@ class _Parser:
             if (assignment := self.assignment(item, f"exclude[{index}]", axes)) is not None
         )
 
-    def assignment(self, value: Any, key: str, axes: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]] | None:
+    def assignment(
+        self, value: Any, key: str, axes: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, tuple[str, ...]] | None:
         if not isinstance(value, dict) or not value:
             self.problem(key, "must be a mapping of axis: value", "write `{strategy: native}`")
             return None
         result: dict[str, tuple[str, ...]] = {}
         for axis, wanted in value.items():
             if axis not in axes:
-                self.problem(f"{key}.{axis}", f"unknown axis{did_you_mean(axis, axes)}", f"use axes of this matrix: {', '.join(axes)}")
+                self.problem(
+                    f"{key}.{axis}",
+                    f"unknown axis{did_you_mean(axis, axes)}",
+                    f"use axes of this matrix: {', '.join(axes)}",
+                )
                 return None
             labels = tuple(value_label(item) for item in (wanted if isinstance(wanted, list) else [wanted]))
             for label in labels:
@@ -635,7 +727,10 @@ def compose(matrix: Matrix, chosen: Mapping[str, AxisValue]) -> tuple[dict[str, 
     attention = chosen["attention"].name
     if matrix.plugin:
         plugins = [name for name in config.get("plugins") or [] if name != PLUGIN]
-        put({"plugins": [*plugins, PLUGIN], "packbench_strategy": strategy, "packbench_attention": attention}, "axes.strategy")
+        put(
+            {"plugins": [*plugins, PLUGIN], "packbench_strategy": strategy, "packbench_attention": attention},
+            "axes.strategy",
+        )
     put({"sample_packing": strategy == NATIVE}, "axes.strategy")
     for name, value in chosen.items():
         if name not in CORE_AXES:
@@ -690,7 +785,9 @@ def expand(matrix: Matrix) -> list[Cell]:
             )
         )
     if not cells and not problems:
-        problems.append(Problem(str(matrix.path), "exclude", "every cell is excluded", "remove or narrow an exclude rule"))
+        problems.append(
+            Problem(str(matrix.path), "exclude", "every cell is excluded", "remove or narrow an exclude rule")
+        )
     if problems:
         raise MatrixError(problems[:1])
     return cells

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from axolotl_packing_bench.matrix.problems import MatrixError, Problem
 from axolotl_packing_bench.core.fileio import UnreadableFile, read_user_text
+from axolotl_packing_bench.matrix.problems import MatrixError, Problem
 
 
 class _Loader(yaml.SafeLoader):

@@ -56,9 +56,7 @@ def order_by_length_descending(lengths: np.ndarray, counts: np.ndarray) -> np.nd
 
 
 @njit(cache=True)
-def group_by_bin(
-    order: np.ndarray, bin_of: np.ndarray, num_bins: int
-) -> tuple[np.ndarray, np.ndarray]:
+def group_by_bin(order: np.ndarray, bin_of: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR bins from a per-item bin number.
 
     Args:

@@ -26,8 +26,9 @@ def row_tokens(plan: PackPlan) -> np.ndarray:
     return totals
 
 
-def batch_padded_tokens(rows: np.ndarray, micro_batch_size: int, *, multiple: int | None = AXOLOTL_PAD_MULTIPLE,
-                        seed: int | None = 0) -> int:
+def batch_padded_tokens(
+    rows: np.ndarray, micro_batch_size: int, *, multiple: int | None = AXOLOTL_PAD_MULTIPLE, seed: int | None = 0
+) -> int:
     """Tokens of all micro batches, each `micro_batch_size` rows padded to its longest (rounded up to `multiple`).
 
     `seed` None keeps the rows' order; otherwise they are shuffled with it first. The last

@@ -51,15 +51,13 @@ def as_lengths(lengths: object) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
         raise ValueError(
-            f"lengths must be integers, got dtype {array.dtype}; "
-            "cast them with np.asarray(lengths, dtype=np.int64)."
+            f"lengths must be integers, got dtype {array.dtype}; cast them with np.asarray(lengths, dtype=np.int64)."
         )
     array = array.astype(np.int64, copy=False)
     if array.min() < 0:
         index = int(np.argmin(array))
         raise ValueError(
-            f"lengths must be >= 0, but lengths[{index}] is {int(array[index])}; "
-            "fix the token counts of that sample."
+            f"lengths must be >= 0, but lengths[{index}] is {int(array[index])}; fix the token counts of that sample."
         )
     return array
 
@@ -67,29 +65,20 @@ def as_lengths(lengths: object) -> np.ndarray:
 def check_capacity(capacity: object) -> int:
     """`capacity` as an int > 0; ValueError naming the fix otherwise."""
     if isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (int, np.integer)):
-        raise ValueError(
-            f"capacity must be an int > 0 (tokens per row), got {capacity!r}; "
-            "pass e.g. capacity=4096."
-        )
+        raise ValueError(f"capacity must be an int > 0 (tokens per row), got {capacity!r}; pass e.g. capacity=4096.")
     if capacity <= 0:
-        raise ValueError(
-            f"capacity must be > 0 (tokens per row), got {capacity}; pass e.g. capacity=4096."
-        )
+        raise ValueError(f"capacity must be > 0 (tokens per row), got {capacity}; pass e.g. capacity=4096.")
     return int(capacity)
 
 
 def check_overflow(overflow: object) -> str:
     """`overflow` if it is a known policy; ValueError listing them otherwise."""
     if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(
-            f"unknown overflow policy {overflow!r}; choose one of: {', '.join(OVERFLOW_POLICIES)}."
-        )
+        raise ValueError(f"unknown overflow policy {overflow!r}; choose one of: {', '.join(OVERFLOW_POLICIES)}.")
     return str(overflow)
 
 
-def prepare_items(
-    lengths: np.ndarray, capacity: int, overflow: str, *, cut_overlong: bool = True
-) -> Items:
+def prepare_items(lengths: np.ndarray, capacity: int, overflow: str, *, cut_overlong: bool = True) -> Items:
     """Drop empty samples and apply the overflow policy, vectorized.
 
     Args:

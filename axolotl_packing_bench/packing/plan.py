@@ -156,10 +156,7 @@ def check_plan(plan: PackPlan, lengths: object) -> None:
         "sample_index, start and stop differ in length",
     )
     _expect(
-        offsets.ndim == 1
-        and offsets.shape[0] >= 1
-        and offsets[0] == 0
-        and offsets[-1] == num_segments,
+        offsets.ndim == 1 and offsets.shape[0] >= 1 and offsets[0] == 0 and offsets[-1] == num_segments,
         "bin_offsets is not CSR over the segments",
     )
     _expect(bool(np.all(np.diff(offsets) > 0)), "a bin holds no segment")

@@ -161,9 +161,7 @@ def get_strategy(name: str) -> StrategyFn:
         raise ValueError(f"unknown packing strategy {name!r}; choose one of: {valid}.") from None
 
 
-def strategy_kwargs(
-    name: str, fn: StrategyFn, options: dict, *, seed: int, sample_index: np.ndarray
-) -> dict:
+def strategy_kwargs(name: str, fn: StrategyFn, options: dict, *, seed: int, sample_index: np.ndarray) -> dict:
     """Keyword arguments for `fn`: its options, plus seed/sample_index if named.
 
     Raises:
@@ -177,15 +175,10 @@ def strategy_kwargs(
         for p, spec in list(params.items())[2:]  # after lengths, capacity
         if spec.kind in named and p not in _PASSED_IF_NAMED
     ]
-    unknown = sorted(
-        key for key in options if key in _PASSED_IF_NAMED or (not takes_any and key not in accepted)
-    )
+    unknown = sorted(key for key in options if key in _PASSED_IF_NAMED or (not takes_any and key not in accepted))
     if unknown:
         takes = ", ".join(accepted) if accepted else "no options"
-        raise TypeError(
-            f"packing strategy {name!r} got unknown option(s) {', '.join(unknown)}; "
-            f"it takes: {takes}."
-        )
+        raise TypeError(f"packing strategy {name!r} got unknown option(s) {', '.join(unknown)}; it takes: {takes}.")
     kwargs = dict(options)
     if takes_any or "seed" in params:
         kwargs["seed"] = seed

@@ -117,9 +117,7 @@ class PackingBenchArgs(BaseModel):
     )
     packbench_probe_batches: int = Field(default=2, ge=1)
     packbench_leakage_tolerance: float = Field(default=1e-4, gt=0)
-    packbench_fail_on_leakage: bool = Field(
-        default=False, description="Stop the run when isolated attention leaks."
-    )
+    packbench_fail_on_leakage: bool = Field(default=False, description="Stop the run when isolated attention leaks.")
     packbench_equivalence_check: bool = Field(
         default=False,
         description="At train start, check that the first packed batch gives the loss and gradient of the same "
@@ -187,9 +185,7 @@ class PackingBenchArgs(BaseModel):
         from axolotl_packing_bench.packing.registry import known_strategies
 
         if value is not None and value not in known_strategies():
-            raise ValueError(fatal(
-                f"unknown packbench strategy {value!r}; use one of {', '.join(known_strategies())}"
-            ))
+            raise ValueError(fatal(f"unknown packbench strategy {value!r}; use one of {', '.join(known_strategies())}"))
         return value
 
     @model_validator(mode="before")
@@ -202,46 +198,69 @@ class PackingBenchArgs(BaseModel):
         if strategy == NATIVE:
             ignored = [
                 key
-                for key in ("packbench_attention", "packbench_overflow", "packbench_eval_strategy",
-                            "packbench_keep_remainder", "packbench_max_sample_len", "packbench_loss",
-                            "packbench_group_field", "packbench_sdpa_varlen", "packbench_scale_lr")
+                for key in (
+                    "packbench_attention",
+                    "packbench_overflow",
+                    "packbench_eval_strategy",
+                    "packbench_keep_remainder",
+                    "packbench_max_sample_len",
+                    "packbench_loss",
+                    "packbench_group_field",
+                    "packbench_sdpa_varlen",
+                    "packbench_scale_lr",
+                )
                 if key in data and data[key] != cls.model_fields[key].default
             ]  # packbench_attention's default is NATIVE_ATTENTION, the only one native runs
             if ignored:
-                raise ValueError(fatal(
-                    f"packbench_strategy: native hands packing to Axolotl's sample_packing, which "
-                    f"ignores {', '.join(ignored)}; remove {'them' if len(ignored) > 1 else 'it'}"
-                ))
+                raise ValueError(
+                    fatal(
+                        f"packbench_strategy: native hands packing to Axolotl's sample_packing, which "
+                        f"ignores {', '.join(ignored)}; remove {'them' if len(ignored) > 1 else 'it'}"
+                    )
+                )
             if data.get("sample_packing") is False:
-                raise ValueError(fatal(
-                    "packbench_strategy: native needs Axolotl's sample_packing; "
-                    "remove `sample_packing: false`"
-                ))
+                raise ValueError(
+                    fatal("packbench_strategy: native needs Axolotl's sample_packing; remove `sample_packing: false`")
+                )
             return {**data, "sample_packing": True}
         if data.get("sample_packing"):
-            raise ValueError(fatal(
-                f"packbench_strategy: {strategy} builds the packed rows itself; remove "
-                "`sample_packing: true` (or use packbench_strategy: native for Axolotl's packer)"
-            ))
+            raise ValueError(
+                fatal(
+                    f"packbench_strategy: {strategy} builds the packed rows itself; remove "
+                    "`sample_packing: true` (or use packbench_strategy: native for Axolotl's packer)"
+                )
+            )
         if data.get("packbench_group_method") == "embedding" and not data.get("packbench_group_embedding_model"):
-            raise ValueError(fatal(
-                "packbench_group_method: embedding needs packbench_group_embedding_model, the path of a local "
-                "sentence-transformers model (nothing is downloaded); or use packbench_group_method: tfidf"
-            ))
+            raise ValueError(
+                fatal(
+                    "packbench_group_method: embedding needs packbench_group_embedding_model, the path of a local "
+                    "sentence-transformers model (nothing is downloaded); or use packbench_group_method: tfidf"
+                )
+            )
         if backend not in POSITION_ID_BACKENDS:
-            raise ValueError(fatal(
-                f"attention backend {backend!r} cannot run packbench rows "
-                f"({data.get('packbench_attention', DEFAULT_ATTENTION)} attention needs position-id "
-                f"packing); use attn_implementation one of {', '.join(POSITION_ID_BACKENDS)}"
-            ))
+            raise ValueError(
+                fatal(
+                    f"attention backend {backend!r} cannot run packbench rows "
+                    f"({data.get('packbench_attention', DEFAULT_ATTENTION)} attention needs position-id "
+                    f"packing); use attn_implementation one of {', '.join(POSITION_ID_BACKENDS)}"
+                )
+            )
         return data
 
     @model_validator(mode="after")
     def _resolve_derived_defaults(self) -> PackingBenchArgs:
         # `self` is Axolotl's whole config (this model merged into it), so sequence_len and seed are there
-        values = {name: getattr(self, name, None)
-                  for name in ("packbench_strategy", "packbench_eval_strategy", "packbench_seed",
-                               "packbench_max_sample_len", "seed", "sequence_len")}
+        values = {
+            name: getattr(self, name, None)
+            for name in (
+                "packbench_strategy",
+                "packbench_eval_strategy",
+                "packbench_seed",
+                "packbench_max_sample_len",
+                "seed",
+                "sequence_len",
+            )
+        }
         for name, value in derived_defaults(values).items():
             setattr(self, name, value)
         return self

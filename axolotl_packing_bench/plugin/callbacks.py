@@ -16,8 +16,8 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Sequence
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,7 +84,12 @@ def steady_state(step_times: Sequence[float], *, real_tokens_per_step: float | N
     quartiles = statistics.quantiles(kept, n=4, method="inclusive") if len(kept) > 1 else [median] * 3
     iqr = quartiles[2] - quartiles[0]
     tokens = round(real_tokens_per_step / median, 3) if real_tokens_per_step and median > 0 else None
-    return {"warmup_steps": warmup, "median_step_s": round(median, 5), "step_iqr_s": round(iqr, 5), "steady_real_tokens_per_s": tokens}
+    return {
+        "warmup_steps": warmup,
+        "median_step_s": round(median, 5),
+        "step_iqr_s": round(iqr, 5),
+        "steady_real_tokens_per_s": tokens,
+    }
 
 
 class StepTimer:

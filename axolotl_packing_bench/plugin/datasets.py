@@ -52,8 +52,19 @@ class PackedSplit:
         }
 
 
-def pack_split(dataset, *, capacity: int, strategy: str, attention: str, seed: int,
-               overflow: str, options: dict[str, Any], cfg=None, tokenizer=None, split: str = "train") -> PackedSplit:
+def pack_split(
+    dataset,
+    *,
+    capacity: int,
+    strategy: str,
+    attention: str,
+    seed: int,
+    overflow: str,
+    options: dict[str, Any],
+    cfg=None,
+    tokenizer=None,
+    split: str = "train",
+) -> PackedSplit:
     """Pack one tokenized split into rows.
 
     With `cfg`, strategies that take per-sample inputs get them (`groups=` for
@@ -74,8 +85,12 @@ def pack_split(dataset, *, capacity: int, strategy: str, attention: str, seed: i
     if groups is not None:
         from axolotl_packing_bench.plugin.relatedness import relatedness_report
 
-        relatedness = {**relatedness_report(plan, groups.labels, groups.vectors), "groups_from": groups.method,
-                       "num_groups": groups.num_groups, "group_seconds": round(group_seconds, 3)}
+        relatedness = {
+            **relatedness_report(plan, groups.labels, groups.vectors),
+            "groups_from": groups.method,
+            "num_groups": groups.num_groups,
+            "group_seconds": round(group_seconds, 3),
+        }
     return PackedSplit(rows=rows, plan=plan, samples=len(samples.lengths), seconds=seconds, relatedness=relatedness)
 
 
@@ -129,13 +144,19 @@ def load_packed_datasets(cfg) -> tuple[Any, PackedSplit, PackedSplit | None]:
     check_local_datasets(cfg)
     tokenizer = load_tokenizer(cfg)
     train_dataset, eval_dataset = tokenized_splits(tokenize_config(cfg), tokenizer)
-    common = dict(capacity=cfg.sequence_len, attention=cfg.packbench_attention, seed=cfg.packbench_seed,
-                  overflow=cfg.packbench_overflow, options=strategy_options(cfg), cfg=cfg, tokenizer=tokenizer)
+    common = dict(
+        capacity=cfg.sequence_len,
+        attention=cfg.packbench_attention,
+        seed=cfg.packbench_seed,
+        overflow=cfg.packbench_overflow,
+        options=strategy_options(cfg),
+        cfg=cfg,
+        tokenizer=tokenizer,
+    )
     train = pack_split(train_dataset, strategy=cfg.packbench_strategy, **common)
     evaluation = None
     if eval_dataset is not None and len(eval_dataset):
-        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy,
-                                split="eval", **common)
+        evaluation = pack_split(eval_dataset, strategy=cfg.packbench_eval_strategy, split="eval", **common)
 
     batch = (cfg.micro_batch_size or 1) * (cfg.gradient_accumulation_steps or 1) * max(cfg.world_size or 1, 1)
     total_steps = math.ceil(train.rows.num_rows * (cfg.num_epochs or 1) / batch)

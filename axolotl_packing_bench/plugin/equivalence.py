@@ -81,21 +81,27 @@ class EquivalenceReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checks"] = [asdict(check) for check in self.checks]
-        data.update(passed=self.passed, expected=self.expected,
-                    max_loss_rel_diff=max((c.loss_rel_diff for c in self.checks), default=None),
-                    min_grad_cosine=min((c.grad_cosine for c in self.checks), default=None))
+        data.update(
+            passed=self.passed,
+            expected=self.expected,
+            max_loss_rel_diff=max((c.loss_rel_diff for c in self.checks), default=None),
+            min_grad_cosine=min((c.grad_cosine for c in self.checks), default=None),
+        )
         return data
 
 
-def padded_batch(batch: dict[str, torch.Tensor], row_segments: Sequence[Sequence[int]],
-                 pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+def padded_batch(
+    batch: dict[str, torch.Tensor], row_segments: Sequence[Sequence[int]], pad_token_id: int = 0
+) -> dict[str, torch.Tensor]:
     """Every segment of the packed `batch` alone in its own right-padded row, with a padding mask."""
     pieces = []
     for row, lengths in enumerate(row_segments):
         start = 0
         for length in lengths:
             if length:
-                pieces.append((batch["input_ids"][row, start : start + length], batch["labels"][row, start : start + length]))
+                pieces.append(
+                    (batch["input_ids"][row, start : start + length], batch["labels"][row, start : start + length])
+                )
             start += length
     width = max(len(ids) for ids, _ in pieces)
     out = {
@@ -115,28 +121,48 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, segment_ids: torch.Tensor,
     if mode == "sample":
         return per_sample_loss(logits, labels, segment_ids)
     targets = labels[..., 1:].reshape(-1)
-    nll = torch.nn.functional.cross_entropy(logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(), targets,
-                                            ignore_index=IGNORE_INDEX, reduction="sum")
+    nll = torch.nn.functional.cross_entropy(
+        logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(), targets, ignore_index=IGNORE_INDEX, reduction="sum"
+    )
     return nll / (targets != IGNORE_INDEX).sum().clamp(min=1)
 
 
-def _loss_and_grad(model: torch.nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
-                   segment_ids: torch.Tensor, mode: str, loss_fn: Any = None) -> tuple[float, torch.Tensor]:
+def _loss_and_grad(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    segment_ids: torch.Tensor,
+    mode: str,
+    loss_fn: Any = None,
+) -> tuple[float, torch.Tensor]:
     model.zero_grad(set_to_none=True)
     if loss_fn is not None:
         loss = loss_fn(model, inputs, labels, segment_ids)
     else:
         loss = _loss(model(**inputs, use_cache=False).logits, labels, segment_ids, mode)
     loss.backward()
-    grads = [p.grad.detach().reshape(-1).double() if p.grad is not None else torch.zeros(p.numel(), dtype=torch.float64,
-             device=p.device) for p in model.parameters() if p.requires_grad]
+    grads = [
+        p.grad.detach().reshape(-1).double()
+        if p.grad is not None
+        else torch.zeros(p.numel(), dtype=torch.float64, device=p.device)
+        for p in model.parameters()
+        if p.requires_grad
+    ]
     model.zero_grad(set_to_none=True)
     return float(loss.detach()), torch.cat(grads)
 
 
-def check_equivalence(model: torch.nn.Module, batch: dict[str, torch.Tensor], row_segments: Sequence[Sequence[int]], *,
-                      attention: str, modes: Sequence[str] = MODES, pad_token_id: int = 0, own_mode: str | None = None,
-                      own_loss: Any = None) -> EquivalenceReport:
+def check_equivalence(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    row_segments: Sequence[Sequence[int]],
+    *,
+    attention: str,
+    modes: Sequence[str] = MODES,
+    pad_token_id: int = 0,
+    own_mode: str | None = None,
+    own_loss: Any = None,
+) -> EquivalenceReport:
     """Packed vs padded loss and gradient of `batch` (a collated batch of packed rows) for each loss average.
 
     `own_loss(model, inputs, labels, segment_ids)`, when given, computes the
@@ -152,14 +178,20 @@ def check_equivalence(model: torch.nn.Module, batch: dict[str, torch.Tensor], ro
     dtype = next(model.parameters()).dtype
     full = dtype == torch.float32 or dtype == torch.float64
     rtol, min_cosine = (LOSS_RTOL, MIN_COSINE) if full else (HALF_LOSS_RTOL, HALF_MIN_COSINE)
-    packed = {key: value.to(device) for key, value in batch.items()
-              if key in ("input_ids", "position_ids", "attention_mask") and torch.is_tensor(value)}
+    packed = {
+        key: value.to(device)
+        for key, value in batch.items()
+        if key in ("input_ids", "position_ids", "attention_mask") and torch.is_tensor(value)
+    }
     labels = batch["labels"].to(device)
     segments = segment_ids_for_rows([list(lengths) for lengths in row_segments], labels.shape[1]).to(device)
     padded = {key: value.to(device) for key, value in padded_batch(batch, row_segments, pad_token_id).items()}
     padded_labels = padded.pop("labels")
-    padded_segments = torch.where(padded["attention_mask"].bool(),
-                                  torch.arange(len(padded_labels), device=device)[:, None], torch.tensor(-1, device=device))
+    padded_segments = torch.where(
+        padded["attention_mask"].bool(),
+        torch.arange(len(padded_labels), device=device)[:, None],
+        torch.tensor(-1, device=device),
+    )
     was_training = model.training
     model.eval()
     checks = []
@@ -175,8 +207,15 @@ def check_equivalence(model: torch.nn.Module, batch: dict[str, torch.Tensor], ro
             checks.append(ModeCheck(mode, loss_p, loss_u, rel, cosine, rel <= rtol and cosine >= min_cosine))
     finally:
         model.train(was_training)
-    return EquivalenceReport(attention, len(row_segments), len(padded_labels), str(dtype).replace("torch.", ""),
-                             rtol, min_cosine, tuple(checks))
+    return EquivalenceReport(
+        attention,
+        len(row_segments),
+        len(padded_labels),
+        str(dtype).replace("torch.", ""),
+        rtol,
+        min_cosine,
+        tuple(checks),
+    )
 
 
 def first_packed_batch(trainer: Any) -> tuple[dict[str, torch.Tensor], list[list[int]]] | None:
@@ -193,8 +232,9 @@ def first_packed_batch(trainer: Any) -> tuple[dict[str, torch.Tensor], list[list
 def trainer_loss(trainer: Any, *, sample: bool) -> Any:
     """The trainer's own loss on a packed batch (its `compute_loss`, so the run's loss normalisation is checked)."""
 
-    def loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
-             segment_ids: torch.Tensor) -> torch.Tensor:
+    def loss(
+        model: torch.nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor, segment_ids: torch.Tensor
+    ) -> torch.Tensor:
         batch = {**inputs, "labels": labels}
         if sample:
             batch[SEGMENT_KEY] = segment_ids  # `packbench_loss: sample` pops it before the forward
@@ -215,7 +255,13 @@ def run_check(cfg: Any, trainer: Any, model: torch.nn.Module) -> dict[str, Any]:
     batch, segments = found
     tokenizer = getattr(trainer, "processing_class", None)
     pad = getattr(tokenizer, "pad_token_id", None)
-    report = check_equivalence(model, batch, segments, attention=cfg.packbench_attention, pad_token_id=pad or 0,
-                               own_mode=cfg.packbench_loss,
-                               own_loss=trainer_loss(trainer, sample=cfg.packbench_loss == "sample"))
+    report = check_equivalence(
+        model,
+        batch,
+        segments,
+        attention=cfg.packbench_attention,
+        pad_token_id=pad or 0,
+        own_mode=cfg.packbench_loss,
+        own_loss=trainer_loss(trainer, sample=cfg.packbench_loss == "sample"),
+    )
     return report.to_dict()

@@ -95,14 +95,15 @@ def compute_sample_groups(cfg, samples: TokenizedSamples, *, tokenizer: Any = No
         if tokenizer is None:
             raise ValueError("packbench_group_method: embedding needs the tokenizer to decode samples")
         vectors = relatedness.embedding_vectors(_decode_all(samples, tokenizer), cfg.packbench_group_embedding_model)
-        return relatedness.SampleGroups(relatedness.cluster(vectors, cfg.packbench_groups_k, seed=seed), vectors,
-                                        "embedding")
-    return relatedness.SampleGroups(relatedness.cluster(vectors, cfg.packbench_groups_k, seed=seed), vectors,
-                                    "tfidf")
+        return relatedness.SampleGroups(
+            relatedness.cluster(vectors, cfg.packbench_groups_k, seed=seed), vectors, "embedding"
+        )
+    return relatedness.SampleGroups(relatedness.cluster(vectors, cfg.packbench_groups_k, seed=seed), vectors, "tfidf")
 
 
-def per_sample_options(cfg, strategy: str, samples: TokenizedSamples, *, tokenizer: Any = None,
-                       split: str = "train") -> tuple[dict[str, Any], Any, float]:
+def per_sample_options(
+    cfg, strategy: str, samples: TokenizedSamples, *, tokenizer: Any = None, split: str = "train"
+) -> tuple[dict[str, Any], Any, float]:
     """Options a strategy takes per sample (`groups=`, `turns=`), the groups, and seconds spent.
 
     Groups are computed when the strategy takes them, or when
@@ -117,8 +118,12 @@ def per_sample_options(cfg, strategy: str, samples: TokenizedSamples, *, tokeniz
     n = samples.offsets.shape[0] - 1
     report_only = cfg.packbench_relatedness and strategy != BASELINE_STRATEGY and n <= RELATEDNESS_MAX_SAMPLES
     if cfg.packbench_relatedness and strategy != BASELINE_STRATEGY and n > RELATEDNESS_MAX_SAMPLES:
-        LOG.info("packbench: relatedness not measured for %d samples (> %d); strategy %s needs no groups",
-                 n, RELATEDNESS_MAX_SAMPLES, strategy)
+        LOG.info(
+            "packbench: relatedness not measured for %d samples (> %d); strategy %s needs no groups",
+            n,
+            RELATEDNESS_MAX_SAMPLES,
+            strategy,
+        )
     if GROUP_OPTION in parameters or report_only:
         groups = compute_sample_groups(cfg, samples, tokenizer=tokenizer, split=split)
         if GROUP_OPTION in parameters:
@@ -143,7 +148,11 @@ def source_rows(cfg) -> list[dict[str, Any]]:
     """The raw training rows in the order Axolotl merges them (before tokenization)."""
     from datasets import DatasetDict, IterableDatasetDict
 
-    from axolotl_packing_bench.compat.axolotl_api import datasets_with_name_generator, load_source_dataset, merge_datasets
+    from axolotl_packing_bench.compat.axolotl_api import (
+        datasets_with_name_generator,
+        load_source_dataset,
+        merge_datasets,
+    )
 
     loaded = []
     for config in datasets_with_name_generator(cfg.datasets or []):
@@ -190,8 +199,11 @@ def field_groups(cfg, field: str, samples: TokenizedSamples, tokenizer: Any) -> 
         checked = np.unique(np.linspace(0, n - 1, num=min(CHECKED_ROWS, n)).astype(np.int64))
         matches = 0
         for i in checked:
-            decoded = _squashed(tokenizer.decode(samples.input_ids[samples.offsets[i]:samples.offsets[i + 1]].tolist(),
-                                                 skip_special_tokens=True))
+            decoded = _squashed(
+                tokenizer.decode(
+                    samples.input_ids[samples.offsets[i] : samples.offsets[i + 1]].tolist(), skip_special_tokens=True
+                )
+            )
             text = relatedness.sample_text(rows[i])
             snippet = _squashed(max(text.split("\n"), key=len))[:40] if text else ""
             matches += bool(snippet) and snippet in decoded

@@ -45,13 +45,17 @@ def assistant_spans(tokenizer: Any, messages: Sequence[dict[str, str]]) -> tuple
         prompt = tokenizer.apply_chat_template(list(messages[:index]), tokenize=False, add_generation_prompt=True)
         upto = tokenizer.apply_chat_template(list(messages[: index + 1]), tokenize=False)
         if not (text.startswith(upto) and upto.startswith(prompt)):
-            raise HeldoutDataError("the tokenizer's chat template does not render a chat as a prefix of its "
-                                   "continuation; held-out loss needs a template that appends turns.")
+            raise HeldoutDataError(
+                "the tokenizer's chat template does not render a chat as a prefix of its "
+                "continuation; held-out loss needs a template that appends turns."
+            )
         spans.append((len(prompt), len(upto)))
     return text, spans
 
 
-def encode_chats(tokenizer: Any, chats: Sequence[Sequence[dict[str, str]]], *, max_tokens: int) -> list[tuple[list[int], list[int]]]:
+def encode_chats(
+    tokenizer: Any, chats: Sequence[Sequence[dict[str, str]]], *, max_tokens: int
+) -> list[tuple[list[int], list[int]]]:
     """``(input_ids, labels)`` per chat: labels are the ids on assistant replies, -100 elsewhere."""
     out = []
     for messages in chats:
@@ -67,15 +71,19 @@ def encode_chats(tokenizer: Any, chats: Sequence[Sequence[dict[str, str]]], *, m
     return out
 
 
-def load_heldout(path: str | Path, tokenizer: Any, *, max_samples: int | None, max_tokens: int) -> list[tuple[list[int], list[int]]]:
+def load_heldout(
+    path: str | Path, tokenizer: Any, *, max_samples: int | None, max_tokens: int
+) -> list[tuple[list[int], list[int]]]:
     """The held-out chats of ``path``, encoded; raises `HeldoutDataError` with one sentence."""
     from axolotl_packing_bench.constants import HELDOUT_CHATS_URI
     from axolotl_packing_bench.data.lengths import LengthsInputError, read_records, to_messages
 
     path = Path(path)
     if not path.is_file():
-        raise HeldoutDataError(f"held-out file {str(path)!r} does not exist; set packbench_heldout to a chat "
-                               f"JSONL, e.g. {HELDOUT_CHATS_URI}.")
+        raise HeldoutDataError(
+            f"held-out file {str(path)!r} does not exist; set packbench_heldout to a chat "
+            f"JSONL, e.g. {HELDOUT_CHATS_URI}."
+        )
     try:
         records = read_records(path)
         chats = [to_messages(record, f"record {i + 1} of {path.name}") for i, record in enumerate(records)]
@@ -85,8 +93,9 @@ def load_heldout(path: str | Path, tokenizer: Any, *, max_samples: int | None, m
         chats = chats[:max_samples]
     encoded = encode_chats(tokenizer, chats, max_tokens=max_tokens)
     if not encoded:
-        raise HeldoutDataError(f"held-out file {path.name} has no assistant reply to score; "
-                               "give it chats with assistant turns.")
+        raise HeldoutDataError(
+            f"held-out file {path.name} has no assistant reply to score; give it chats with assistant turns."
+        )
     return encoded
 
 
@@ -115,8 +124,12 @@ def heldout_loss(model: Any, encoded: Sequence[tuple[list[int], list[int]]], *, 
                 ids, labels, mask = _padded(chunk)
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
                 targets = labels[:, 1:].to(device)
-                loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                       ignore_index=-100, reduction="sum")
+                loss = F.cross_entropy(
+                    logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                    targets.reshape(-1),
+                    ignore_index=-100,
+                    reduction="sum",
+                )
                 total += float(loss)
                 count += int((targets != -100).sum())
     finally:
@@ -162,12 +175,16 @@ class HeldoutLossCallback(TrainerCallback):
 
         path = resolve_asset_uri(str(self.cfg.packbench_heldout))
         tokenizer = self.trainer.processing_class
-        self.encoded = load_heldout(path, tokenizer, max_samples=self.cfg.packbench_heldout_max_samples,
-                                    max_tokens=int(self.cfg.sequence_len))
+        self.encoded = load_heldout(
+            path, tokenizer, max_samples=self.cfg.packbench_heldout_max_samples, max_tokens=int(self.cfg.sequence_len)
+        )
 
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or self.encoded is None:
             return
-        figures = heldout_loss(model if model is not None else self.trainer.model, self.encoded,
-                               batch_size=self.cfg.packbench_heldout_batch_size)
+        figures = heldout_loss(
+            model if model is not None else self.trainer.model,
+            self.encoded,
+            batch_size=self.cfg.packbench_heldout_batch_size,
+        )
         self.recorder.update(heldout={"source": self.source, **figures})

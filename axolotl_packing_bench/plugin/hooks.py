@@ -21,8 +21,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.compat.axolotl_api import BasePlugin
+from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.plugin.args import NATIVE, PLUGIN_PATH, PackingBenchArgs
 
 LOG = logging.getLogger("axolotl.packbench")
@@ -70,16 +70,31 @@ class PackingBenchPlugin(BasePlugin):
         LOG.info(
             "packbench: %s packed %d samples (%d tokens) into %d rows of %d (lower bound %d, efficiency %.2f%%, "
             "%d truncated, %d split, %d dropped) in %.3fs, %s attention",
-            s["strategy"], s["samples"], s["real_tokens"], s["rows"], cfg.sequence_len, s["lower_bound"],
-            100 * s["efficiency"], s["truncated"], s["split"], s["dropped"], s["pack_seconds"],
+            s["strategy"],
+            s["samples"],
+            s["real_tokens"],
+            s["rows"],
+            cfg.sequence_len,
+            s["lower_bound"],
+            100 * s["efficiency"],
+            s["truncated"],
+            s["split"],
+            s["dropped"],
+            s["pack_seconds"],
             cfg.packbench_attention,
         )
         if s.get("relatedness"):
             r = s["relatedness"]
-            LOG.info("packbench: relatedness (%s groups from %s): %s of adjacent segments share a group "
-                     "(chance %s), within-row similarity %s (chance %s)", r["num_groups"], r["groups_from"],
-                     r["same_group_adjacent"], r["chance_same_group"], r["within_row_similarity"],
-                     r["chance_similarity"])
+            LOG.info(
+                "packbench: relatedness (%s groups from %s): %s of adjacent segments share a group "
+                "(chance %s), within-row similarity %s (chance %s)",
+                r["num_groups"],
+                r["groups_from"],
+                r["same_group_adjacent"],
+                r["chance_same_group"],
+                r["within_row_similarity"],
+                r["chance_similarity"],
+            )
         return meta
 
     def get_collator_cls_and_kwargs(self, cfg, is_eval: bool = False):
@@ -87,8 +102,7 @@ class PackingBenchPlugin(BasePlugin):
             return None
         from axolotl_packing_bench.plugin.collator import PackedRowCollator
 
-        return PackedRowCollator, {"attention": cfg.packbench_attention,
-                                   "segment_ids": cfg.packbench_loss == "sample"}
+        return PackedRowCollator, {"attention": cfg.packbench_attention, "segment_ids": cfg.packbench_loss == "sample"}
 
     def get_training_args(self, cfg) -> dict[str, Any] | None:
         from axolotl_packing_bench.compat.axolotl_api import ranks_without_cuda
@@ -119,10 +133,12 @@ class PackingBenchPlugin(BasePlugin):
             if use_segment_attention(model):
                 LOG.info("packbench: isolated rows run sdpa segment by segment (packbench_sdpa_varlen)")
         if self.recorder is not None:
-            self.recorder.update(model={
-                "path": cfg.base_model,
-                "parameters": sum(p.numel() for p in model.parameters()),
-            })
+            self.recorder.update(
+                model={
+                    "path": cfg.base_model,
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                }
+            )
 
     # -- trainer ----------------------------------------------------------------
     def post_trainer_create(self, cfg, trainer) -> None:
@@ -131,8 +147,12 @@ class PackingBenchPlugin(BasePlugin):
             from axolotl_packing_bench.plugin.datasets import native_packing_summary
 
             summary = native_packing_summary(trainer)
-            recorder.update(packing=summary, dataset=_dataset_section(
-                cfg, samples=summary and summary["samples"], real_tokens=summary and summary["real_tokens"]))
+            recorder.update(
+                packing=summary,
+                dataset=_dataset_section(
+                    cfg, samples=summary and summary["samples"], real_tokens=summary and summary["real_tokens"]
+                ),
+            )
         if cfg.packbench_loss == "sample":
             from axolotl_packing_bench.plugin.loss import install_sample_loss
 
@@ -142,7 +162,9 @@ class PackingBenchPlugin(BasePlugin):
 
             install_row_log(trainer, cfg.output_dir or ".")
         recorder.update(loss_mode=cfg.packbench_loss)
-        recorder.update(learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate})
+        recorder.update(
+            learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate}
+        )
         trainer.train = _record_failures(trainer.train, recorder)
 
     def add_callbacks_post_trainer(self, cfg, trainer) -> list:
@@ -173,8 +195,11 @@ class PackingBenchPlugin(BasePlugin):
 
 
 def _wants_segment_attention(cfg) -> bool:
-    return bool(cfg.packbench_sdpa_varlen and cfg.packbench_attention == "isolated"
-                and cfg.packbench_strategy not in (NATIVE, BASELINE_STRATEGY))
+    return bool(
+        cfg.packbench_sdpa_varlen
+        and cfg.packbench_attention == "isolated"
+        and cfg.packbench_strategy not in (NATIVE, BASELINE_STRATEGY)
+    )
 
 
 def _dataset_section(cfg, *, samples: int | None, real_tokens: int | None) -> dict[str, Any]:

@@ -8,8 +8,9 @@ attention later segments see earlier ones, so it is large by design.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -66,8 +67,11 @@ def measure_leakage(
     worst, segments, rows = 0.0, 0, 0
     try:
         for batch, row_segments in batches:
-            inputs = {k: v.to(device) for k, v in batch.items()
-                      if k != "labels" and not k.startswith("packbench_") and torch.is_tensor(v)}
+            inputs = {
+                k: v.to(device)
+                for k, v in batch.items()
+                if k != "labels" and not k.startswith("packbench_") and torch.is_tensor(v)
+            }
             in_row = model(**inputs, use_cache=False).logits.float()
             for row, lengths in enumerate(row_segments):
                 rows += 1

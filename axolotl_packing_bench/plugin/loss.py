@@ -37,7 +37,7 @@ LOSS_MODES = ("token", "sample")
 def segment_ids_for_rows(seq_lens: list[list[int]], length: int) -> torch.Tensor:
     """Per-token segment ids of a batch, unique across its rows; -1 on padding.
 
-        seq_lens [[3, 2], [4]], length 5  ->  [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]]
+    seq_lens [[3, 2], [4]], length 5  ->  [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]]
     """
     ids = torch.full((len(seq_lens), length), -1, dtype=torch.long)
     next_id = 0
@@ -78,8 +78,10 @@ def per_sample_loss(
     """
     targets, segments = _targets(labels, segment_ids.to(labels.device))
     nll = torch.nn.functional.cross_entropy(
-        logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(), targets,
-        ignore_index=IGNORE_INDEX, reduction="none",
+        logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(),
+        targets,
+        ignore_index=IGNORE_INDEX,
+        reduction="none",
     )
     trained = targets != IGNORE_INDEX
     if not bool(trained.any()):
@@ -116,7 +118,10 @@ def install_sample_loss(trainer: Any) -> None:
         pending["segment_ids"] = segment_ids
         if num_items_in_batch is None and model.training:
             # no accumulated count: this micro-batch's samples, times the steps the trainer adds up
-            steps = getattr(trainer, "current_gradient_accumulation_steps", None) or trainer.args.gradient_accumulation_steps
+            steps = (
+                getattr(trainer, "current_gradient_accumulation_steps", None)
+                or trainer.args.gradient_accumulation_steps
+            )
             num_items_in_batch = max(count_samples(inputs["labels"], segment_ids), 1) * steps
         return compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
@@ -125,8 +130,11 @@ def install_sample_loss(trainer: Any) -> None:
         return per_sample_loss(logits, labels, pending.pop("segment_ids"), num_items_in_batch)
 
     def count_accumulated_samples(batch_samples, device):
-        total = sum(count_samples(batch["labels"], batch[SEGMENT_KEY]) for batch in batch_samples
-                    if SEGMENT_KEY in batch and "labels" in batch)
+        total = sum(
+            count_samples(batch["labels"], batch[SEGMENT_KEY])
+            for batch in batch_samples
+            if SEGMENT_KEY in batch and "labels" in batch
+        )
         count = torch.tensor(total, device=device)
         args = trainer.args
         if args.average_tokens_across_devices and args.world_size > 1:

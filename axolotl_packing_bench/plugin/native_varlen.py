@@ -113,16 +113,16 @@ def _kernel_function(kernel: str) -> Callable[..., torch.Tensor]:
         from flash_attn import flash_attn_varlen_func
 
         def flash(q, k, v, cu, longest, scaling, gqa):  # flash-attn takes GQA's fewer kv heads as they are
-            return flash_attn_varlen_func(q, k, v, cu, cu, longest, longest, dropout_p=0.0,
-                                          softmax_scale=scaling, causal=True)
+            return flash_attn_varlen_func(
+                q, k, v, cu, cu, longest, longest, dropout_p=0.0, softmax_scale=scaling, causal=True
+            )
 
         return flash
     if kernel == TORCH_VARLEN:
         varlen_attn = _torch_varlen()
 
         def native(q, k, v, cu, longest, scaling, gqa):
-            return varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling, window_size=(-1, 0),
-                               enable_gqa=gqa)
+            return varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling, window_size=(-1, 0), enable_gqa=gqa)
 
         return native
     raise ValueError(f"unknown varlen kernel {kernel!r}; use {' or '.join(KERNELS)}")

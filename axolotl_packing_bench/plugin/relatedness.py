@@ -211,8 +211,13 @@ def _mean_pooled(texts: Sequence[str], path: Path, batch_size: int) -> np.ndarra
     chunks = []
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
-                              max_length=512, return_tensors="pt")
+            batch = tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=512,
+                return_tensors="pt",
+            )
             hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             chunks.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
@@ -301,7 +306,9 @@ def groups_for_rows(
     texts = [sample_text(row) for row in rows]
     if field is None:
         return compute_groups(texts, k=k, method=method, embedding_model=embedding_model, seed=seed)
-    vectors = embedding_vectors(texts, embedding_model) if method == "embedding" and embedding_model else tfidf_vectors(texts)
+    vectors = (
+        embedding_vectors(texts, embedding_model) if method == "embedding" and embedding_model else tfidf_vectors(texts)
+    )
     return SampleGroups(groups_from_field(rows, field), vectors, f"field:{field}")
 
 
@@ -395,9 +402,7 @@ def relatedness_report(plan: Any, groups: object, vectors: Any = None) -> dict[s
                 f"vectors must hold one row per sample of the plan ({plan.num_samples}), got {vectors.shape[0]} rows."
             )
         unit = _normalized_rows(vectors)[sample]
-        membership = sparse.csr_matrix(
-            (np.ones(n_seg), (row_of, np.arange(n_seg))), shape=(sizes.shape[0], n_seg)
-        )
+        membership = sparse.csr_matrix((np.ones(n_seg), (row_of, np.arange(n_seg))), shape=(sizes.shape[0], n_seg))
         row_sums = membership @ unit
         self_terms = _squared_norms(unit)
         pair_sum = float((_squared_norms(row_sums).sum() - self_terms.sum()) / 2)

@@ -83,8 +83,17 @@ def segment_sdpa_attention(
     if attention_mask is not None or position_ids is None or query.shape[2] != key.shape[2]:
         from axolotl_packing_bench.compat.transformers_api import sdpa_attention_forward
 
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, position_ids=position_ids, **kwargs)
+        return sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            position_ids=position_ids,
+            **kwargs,
+        )
     kernel = native_varlen.kernel_for(query, dropout)  # CUDA fp16/bf16: one native kernel (native_varlen)
     if kernel != native_varlen.LOOP:
         bounds = _CACHE.bounds(position_ids, query.shape[0])
@@ -92,14 +101,16 @@ def segment_sdpa_attention(
     native_varlen.dispatches[kernel] += query.shape[0]
     gqa = query.shape[1] != key.shape[1]
     rows = []
-    for spans, *tensors in zip(_CACHE.bounds(position_ids, query.shape[0]), query.unbind(0), key.unbind(0),
-                               value.unbind(0), strict=True):
+    for spans, *tensors in zip(
+        _CACHE.bounds(position_ids, query.shape[0]), query.unbind(0), key.unbind(0), value.unbind(0), strict=True
+    ):
         lengths = [end - start for start, end in spans]
         # split, not slices: a slice's backward writes its gradient into a zeroed copy of the whole row
         segments = zip(*(tensor.unsqueeze(0).split(lengths, dim=2) for tensor in tensors), strict=True)
         parts = [
-            F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True, scale=scaling,
-                                           enable_gqa=gqa).transpose(1, 2)
+            F.scaled_dot_product_attention(
+                q, k, v, dropout_p=dropout, is_causal=True, scale=scaling, enable_gqa=gqa
+            ).transpose(1, 2)
             for q, k, v in segments
         ]
         rows.append(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
@@ -145,8 +156,11 @@ def use_segment_attention(model: torch.nn.Module) -> bool:
 @contextmanager
 def plain_sdpa(model: torch.nn.Module) -> Iterator[None]:
     """Run `model` on transformers' own sdpa for a while, undoing `use_segment_attention` meanwhile."""
-    configs = {id(c): c for sub in model.modules() if (c := getattr(sub, "config", None)) is not None
-               and attn_implementation(c) == NAME}.values()
+    configs = {
+        id(c): c
+        for sub in model.modules()
+        if (c := getattr(sub, "config", None)) is not None and attn_implementation(c) == NAME
+    }.values()
     for config in configs:
         set_attn_implementation(config, "sdpa")
     try:

@@ -81,7 +81,11 @@ def report_table(report: Mapping[str, Any]) -> str:
         if isinstance(value, Mapping):
             for key in value:
                 walk(f"{prefix}/{key}" if prefix else str(key), value[key])
-        elif isinstance(value, (list, tuple)) and all(isinstance(item, (int, float)) for item in value) and len(value) <= 4:
+        elif (
+            isinstance(value, (list, tuple))
+            and all(isinstance(item, (int, float)) for item in value)
+            and len(value) <= 4
+        ):
             lines.append(f"| {prefix} | {', '.join(format(item, '.4g') for item in value)} |")
         elif isinstance(value, bool) or value is None or isinstance(value, str):
             lines.append(f"| {prefix} | {value} |")
@@ -129,8 +133,10 @@ def get_probe(name: str) -> Probe:
 
 def _type_names(expected: type | tuple[type, ...]) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
-    return " or ".join({int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(t, t.__name__)
-                       for t in types)
+    return " or ".join(
+        {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(t, t.__name__)
+        for t in types
+    )
 
 
 def _accepts(expected: type | tuple[type, ...], value: Any) -> bool:
@@ -147,21 +153,41 @@ def settings_problems(name: str, settings: Any) -> list[tuple[str, str, str]]:
     try:
         probe = get_probe(name)
     except ValueError:
-        return [(f"probes.{name}", f"unknown probe{did_you_mean(name, probe_names())}",
-                 f"use one of {', '.join(probe_names())}")]
+        return [
+            (
+                f"probes.{name}",
+                f"unknown probe{did_you_mean(name, probe_names())}",
+                f"use one of {', '.join(probe_names())}",
+            )
+        ]
     if settings is None:
         return []
     if not isinstance(settings, Mapping):
-        return [(f"probes.{name}", "must be a mapping of settings (or empty for the defaults)",
-                 f"write its settings as key: value lines ({', '.join(probe.settings)})")]
+        return [
+            (
+                f"probes.{name}",
+                "must be a mapping of settings (or empty for the defaults)",
+                f"write its settings as key: value lines ({', '.join(probe.settings)})",
+            )
+        ]
     problems = []
     for key, value in settings.items():
         if key not in probe.settings:
-            problems.append((f"probes.{name}.{key}", f"unknown setting of the {name} probe{did_you_mean(key, probe.settings)}",
-                             f"use one of {', '.join(probe.settings)}"))
+            problems.append(
+                (
+                    f"probes.{name}.{key}",
+                    f"unknown setting of the {name} probe{did_you_mean(key, probe.settings)}",
+                    f"use one of {', '.join(probe.settings)}",
+                )
+            )
         elif value is not None and not _accepts(probe.settings[key], value):
-            problems.append((f"probes.{name}.{key}", f"is {value!r}, not {_type_names(probe.settings[key])}",
-                             f"make it {_type_names(probe.settings[key])}"))
+            problems.append(
+                (
+                    f"probes.{name}.{key}",
+                    f"is {value!r}, not {_type_names(probe.settings[key])}",
+                    f"make it {_type_names(probe.settings[key])}",
+                )
+            )
     return problems
 
 

@@ -108,8 +108,10 @@ def load_questions(path: str | Path, *, max_questions: int | None = None) -> lis
     """
     path = Path(path)
     if not path.is_file():
-        raise ProbeDataError(f"probe data {str(path)!r} does not exist; pass a JSONL of held-out questions, "
-                             "e.g. the one `packbench assets` builds (packbench://heldout?seed=0).")
+        raise ProbeDataError(
+            f"probe data {str(path)!r} does not exist; pass a JSONL of held-out questions, "
+            "e.g. the one `packbench assets` builds (packbench://heldout?seed=0)."
+        )
     questions = []
     for number, row in jsonl_file_rows(path, error=ProbeDataError):
         missing = [name for name in REQUIRED_FIELDS if not isinstance(row.get(name), str) or not row[name]]
@@ -117,11 +119,18 @@ def load_questions(path: str | Path, *, max_questions: int | None = None) -> lis
             raise ProbeDataError(
                 f"{path}:{number} lacks {', '.join(missing)}; every row needs {', '.join(REQUIRED_FIELDS)}."
             )
-        questions.append(Question(
-            question=row["question"], answer=row["answer"], related_context=row["related_context"],
-            conflicting_context=row["conflicting_context"], unrelated_context=row["unrelated_context"],
-            value=row.get("value"), conflicting_value=row.get("conflicting_value"), id=row.get("id"),
-        ))
+        questions.append(
+            Question(
+                question=row["question"],
+                answer=row["answer"],
+                related_context=row["related_context"],
+                conflicting_context=row["conflicting_context"],
+                unrelated_context=row["unrelated_context"],
+                value=row.get("value"),
+                conflicting_value=row.get("conflicting_value"),
+                id=row.get("id"),
+            )
+        )
     if not questions:
         raise ProbeDataError(f"probe data {str(path)!r} has no rows; pass a JSONL of held-out questions.")
     return questions[:max_questions] if max_questions else questions
@@ -142,8 +151,10 @@ def condition_messages(
     if condition == "few_shot":
         messages: list[dict[str, str]] = []
         for j in shots:
-            messages += [{"role": "user", "content": questions[j].question},
-                         {"role": "assistant", "content": questions[j].answer}]
+            messages += [
+                {"role": "user", "content": questions[j].question},
+                {"role": "assistant", "content": questions[j].answer},
+            ]
         return [*messages, {"role": "user", "content": q.question}]
     if condition in CONTEXT_FIELDS:
         return [{"role": "user", "content": with_context(getattr(q, CONTEXT_FIELDS[condition]), q.question)}]
@@ -206,8 +217,9 @@ def measure(
         else:
             losses = [float(model.answer_loss(m, a)) for m, a in zip(prompts, answers, strict=True)]
         if generate:
-            budgets = [max_new_tokens or (model.reply_budget(a) if hasattr(model, "reply_budget") else 32)
-                       for a in answers]
+            budgets = [
+                max_new_tokens or (model.reply_budget(a) if hasattr(model, "reply_budget") else 32) for a in answers
+            ]
             if hasattr(model, "generate_many"):  # batched decoding
                 replies = model.generate_many(prompts, budgets)
             else:
@@ -372,12 +384,16 @@ class HFChatModel:
 
         path = Path(model_dir)
         if not (path / "config.json").exists():
-            raise ProbeDataError(f"model {str(model_dir)!r} is not a local model directory (no config.json); "
-                                 "pass the output_dir of a finished training run.")
+            raise ProbeDataError(
+                f"model {str(model_dir)!r} is not a local model directory (no config.json); "
+                "pass the output_dir of a finished training run."
+            )
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         if tokenizer.chat_template is None:
-            raise ProbeDataError(f"the tokenizer in {str(model_dir)!r} has no chat template; the probe asks its "
-                                 "questions through one, so save the tokenizer with its chat_template.")
+            raise ProbeDataError(
+                f"the tokenizer in {str(model_dir)!r} has no chat template; the probe asks its "
+                "questions through one, so save the tokenizer with its chat_template."
+            )
         model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
         return cls(model.to(device).eval(), tokenizer, device=device)
 
@@ -387,10 +403,8 @@ class HFChatModel:
     def encode(self, messages: Sequence[Mapping[str, str]], answer: str) -> tuple[list[int], list[int]]:
         """`(prompt ids, answer ids)` for `messages` followed by the assistant's `answer`."""
         prompt = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        full = self.tokenizer.apply_chat_template(
-            [*messages, {"role": "assistant", "content": answer}], tokenize=False
-        )
-        rest = full[len(prompt):] if full.startswith(prompt) else answer
+        full = self.tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": answer}], tokenize=False)
+        rest = full[len(prompt) :] if full.startswith(prompt) else answer
         return self._ids(prompt), self._ids(rest)
 
     def answer_loss(self, messages: Sequence[Mapping[str, str]], answer: str) -> float:
@@ -402,7 +416,7 @@ class HFChatModel:
             logits = self.model(input_ids=ids, use_cache=False).logits[0].float()
         # the token at position t is predicted by the logits at t - 1
         predicted = logits[len(prompt) - 1 : len(prompt) + len(target) - 1]
-        nll = torch.nn.functional.cross_entropy(predicted, ids[0, len(prompt):], reduction="mean")
+        nll = torch.nn.functional.cross_entropy(predicted, ids[0, len(prompt) :], reduction="mean")
         return float(nll)
 
     def answer_losses(
@@ -422,8 +436,9 @@ class HFChatModel:
                 ids[row, : len(p) + len(t)] = torch.tensor(p + t)
                 mask[row, : len(p) + len(t)] = 1
             with torch.no_grad():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    use_cache=False).logits.float()
+                logits = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
+                ).logits.float()
             for row, (p, t) in enumerate(chunk):
                 predicted = logits[row, len(p) - 1 : len(p) + len(t) - 1]
                 target = ids[row, len(p) : len(p) + len(t)].to(predicted.device)
@@ -457,7 +472,6 @@ class HFChatModel:
                 out = self.model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
         return self.tokenizer.decode(reply, skip_special_tokens=True).strip()
 
-
     def generate_many(
         self, prompts: Sequence[Sequence[Mapping[str, str]]], budgets: Sequence[int], *, batch_size: int = 16
     ) -> list[str]:
@@ -477,14 +491,18 @@ class HFChatModel:
             ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for row, prompt in enumerate(chunk):
-                ids[row, width - len(prompt):] = torch.tensor(prompt)
-                mask[row, width - len(prompt):] = 1
+                ids[row, width - len(prompt) :] = torch.tensor(prompt)
+                mask[row, width - len(prompt) :] = 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             done = torch.zeros(len(chunk), dtype=torch.bool)
             generated = torch.full((len(chunk), budget), self.pad_id, dtype=torch.long)
             with torch.no_grad():
-                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                 position_ids=positions.to(self.device), use_cache=True)
+                out = self.model(
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=positions.to(self.device),
+                    use_cache=True,
+                )
                 for step in range(budget):
                     token = out.logits[:, -1].argmax(-1).cpu()
                     done |= torch.isin(token, stops)
@@ -493,9 +511,13 @@ class HFChatModel:
                     generated[:, step] = torch.where(done, torch.full_like(token, self.pad_id), token)
                     mask = torch.cat([mask, torch.ones((len(chunk), 1), dtype=torch.long)], dim=1)
                     positions = positions[:, -1:] + 1
-                    out = self.model(input_ids=token[:, None].to(self.device), attention_mask=mask.to(self.device),
-                                     position_ids=positions.to(self.device), past_key_values=out.past_key_values,
-                                     use_cache=True)
+                    out = self.model(
+                        input_ids=token[:, None].to(self.device),
+                        attention_mask=mask.to(self.device),
+                        position_ids=positions.to(self.device),
+                        past_key_values=out.past_key_values,
+                        use_cache=True,
+                    )
             for row in range(len(chunk)):
                 tokens = [t for t in generated[row, : budgets[start + row]].tolist() if t != self.pad_id]
                 replies.append(self.tokenizer.decode(tokens, skip_special_tokens=True).strip())
@@ -555,12 +577,24 @@ def run_reliance_probe(
     if threads:
         torch.set_num_threads(threads)
     try:
-        result = probe_model(model, questions, k=k, bootstrap=bootstrap, seed=seed, generate=generate,
-                             max_new_tokens=max_new_tokens, confidence=confidence)
+        result = probe_model(
+            model,
+            questions,
+            k=k,
+            bootstrap=bootstrap,
+            seed=seed,
+            generate=generate,
+            max_new_tokens=max_new_tokens,
+            confidence=confidence,
+        )
     finally:
         torch.set_num_threads(previous_threads)
-    return {"model": str(model_dir), "data": str(data_path), **result,
-            "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "model": str(model_dir),
+        "data": str(data_path),
+        **result,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 # ---------------------------------------------------------------- reporting
@@ -587,8 +621,10 @@ def format_table(result: Mapping[str, Any]) -> str:
     conditions = result["conditions"]
     has_em = any("exact_match" in figures for figures in conditions.values())
     lines = [
-        (f"Reliance probe: {result['questions']} questions, k={result['k']}, "
-        f"{int(result['confidence'] * 100)}% paired-bootstrap CI ({result['bootstrap']} resamples)"),
+        (
+            f"Reliance probe: {result['questions']} questions, k={result['k']}, "
+            f"{int(result['confidence'] * 100)}% paired-bootstrap CI ({result['bootstrap']} resamples)"
+        ),
         "",
         "| condition | answer loss | exact match |" if has_em else "| condition | answer loss |",
         "| --- | ---: | ---: |" if has_em else "| --- | ---: |",
@@ -601,11 +637,13 @@ def format_table(result: Mapping[str, Any]) -> str:
         if has_em:
             row += f" {figures.get('exact_match', 0.0):.3f} |"
         lines.append(row)
-    lines += ["", "| effect | answer loss (nats) | exact match |" , "| --- | --- | --- |"]
+    lines += ["", "| effect | answer loss (nats) | exact match |", "| --- | --- | --- |"]
     for effect, label in EFFECT_LABELS.items():
         figures = result["effects"].get(effect)
         if figures:
-            lines.append(f"| {label} | {_interval(figures.get('answer_loss'))} | {_interval(figures.get('exact_match'))} |")
+            lines.append(
+                f"| {label} | {_interval(figures.get('answer_loss'))} | {_interval(figures.get('exact_match'))} |"
+            )
     lines += ["", "`*`: the interval excludes 0."]
     verdicts = {
         "uses": "The model uses related context (reliance interval above 0).",
@@ -615,6 +653,8 @@ def format_table(result: Mapping[str, Any]) -> str:
     if result.get("context_use") in verdicts:
         lines.append(verdicts[result["context_use"]])
     if result.get("conflict_followed") is not None:
-        lines.append(f"Under a conflicting context, {100 * result['conflict_followed']:.1f}% of replies name the "
-                     "conflicting value.")
+        lines.append(
+            f"Under a conflicting context, {100 * result['conflict_followed']:.1f}% of replies name the "
+            "conflicting value."
+        )
     return "\n".join(lines) + "\n"

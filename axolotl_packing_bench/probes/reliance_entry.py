@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.constants import RELIANCE_DATA, RELIANCE_EFFECTS
+from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.probes.registry import Probe, ProbeColumn
 
 SETTINGS: dict[str, type | tuple[type, ...]] = {
@@ -41,8 +41,19 @@ def run_on_cell(run_dir: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
     """
     settings = {"data": RELIANCE_DATA, **settings}
     out = run_dir / "reliance.json"
-    argv = [sys.executable, "-m", "axolotl_packing_bench.cli", "probe", "reliance",
-            "--model", str(run_dir / "output"), "--data", str(settings["data"]), "--json", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "axolotl_packing_bench.cli",
+        "probe",
+        "reliance",
+        "--model",
+        str(run_dir / "output"),
+        "--data",
+        str(settings["data"]),
+        "--json",
+        str(out),
+    ]
     for key in ("k", "bootstrap", "seed", "max_questions", "threads"):
         if settings.get(key) is not None:
             argv += [f"--{key.replace('_', '-')}", str(settings[key])]
@@ -75,8 +86,11 @@ def columns(results: Iterable[Any]) -> list[ProbeColumn]:
         effects = result.metric("reliance", "effects")
         if isinstance(effects, Mapping):
             measured |= {effect for effect in RELIANCE_EFFECTS if isinstance(effects.get(effect), Mapping)}
-    return [ProbeColumn(f"{effect} (Δ answer loss)", _effect_mean(effect), "+.4f", "abs", "", note=_effect_ci(effect))
-            for effect in RELIANCE_EFFECTS if effect in measured]
+    return [
+        ProbeColumn(f"{effect} (Δ answer loss)", _effect_mean(effect), "+.4f", "abs", "", note=_effect_ci(effect))
+        for effect in RELIANCE_EFFECTS
+        if effect in measured
+    ]
 
 
 def _table(report: Mapping[str, Any]) -> str:

@@ -49,7 +49,7 @@ from axolotl_packing_bench.core.environment import describe_versions
 from axolotl_packing_bench.core.intervals import difference_interval
 from axolotl_packing_bench.report.paired_steps import MIN_REPEATS, StepTest, paired_step_test
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
-from axolotl_packing_bench.results.sanity import UNREADABLE, figure, step_times, unreadable_figures
+from axolotl_packing_bench.results.sanity import figure, step_times, unreadable_figures
 from axolotl_packing_bench.results.store import RunResult, latest_per_run
 
 MINUS = "\u2212"
@@ -220,8 +220,9 @@ def _by_cell(results: Iterable[RunResult], match: str) -> dict[str, dict[int, Ru
 
 def _paddings(results: Iterable[RunResult]) -> Callable[[RunResult], RunResult | None]:
     """Each run's padding run (`results.baseline`, same matrix and repeat); a padding run is its own."""
-    find = baseline_finder(latest_per_run(results).values(), lambda result: result.axes,
-                           also=lambda result: (result.matrix, result.repeat))
+    find = baseline_finder(
+        latest_per_run(results).values(), lambda result: result.axes, also=lambda result: (result.matrix, result.repeat)
+    )
     return lambda result: result if is_baseline(result.axes) else find(result)
 
 
@@ -287,8 +288,11 @@ def _step_test(old_ok: Sequence[RunResult], new_ok: Sequence[RunResult]) -> Step
 
 
 def _loaded(runs: Mapping[int, RunResult], side: str, cell_id: str) -> list[str]:
-    return [f"{cell_id} ({side} repeat {repeat})" for repeat, run in sorted(runs.items())
-            if run.ok and run.metric("runner", "load", "loaded") is True]
+    return [
+        f"{cell_id} ({side} repeat {repeat})"
+        for repeat, run in sorted(runs.items())
+        if run.ok and run.metric("runner", "load", "loaded") is True
+    ]
 
 
 def _unreadable(runs: Sequence[RunResult], side: str) -> list[str]:
@@ -302,8 +306,13 @@ def _versions(results: Sequence[RunResult]) -> tuple[str, ...]:
     return tuple(sorted({describe_versions(result.metric("versions")) for result in results if result.ok}))
 
 
-def _compare_cell(cell_id: str, old_runs: dict[int, RunResult], new_runs: dict[int, RunResult], limits: Limits,
-                  paddings: tuple[dict, dict]) -> CellComparison:
+def _compare_cell(
+    cell_id: str,
+    old_runs: dict[int, RunResult],
+    new_runs: dict[int, RunResult],
+    limits: Limits,
+    paddings: tuple[dict, dict],
+) -> CellComparison:
     old = old_runs[max(old_runs)] if old_runs else None
     new = new_runs[max(new_runs)] if new_runs else None
     problems: list[str] = []
@@ -327,10 +336,18 @@ def _compare_cell(cell_id: str, old_runs: dict[int, RunResult], new_runs: dict[i
     steps = _step_test(old_ok, new_ok) if old_ok and new_ok else None
     if old_ok and new_ok:
         problems += _unreadable(old_ok, "baseline") + _unreadable(new_ok, "candidate")
-        paths = {"time": ("training", metric), "efficiency": ("packing", "efficiency"),
-                 "loss": ("training", "final_train_loss"), "heldout": ("heldout", "loss")}
-        checked = {"time": limits.max_slowdown, "efficiency": limits.max_efficiency_drop,
-                   "loss": limits.max_loss_increase, "heldout": limits.heldout_tolerance}
+        paths = {
+            "time": ("training", metric),
+            "efficiency": ("packing", "efficiency"),
+            "loss": ("training", "final_train_loss"),
+            "heldout": ("heldout", "loss"),
+        }
+        checked = {
+            "time": limits.max_slowdown,
+            "efficiency": limits.max_efficiency_drop,
+            "loss": limits.max_loss_increase,
+            "heldout": limits.heldout_tolerance,
+        }
         for key, path in paths.items():
             before, after = pairs[key]
             if checked[key] is None or not before.readable or after.complete:
@@ -340,40 +357,75 @@ def _compare_cell(cell_id: str, old_runs: dict[int, RunResult], new_runs: dict[i
         if equivalence[1] is None and equivalence[0] is not None:
             (warnings if limits.allow_missing else problems).append("equivalence missing in the candidate")
         if equivalence[1] is False:
-            problems.append("packing equivalence failed in the candidate (packed loss or gradient not as the attention "
-                            "promises: isolated must equal padded)")
+            problems.append(
+                "packing equivalence failed in the candidate (packed loss or gradient not as the attention "
+                "promises: isolated must equal padded)"
+            )
         if limits.max_slowdown is not None:
             label = f"steady-state time ({metric})" if metric == "median_step_s" else "train time"
             if steps is not None:
                 if steps.regressed(limits.max_slowdown):
-                    problems.append(f"{label} {_pct(steps.slowdown)} paired by step (95% lower bound "
-                                    f"{_pct(steps.low)}; limit +{limits.max_slowdown * 100:g}%)")
+                    problems.append(
+                        f"{label} {_pct(steps.slowdown)} paired by step (95% lower bound "
+                        f"{_pct(steps.low)}; limit +{limits.max_slowdown * 100:g}%)"
+                    )
             else:
                 worst = worst_slowdown(pairs["time"])
                 if worst is not None and worst > limits.max_slowdown:
                     problems.append(f"{label} {_pct(worst)} beyond the spread (limit +{limits.max_slowdown * 100:g}%)")
             worst = worst_slowdown(pairs["ratio"])
             if worst is not None and worst > limits.max_slowdown:
-                problems.append(f"time relative to padding {_pct(worst)} beyond the spread "
-                                f"(limit +{limits.max_slowdown * 100:g}%)")
+                problems.append(
+                    f"time relative to padding {_pct(worst)} beyond the spread (limit +{limits.max_slowdown * 100:g}%)"
+                )
         before, after = pairs["efficiency"]
-        if limits.max_efficiency_drop is not None and before.median is not None and after.median is not None \
-                and before.median - after.median > limits.max_efficiency_drop:
-            problems.append(f"efficiency {MINUS}{(before.median - after.median) * 100:.2f} pp "
-                            f"(limit {limits.max_efficiency_drop * 100:g} pp)")
+        if (
+            limits.max_efficiency_drop is not None
+            and before.median is not None
+            and after.median is not None
+            and before.median - after.median > limits.max_efficiency_drop
+        ):
+            problems.append(
+                f"efficiency {MINUS}{(before.median - after.median) * 100:.2f} pp "
+                f"(limit {limits.max_efficiency_drop * 100:g} pp)"
+            )
         before, after = pairs["heldout"]
-        if limits.heldout_tolerance is not None and before.median is not None and after.median is not None \
-                and after.median - before.median > limits.heldout_tolerance:
-            problems.append(f"held-out loss +{after.median - before.median:.3g} "
-                            f"(tolerance {limits.heldout_tolerance:g})")
+        if (
+            limits.heldout_tolerance is not None
+            and before.median is not None
+            and after.median is not None
+            and after.median - before.median > limits.heldout_tolerance
+        ):
+            problems.append(
+                f"held-out loss +{after.median - before.median:.3g} (tolerance {limits.heldout_tolerance:g})"
+            )
         before, after = pairs["loss"]
-        if limits.max_loss_increase is not None and before.median and after.median is not None \
-                and after.median / before.median - 1 > limits.max_loss_increase:
-            problems.append(f"last-step train loss (numerics check) {_pct(after.median / before.median - 1)} "
-                            f"(limit +{limits.max_loss_increase * 100:g}%)")
-    return CellComparison(cell_id, old, new, metric, pairs["time"], pairs["ratio"], pairs["efficiency"], pairs["loss"],
-                          pairs["heldout"], equivalence, RULE_PAIRED if steps is not None else RULE_MINMAX, steps,
-                          tuple(problems), tuple(warnings))
+        if (
+            limits.max_loss_increase is not None
+            and before.median
+            and after.median is not None
+            and after.median / before.median - 1 > limits.max_loss_increase
+        ):
+            problems.append(
+                f"last-step train loss (numerics check) {_pct(after.median / before.median - 1)} "
+                f"(limit +{limits.max_loss_increase * 100:g}%)"
+            )
+    return CellComparison(
+        cell_id,
+        old,
+        new,
+        metric,
+        pairs["time"],
+        pairs["ratio"],
+        pairs["efficiency"],
+        pairs["loss"],
+        pairs["heldout"],
+        equivalence,
+        RULE_PAIRED if steps is not None else RULE_MINMAX,
+        steps,
+        tuple(problems),
+        tuple(warnings),
+    )
 
 
 def _seed_groups(results: Iterable[RunResult]) -> dict[tuple, dict[str, float]]:
@@ -398,32 +450,49 @@ def _seed_problems(baseline: Iterable[RunResult], candidate: Iterable[RunResult]
         change = difference_interval(cand[key], base[key])
         if change.mean > 0 and change.significant:
             label = "/".join(str(value) for _, value in key[1])
-            problems.append(f"{label}: held-out loss over {change.n} seeds {change.text(4)} "
-                            "beyond the seeds' interval")
+            problems.append(f"{label}: held-out loss over {change.n} seeds {change.text(4)} beyond the seeds' interval")
     return problems
 
 
-def compare_results(baseline: Iterable[RunResult], candidate: Iterable[RunResult], limits: Limits,
-                    match: str = "cell") -> Comparison:
+def compare_results(
+    baseline: Iterable[RunResult], candidate: Iterable[RunResult], limits: Limits, match: str = "cell"
+) -> Comparison:
     """Compare every cell (matched on `match`: "cell" or "axes") over its ok repeats; pure."""
     baseline, candidate = list(baseline), list(candidate)
     base, cand = _by_cell(baseline, match), _by_cell(candidate, match)
     paddings = (_paddings(baseline), _paddings(candidate))
-    cells = tuple(_compare_cell(cell_id, base.get(cell_id, {}), cand.get(cell_id, {}), limits, paddings)
-                  for cell_id in sorted(set(base) | set(cand)))
-    loaded = [label for cell_id in sorted(set(base) | set(cand))
-              for label in (*_loaded(base.get(cell_id, {}), "baseline", cell_id),
-                            *_loaded(cand.get(cell_id, {}), "candidate", cell_id))]
+    cells = tuple(
+        _compare_cell(cell_id, base.get(cell_id, {}), cand.get(cell_id, {}), limits, paddings)
+        for cell_id in sorted(set(base) | set(cand))
+    )
+    loaded = [
+        label
+        for cell_id in sorted(set(base) | set(cand))
+        for label in (
+            *_loaded(base.get(cell_id, {}), "baseline", cell_id),
+            *_loaded(cand.get(cell_id, {}), "candidate", cell_id),
+        )
+    ]
     refusals = []
     if not any(cell.compared for cell in cells):
-        refusals.append("no cell was compared (the two files share no cell); a gate that compares nothing fails: "
-                        "check that the candidate ran the baseline's matrix (or try --match axes).")
+        refusals.append(
+            "no cell was compared (the two files share no cell); a gate that compares nothing fails: "
+            "check that the candidate ran the baseline's matrix (or try --match axes)."
+        )
     if loaded and not limits.allow_loaded:
-        refusals.append(f"{len(loaded)} run(s) were measured on a loaded machine, so their times are not "
-                        f"comparable: {', '.join(loaded)}; rerun them on an idle machine, or pass --allow-loaded "
-                        "to accept them.")
-    return Comparison(cells, limits, tuple(refusals), tuple(_seed_problems(baseline, candidate)),
-                      (_versions(baseline), _versions(candidate)), tuple(loaded))
+        refusals.append(
+            f"{len(loaded)} run(s) were measured on a loaded machine, so their times are not "
+            f"comparable: {', '.join(loaded)}; rerun them on an idle machine, or pass --allow-loaded "
+            "to accept them."
+        )
+    return Comparison(
+        cells,
+        limits,
+        tuple(refusals),
+        tuple(_seed_problems(baseline, candidate)),
+        (_versions(baseline), _versions(candidate)),
+        tuple(loaded),
+    )
 
 
 def _value(series: Series, fmt: str) -> str:
@@ -497,10 +566,13 @@ def render_comparison(comparison: Comparison) -> str:
     lines += ["", rule_text(limits)]
     few = comparison.few_repeats
     if few:
-        lines.append(f"spread unknown: {', '.join(cell.cell_id for cell in few)} "
-                     f"{'has' if len(few) == 1 else 'have'} fewer than {MIN_REPEATS} repeats on a side, so the "
-                     "run-to-run spread is not measured; rule used instead: "
-                     + "; ".join(f"{cell.cell_id}: {_fallback(cell)}" for cell in few) + ".")
+        lines.append(
+            f"spread unknown: {', '.join(cell.cell_id for cell in few)} "
+            f"{'has' if len(few) == 1 else 'have'} fewer than {MIN_REPEATS} repeats on a side, so the "
+            "run-to-run spread is not measured; rule used instead: "
+            + "; ".join(f"{cell.cell_id}: {_fallback(cell)}" for cell in few)
+            + "."
+        )
     for cell in comparison.cells:
         if cell.warnings:
             lines.append(f"warning: {cell.cell_id}: {'; '.join(cell.warnings)}")
@@ -529,9 +601,11 @@ def rule_text(limits: Limits) -> str:
     """One paragraph saying what fails, with the limits in force."""
     slowdown = "off" if limits.max_slowdown is None else f"+{limits.max_slowdown * 100:g}%"
     heldout = "off" if limits.heldout_tolerance is None else f"{limits.heldout_tolerance:g}"
-    return (f"time: the steady-state step time (median after the warm-up), else the trainer's runtime. Slowdown limit "
-            f"{slowdown}: with per-step times on every repeat a cell fails when its slowdown paired by step index "
-            "exceeds the limit and the bootstrap's 95% lower bound is above zero (interval over repeats and steps); "
-            "without them, when min(candidate) / max(baseline) − 1 exceeds it; the ratio to padding uses the latter. "
-            f"spread: (max − min) / median over ≥ {MIN_REPEATS} repeats. Held-out loss tolerance {heldout} (absolute). "
-            "The last-step train loss is a numerics check, gated only with --max-loss-increase.")
+    return (
+        f"time: the steady-state step time (median after the warm-up), else the trainer's runtime. Slowdown limit "
+        f"{slowdown}: with per-step times on every repeat a cell fails when its slowdown paired by step index "
+        "exceeds the limit and the bootstrap's 95% lower bound is above zero (interval over repeats and steps); "
+        "without them, when min(candidate) / max(baseline) − 1 exceeds it; the ratio to padding uses the latter. "
+        f"spread: (max − min) / median over ≥ {MIN_REPEATS} repeats. Held-out loss tolerance {heldout} (absolute). "
+        "The last-step train loss is a numerics check, gated only with --max-loss-increase."
+    )

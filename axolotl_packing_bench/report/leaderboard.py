@@ -31,14 +31,14 @@ from typing import Any
 
 from axolotl_packing_bench.core.environment import describe_hardware, describe_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text
-from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
-from axolotl_packing_bench.results.sanity import UNREADABLE, figure
-from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
-from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.probes.registry import ProbeColumn, probe_columns
 from axolotl_packing_bench.report.tables import Table, group_tables, load_of, number, values_by_seed
 from axolotl_packing_bench.report.verdict import quality_against, row_name, speed_against, summary_lines, verdicts
+from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
+from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
+from axolotl_packing_bench.results.sanity import UNREADABLE, figure
+from axolotl_packing_bench.results.store import RunResult, latest_per_run, read_results
 
 MINUS = "\u2212"
 
@@ -137,20 +137,36 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
         for task, entry in sorted(result.scores.items()):
             if isinstance(entry, Mapping) and "value" in entry:
                 title = f"{task} ({entry.get('metric', 'score')})"
-                columns.setdefault(title, Column(title, _task_value(task), ".3f", "abs", "high", note=_task_stderr(task)))
+                columns.setdefault(
+                    title, Column(title, _task_value(task), ".3f", "abs", "high", note=_task_stderr(task))
+                )
             else:
                 for title in _flatten("score", {task: entry}):
-                    columns.setdefault(title, Column(title, _score_getter("scores", "score", title), ".2f", "abs", "high"))
+                    columns.setdefault(
+                        title, Column(title, _score_getter("scores", "score", title), ".2f", "abs", "high")
+                    )
         same_topic = result.metric("packing", "relatedness", "same_group_adjacent")
         if same_topic is not None:
-            columns.setdefault("same-topic neighbours", Column(
-                "same-topic neighbours", lambda r: r.metric("packing", "relatedness", "same_group_adjacent"), ".2f", "abs", ""))
+            columns.setdefault(
+                "same-topic neighbours",
+                Column(
+                    "same-topic neighbours",
+                    lambda r: r.metric("packing", "relatedness", "same_group_adjacent"),
+                    ".2f",
+                    "abs",
+                    "",
+                ),
+            )
         judge = result.judge
         if isinstance(judge, Mapping) and "judged" in judge:
             if judge.get("mode") == "pairwise":
-                columns.setdefault("judge win rate", Column("judge win rate", _win_rate, ".2f", "abs", "high", note=_judge_note))
+                columns.setdefault(
+                    "judge win rate", Column("judge win rate", _win_rate, ".2f", "abs", "high", note=_judge_note)
+                )
             else:
-                columns.setdefault("judge score", Column("judge score", _judge_score, ".2f", "abs", "high", note=_judge_note))
+                columns.setdefault(
+                    "judge score", Column("judge score", _judge_score, ".2f", "abs", "high", note=_judge_note)
+                )
         elif judge:
             for title in _flatten("judge", judge):
                 columns.setdefault(title, Column(title, _score_getter("judge", "judge", title), ".2f", "abs", "high"))
@@ -160,7 +176,9 @@ def score_columns(results: Iterable[RunResult]) -> list[Column]:
 
 
 def _task_value(task: str) -> Callable[[RunResult], Any]:
-    return lambda result: (result.scores.get(task) or {}).get("value") if isinstance(result.scores.get(task), Mapping) else None
+    return lambda result: (
+        (result.scores.get(task) or {}).get("value") if isinstance(result.scores.get(task), Mapping) else None
+    )
 
 
 def _task_stderr(task: str) -> Callable[[RunResult], str]:
@@ -186,7 +204,11 @@ def _judge_note(result: RunResult) -> str:
     judge = result.judge if isinstance(result.judge, Mapping) else {}
     if "judged" not in judge:
         return ""
-    record = f"W/T/L {judge.get('win', 0)}/{judge.get('tie', 0)}/{judge.get('loss', 0)}, " if judge.get("mode") == "pairwise" else ""
+    record = (
+        f"W/T/L {judge.get('win', 0)}/{judge.get('tie', 0)}/{judge.get('loss', 0)}, "
+        if judge.get("mode") == "pairwise"
+        else ""
+    )
     return f" [{record}{judge['judged']} judged, {judge.get('invalid', 0)} invalid]"
 
 
@@ -233,8 +255,14 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
             best.append(column.show(min(numbers) if column.better == "low" else max(numbers)))
         else:
             best.append(None)
-    header = ["strategy", "attention", *(["seeds"] if seeded else []), *(column.title for column in columns), "leakage",
-              "machine"]
+    header = [
+        "strategy",
+        "attention",
+        *(["seeds"] if seeded else []),
+        *(column.title for column in columns),
+        "leakage",
+        "machine",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for runs, row_values, row_means in zip(rows, values, means, strict=True):
         first = runs[0]
@@ -254,7 +282,11 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
             elif column.note is not None:
                 text += column.note(runs[0])
             baseline = baseline_of(runs)
-            base = values[next(i for i, row in enumerate(rows) if row is baseline)][index] if baseline is not None else None
+            base = (
+                values[next(i for i, row in enumerate(rows) if row is baseline)][index]
+                if baseline is not None
+                else None
+            )
             if base:
                 difference = difference_interval(by_seed, base) if len(by_seed) > 1 or len(base) > 1 else None
                 text += column.show_delta(mean, sum(base.values()) / len(base), difference)
@@ -283,9 +315,17 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] 
     short = {"steady tokens/s": "tok/s", "train time": "time"}
     speed_title = "speed-up" + (f" ({short.get(basis := bases.pop(), basis)})" if len(bases) == 1 else "")
     with_heldout = any(values_by_seed(_HELDOUT.get, runs) for runs in rows)
-    header = ["strategy", *(["seeds"] if seeded else []), "steps", speed_title,
-              *(["held-out loss (Δ)"] if with_heldout else []), "efficiency", *(column.title for column in scores),
-              "leakage", "machine"]
+    header = [
+        "strategy",
+        *(["seeds"] if seeded else []),
+        "steps",
+        speed_title,
+        *(["held-out loss (Δ)"] if with_heldout else []),
+        "efficiency",
+        *(column.title for column in scores),
+        "leakage",
+        "machine",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for runs in rows:
         cells = [_escape(row_name(runs))]
@@ -298,19 +338,29 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] 
         if is_baseline(runs[0].axes):
             cells.append("1.00×" if bases or any(speeds.values()) else "—")
         else:
-            mixed = f" ({short.get(speed.basis, speed.basis)})" if speed is not None and not speed_title.endswith(")") else ""
+            mixed = (
+                f" ({short.get(speed.basis, speed.basis)})"
+                if speed is not None and not speed_title.endswith(")")
+                else ""
+            )
             cells.append(f"{speed.ratio:.2f}×{mixed}" if speed is not None else "—")
         heldout = values_by_seed(_HELDOUT.get, runs)
         if not with_heldout:
             pass
         elif baseline is None:
-            cells.append(_HELDOUT.show(sum(heldout.values()) / len(heldout))
-                         + _HELDOUT.show_spread(mean_interval(list(heldout.values())).half_width) if heldout else "—")
+            cells.append(
+                _HELDOUT.show(sum(heldout.values()) / len(heldout))
+                + _HELDOUT.show_spread(mean_interval(list(heldout.values())).half_width)
+                if heldout
+                else "—"
+            )
         else:
             quality = quality_against(runs, baseline)
             cells.append(quality.text(4) if quality is not None else "—")
         efficiency = values_by_seed(_EFFICIENCY.get, runs)
-        cells.append(_EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else _absent(_EFFICIENCY, runs))
+        cells.append(
+            _EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else _absent(_EFFICIENCY, runs)
+        )
         cells += [_score_cell(column, runs, baseline) for column in scores]
         cells.append(_leakage(list(runs)))
         cells.append(_machine(runs))
@@ -361,9 +411,12 @@ _DESCRIPTIVE = {"same-topic neighbours"}
 
 def _columns(table: Table) -> list[Column]:
     flat = table.runs
-    columns = [column for column in BASE_COLUMNS
-               if not column.optional or any(_number(column.get(run)) is not None or column.get(run) is UNREADABLE
-                                             for run in flat)]
+    columns = [
+        column
+        for column in BASE_COLUMNS
+        if not column.optional
+        or any(_number(column.get(run)) is not None or column.get(run) is UNREADABLE for run in flat)
+    ]
     return columns + score_columns(flat)
 
 
@@ -378,8 +431,10 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     lines = [
         "# Packing leaderboard",
         "",
-        (f"Rendered by `packbench leaderboard{' --wide' if wide else ''}` from `{source}` ({len(latest)} runs, "
-         "the latest result of each cell and repeat); do not edit by hand."),
+        (
+            f"Rendered by `packbench leaderboard{' --wide' if wide else ''}` from `{source}` ({len(latest)} runs, "
+            "the latest result of each cell and repeat); do not edit by hand."
+        ),
         *(_WIDE_LEGEND if wide else _LEGEND),
         "",
     ]

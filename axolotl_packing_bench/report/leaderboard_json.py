@@ -28,8 +28,10 @@ FIGURES: Mapping[str, tuple[str, ...]] = {
     "heldout_loss": ("heldout", "loss"),
     "last_step_train_loss": ("training", "final_train_loss"),
 }
-RULE = ("each figure: the median over the cell's ok repeats; spread: (max - min) / median over >= 3 repeats, "
-        "null below; unreadable: present but impossible (non-finite, zero or negative time, efficiency outside (0, 1]).")
+RULE = (
+    "each figure: the median over the cell's ok repeats; spread: (max - min) / median over >= 3 repeats, "
+    "null below; unreadable: present but impossible (non-finite, zero or negative time, efficiency outside (0, 1])."
+)
 
 
 def figure_summary(runs: Iterable[RunResult], path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -40,8 +42,13 @@ def figure_summary(runs: Iterable[RunResult], path: tuple[str, ...]) -> dict[str
     values = [value for value in found if isinstance(value, float)]
     median = statistics.median(values) if values else None
     spread = (max(values) - min(values)) / median if len(values) >= MIN_REPEATS and median else None
-    return {"median": median, "spread": spread, "n": len(values), "values": values,
-            "unreadable": sum(1 for value in found if value is not None and not isinstance(value, float))}
+    return {
+        "median": median,
+        "spread": spread,
+        "n": len(values),
+        "values": values,
+        "unreadable": sum(1 for value in found if value is not None and not isinstance(value, float)),
+    }
 
 
 def cell_summary(runs: list[RunResult]) -> dict[str, Any]:
@@ -106,9 +113,27 @@ def status_to_dict(matrix: str, states: list[tuple[str, str, list[RunResult]]]) 
     for cell_id, state, runs in states:
         counts[state] = counts.get(state, 0) + 1
         runs = list(latest_per_run(runs).values())
-        summary = cell_summary(runs) if runs else {"cell_id": cell_id, "figures": {}, "unreadable": {}, "loaded": False,
-                                                   "versions": None, "repeats": 0, "repeats_ok": 0}
+        summary = (
+            cell_summary(runs)
+            if runs
+            else {
+                "cell_id": cell_id,
+                "figures": {},
+                "unreadable": {},
+                "loaded": False,
+                "versions": None,
+                "repeats": 0,
+                "repeats_ok": 0,
+            }
+        )
         cells.append({**summary, "cell_id": cell_id, "state": state})
     verdict = "pass" if cells and all(cell["state"] == "ok" and not cell["unreadable"] for cell in cells) else "fail"
-    return {"schema_version": JSON_SCHEMA_VERSION, "kind": "packbench-status", "matrix": matrix, "verdict": verdict,
-            "rule": RULE, "counts": counts, "cells": cells}
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": "packbench-status",
+        "matrix": matrix,
+        "verdict": verdict,
+        "rule": RULE,
+        "counts": counts,
+        "cells": cells,
+    }

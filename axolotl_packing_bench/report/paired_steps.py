@@ -56,12 +56,25 @@ class StepTest:
         return self.significant and self.slowdown > limit
 
     def to_dict(self) -> dict[str, object]:
-        return {"slowdown": round(self.slowdown, 5), "low": round(self.low, 5), "high": round(self.high, 5),
-                "steps": self.steps, "repeats": list(self.repeats), "repeats_resampled": self.repeats_resampled}
+        return {
+            "slowdown": round(self.slowdown, 5),
+            "low": round(self.low, 5),
+            "high": round(self.high, 5),
+            "steps": self.steps,
+            "repeats": list(self.repeats),
+            "repeats_resampled": self.repeats_resampled,
+        }
 
 
-def paired_step_test(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]], *, warmup: int,
-                     rounds: int = ROUNDS, block: int = BLOCK, seed: int = SEED) -> StepTest | None:
+def paired_step_test(
+    baseline: Sequence[Sequence[float]],
+    candidate: Sequence[Sequence[float]],
+    *,
+    warmup: int,
+    rounds: int = ROUNDS,
+    block: int = BLOCK,
+    seed: int = SEED,
+) -> StepTest | None:
     """The paired slowdown of `candidate` over `baseline` (lists of per-step times, one per repeat).
 
     None when the runs cannot be paired: no repeats on a side, step counts that
@@ -94,5 +107,6 @@ def paired_step_test(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
     index = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(rounds, -1)[:, :steps]
     medians = np.median(np.take_along_axis(per_step, index, axis=1), axis=1)
     low, high = np.quantile(medians, [LOWER_QUANTILE, 1 - LOWER_QUANTILE])
-    return StepTest(float(np.expm1(estimate)), float(np.expm1(low)), float(np.expm1(high)), steps,
-                    (len(baseline), len(candidate)))
+    return StepTest(
+        float(np.expm1(estimate)), float(np.expm1(low)), float(np.expm1(high)), steps, (len(baseline), len(candidate))
+    )

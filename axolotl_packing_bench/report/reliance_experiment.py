@@ -55,14 +55,33 @@ def probe_settings(matrix: Any) -> dict[str, Any]:
 
 def train(matrix_path: Path, runs_dir: Path, results: Path, jobs: int) -> int:
     """`packbench run` on the matrix; returns its exit status."""
-    command = [sys.executable, "-c", "from axolotl_packing_bench.cli import main; main()", "run",
-               "--matrix", str(matrix_path), "--jobs", str(jobs), "--runs-dir", str(runs_dir),
-               "--results", str(results), "--leaderboard", str(results.with_suffix(".md"))]
+    command = [
+        sys.executable,
+        "-c",
+        "from axolotl_packing_bench.cli import main; main()",
+        "run",
+        "--matrix",
+        str(matrix_path),
+        "--jobs",
+        str(jobs),
+        "--runs-dir",
+        str(runs_dir),
+        "--results",
+        str(results),
+        "--leaderboard",
+        str(results.with_suffix(".md")),
+    ]
     return subprocess.call(command)
 
 
-def probe_cells(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False,
-                results: Mapping[str, Any] | None = None) -> dict[str, dict]:
+def probe_cells(
+    cells: Sequence[Any],
+    runs_dir: Path,
+    settings: Mapping[str, Any],
+    *,
+    force: bool = False,
+    results: Mapping[str, Any] | None = None,
+) -> dict[str, dict]:
     """The reliance result of each cell: the one the run recorded (the matrix's `probes:` section ran it
     after training), else one computed now and cached beside the run."""
     from axolotl_packing_bench.matrix.recipe import cell_run_dir
@@ -93,7 +112,9 @@ def probe_cells(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any
     return found
 
 
-def probe_base(cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False) -> dict | None:
+def probe_base(
+    cells: Sequence[Any], runs_dir: Path, settings: Mapping[str, Any], *, force: bool = False
+) -> dict | None:
     """The positive control: the same probe on the base model the cells fine-tune, before any fine-tuning."""
     from axolotl_packing_bench.assets import resolve_asset_uri
     from axolotl_packing_bench.probes.reliance import run_reliance_probe
@@ -123,18 +144,20 @@ def collect(cells: Sequence[Any], results: Mapping[str, Any], probes: Mapping[st
         metrics = result.metrics if result is not None else {}
         packing = metrics.get("packing") or {}
         training = metrics.get("training") or {}
-        rows.append({
-            "cell_id": cell.cell_id,
-            "axes": dict(cell.axes),
-            "status": result.status if result is not None else "not run",
-            "efficiency": packing.get("efficiency"),
-            "relatedness": packing.get("relatedness"),
-            "final_train_loss": training.get("final_train_loss"),
-            "mean_train_loss": training.get("mean_train_loss"),
-            "runtime_s": training.get("runtime_s"),
-            "heldout_loss": (metrics.get("heldout") or {}).get("loss"),
-            "reliance": probes.get(cell.cell_id),
-        })
+        rows.append(
+            {
+                "cell_id": cell.cell_id,
+                "axes": dict(cell.axes),
+                "status": result.status if result is not None else "not run",
+                "efficiency": packing.get("efficiency"),
+                "relatedness": packing.get("relatedness"),
+                "final_train_loss": training.get("final_train_loss"),
+                "mean_train_loss": training.get("mean_train_loss"),
+                "runtime_s": training.get("runtime_s"),
+                "heldout_loss": (metrics.get("heldout") or {}).get("loss"),
+                "reliance": probes.get(cell.cell_id),
+            }
+        )
     return rows
 
 
@@ -211,8 +234,10 @@ def seed_differences(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     grouped = groups_of(rows)
     strategies = sorted({s for s, _ in grouped if s != REFERENCE_STRATEGY})
     attentions = [a for a in ("isolated", "shared") if any(key[1] == a for key in grouped)]
-    lines = [f"| effect | attention | " + " | ".join(f"{s} − {REFERENCE_STRATEGY}" for s in strategies) + " |",
-             "| --- | --- |" + " ---: |" * len(strategies)]
+    lines = [
+        "| effect | attention | " + " | ".join(f"{s} − {REFERENCE_STRATEGY}" for s in strategies) + " |",
+        "| --- | --- |" + " ---: |" * len(strategies),
+    ]
     for name in EFFECTS:
         for attention in attentions:
             reference = _by_seed(grouped.get((REFERENCE_STRATEGY, attention), []), name)
@@ -223,8 +248,11 @@ def seed_differences(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             lines.append(f"| {name} | {attention} | " + " | ".join(cells) + " |")
     if len(attentions) == 2:
         all_strategies = sorted({s for s, _ in grouped})
-        lines += ["", "| effect | " + " | ".join(f"{s}: shared − isolated" for s in all_strategies) + " |",
-                  "| --- |" + " ---: |" * len(all_strategies)]
+        lines += [
+            "",
+            "| effect | " + " | ".join(f"{s}: shared − isolated" for s in all_strategies) + " |",
+            "| --- |" + " ---: |" * len(all_strategies),
+        ]
         for name in EFFECTS:
             cells = []
             for strategy in all_strategies:
@@ -251,33 +279,44 @@ def positive_control(base: Mapping[str, Any] | None) -> list[str]:
         "| reliance | distraction | unrelated | few-shot | fact use | EM none / related / conflicting | "
         "replies naming the conflicting value |",
         "| --- | --- | --- | --- | --- | --- | ---: |",
-        "| " + " | ".join(_ci((base.get("effects") or {}).get(name, {}).get("answer_loss")) for name in EFFECTS)
+        "| "
+        + " | ".join(_ci((base.get("effects") or {}).get(name, {}).get("answer_loss")) for name in EFFECTS)
         + f" | {em} | {_f(followed, 2)} |",
         "",
     ]
 
 
-def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: Mapping[str, Any],
-                    reading: str | None = None, base: Mapping[str, Any] | None = None) -> str:
+def render_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    title: str,
+    settings: Mapping[str, Any],
+    reading: str | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> str:
     probed = [row for row in rows if row.get("reliance")]
     first = probed[0]["reliance"] if probed else {}
     lines = [
         f"# {title}",
         "",
-        ("Rendered by `python -m axolotl_packing_bench.report.reliance_experiment` from "
-        f"`{title}.jsonl`. Answer-loss effects are in nats per answer token, mean over "
-        f"{first.get('questions', '?')} held-out questions with a {int(100 * first.get('confidence', 0.95))}% "
-        f"paired-bootstrap interval ({first.get('bootstrap', '?')} resamples); `*` marks an interval that "
-        "excludes 0. Positive = related context helps / a conflicting context misleads / an unrelated "
-        "context hurts / examples help / the stated value is preferred (`fact use` = loss(conflicting) - "
-        "loss(related), the two passages differing in one word). `same-group adj.` is the share of adjacent segments from one topic "
-        "(chance in brackets)."),
+        (
+            "Rendered by `python -m axolotl_packing_bench.report.reliance_experiment` from "
+            f"`{title}.jsonl`. Answer-loss effects are in nats per answer token, mean over "
+            f"{first.get('questions', '?')} held-out questions with a {int(100 * first.get('confidence', 0.95))}% "
+            f"paired-bootstrap interval ({first.get('bootstrap', '?')} resamples); `*` marks an interval that "
+            "excludes 0. Positive = related context helps / a conflicting context misleads / an unrelated "
+            "context hurts / examples help / the stated value is preferred (`fact use` = loss(conflicting) - "
+            "loss(related), the two passages differing in one word). `same-group adj.` is the share of adjacent segments from one topic "
+            "(chance in brackets)."
+        ),
         "",
         *positive_control(base),
         "## Per strategy x attention (mean over seeds; ± is the seed standard deviation)",
         "",
-        ("| strategy | attention | seeds | same-group adj. | held-out loss | train loss | reliance | distraction "
-        "| unrelated | few-shot | fact use | disregards context |"),
+        (
+            "| strategy | attention | seeds | same-group adj. | held-out loss | train loss | reliance | distraction "
+            "| unrelated | few-shot | fact use | disregards context |"
+        ),
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (strategy, attention), members in sorted(groups_of(rows).items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -291,23 +330,40 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: 
         loss = _mean([m.get("final_train_loss") for m in members])
         heldout = _mean([m.get("heldout_loss") for m in members])
         disregard = sum(1 for m in members if (m.get("reliance") or {}).get("disregards_context"))
-        lines.append(f"| {strategy} | {attention} | {len(members)} | {_f(adjacency, 2)} ({_f(chance, 2)}) | "
-                     f"{_f(heldout, 4)} | {_f(loss, 3)} | " + " | ".join(cells) + f" | {disregard} of {len(members)} |")
+        lines.append(
+            f"| {strategy} | {attention} | {len(members)} | {_f(adjacency, 2)} ({_f(chance, 2)}) | "
+            f"{_f(heldout, 4)} | {_f(loss, 3)} | " + " | ".join(cells) + f" | {disregard} of {len(members)} |"
+        )
     noise = {name: seed_noise(rows, name) for name in EFFECTS}
-    lines += ["", "Seed noise (pooled SD of each effect across seeds, same strategy and attention): "
-              + ", ".join(f"{name} {_f(value, 4)}" for name, value in noise.items()) + ".", ""]
-    lines += ["## Differences beyond seed noise", "",
-              f"Each strategy minus {REFERENCE_STRATEGY} (same attention), and shared minus isolated (same "
-              "strategy), paired by seed: mean ± half-width of the 95% Student-t interval over seeds; `*` where "
-              "it excludes 0.", "", *seed_differences(rows), ""]
+    lines += [
+        "",
+        "Seed noise (pooled SD of each effect across seeds, same strategy and attention): "
+        + ", ".join(f"{name} {_f(value, 4)}" for name, value in noise.items())
+        + ".",
+        "",
+    ]
+    lines += [
+        "## Differences beyond seed noise",
+        "",
+        f"Each strategy minus {REFERENCE_STRATEGY} (same attention), and shared minus isolated (same "
+        "strategy), paired by seed: mean ± half-width of the 95% Student-t interval over seeds; `*` where "
+        "it excludes 0.",
+        "",
+        *seed_differences(rows),
+        "",
+    ]
     lines += [
         "## Every cell",
         "",
-        ("| strategy | attention | seed | efficiency | same-group adj. | within-row sim. | train loss | "
-        "reliance | distraction | unrelated | few-shot | fact use | EM none / related / conflicting |"),
+        (
+            "| strategy | attention | seed | efficiency | same-group adj. | within-row sim. | train loss | "
+            "reliance | distraction | unrelated | few-shot | fact use | EM none / related / conflicting |"
+        ),
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |",
     ]
-    for row in sorted(rows, key=lambda r: (r["axes"]["attention"], r["axes"]["strategy"], str(r["axes"].get(SEED_AXIS)))):
+    for row in sorted(
+        rows, key=lambda r: (r["axes"]["attention"], r["axes"]["strategy"], str(r["axes"].get(SEED_AXIS)))
+    ):
         rel = row.get("relatedness") or {}
         conditions = (row.get("reliance") or {}).get("conditions") or {}
         em = " / ".join(_f((conditions.get(c) or {}).get("exact_match"), 2) for c in ("none", "related", "conflicting"))
@@ -315,7 +371,8 @@ def render_markdown(rows: Sequence[Mapping[str, Any]], *, title: str, settings: 
             f"| {row['axes']['strategy']} | {row['axes']['attention']} | {row['axes'].get(SEED_AXIS, '—')} | "
             f"{_f(row.get('efficiency'), 4)} | {_f(rel.get('same_group_adjacent'), 2)} | "
             f"{_f(rel.get('within_row_similarity'), 3)} | {_f(row.get('final_train_loss'), 3)} | "
-            + " | ".join(_ci(effect(row, name)) for name in EFFECTS) + f" | {em} |"
+            + " | ".join(_ci(effect(row, name)) for name in EFFECTS)
+            + f" | {em} |"
         )
     not_done = [row["cell_id"] for row in rows if not row.get("reliance")]
     if not_done:
@@ -340,7 +397,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> None:
     panels = [*EFFECTS, "relatedness"]
     fig, axes = plt.subplots(2, math.ceil(len(panels) / 2), figsize=(15, 8.5), squeeze=False)
     width = 0.8 / max(len(attentions), 1)
-    for ax in axes.ravel()[len(panels):]:
+    for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), panels):
         for j, attention in enumerate(attentions):
@@ -351,28 +408,52 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> None:
                     values = [(m.get("relatedness") or {}).get("same_group_adjacent") for m in members]
                     values = [v for v in values if v is not None]
                     if values:
-                        ax.bar(x, sum(values) / len(values), width, color=colors.get(attention), alpha=0.6,
-                               label=attention if i == 0 else None)
+                        ax.bar(
+                            x,
+                            sum(values) / len(values),
+                            width,
+                            color=colors.get(attention),
+                            alpha=0.6,
+                            label=attention if i == 0 else None,
+                        )
                         ax.scatter([x] * len(values), values, color="black", s=10, zorder=3)
                     continue
                 figures = [effect(m, name) for m in members if effect(m, name)]
                 if not figures:
                     continue
                 means = [f["mean"] for f in figures]
-                ax.bar(x, sum(means) / len(means), width, color=colors.get(attention), alpha=0.6,
-                       label=attention if i == 0 else None)
+                ax.bar(
+                    x,
+                    sum(means) / len(means),
+                    width,
+                    color=colors.get(attention),
+                    alpha=0.6,
+                    label=attention if i == 0 else None,
+                )
                 offsets = [x + (k - (len(figures) - 1) / 2) * width / (len(figures) + 1) for k in range(len(figures))]
-                ax.errorbar(offsets, means, yerr=[[f["mean"] - f["ci"][0] for f in figures],
-                                                  [f["ci"][1] - f["mean"] for f in figures]],
-                            fmt="o", color="black", ms=3, capsize=2, lw=0.8, zorder=3)
+                ax.errorbar(
+                    offsets,
+                    means,
+                    yerr=[[f["mean"] - f["ci"][0] for f in figures], [f["ci"][1] - f["mean"] for f in figures]],
+                    fmt="o",
+                    color="black",
+                    ms=3,
+                    capsize=2,
+                    lw=0.8,
+                    zorder=3,
+                )
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(strategies)), strategies)
-        ax.set_title("same-topic share of adjacent segments" if name == "relatedness" else EFFECT_TITLES[name],
-                     fontsize=10)
+        ax.set_title(
+            "same-topic share of adjacent segments" if name == "relatedness" else EFFECT_TITLES[name], fontsize=10
+        )
         ax.set_ylabel("share" if name == "relatedness" else "nats / answer token")
         ax.legend(fontsize=8)
-    fig.suptitle(f"{title}: context-reliance probe per packing strategy "
-                 "(bars: mean over seeds; dots: seeds with 95% paired-bootstrap CI)", fontsize=11)
+    fig.suptitle(
+        f"{title}: context-reliance probe per packing strategy "
+        "(bars: mean over seeds; dots: seeds with 95% paired-bootstrap CI)",
+        fontsize=11,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -410,14 +491,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = collect(cells, results, probes)
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{matrix.name}.jsonl").write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows),
-                                               encoding="utf-8")
+    (out / f"{matrix.name}.jsonl").write_text(
+        "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows), encoding="utf-8"
+    )
     reading = args.reading.read_text(encoding="utf-8") if args.reading else None
     (out / f"{matrix.name}.md").write_text(
-        render_markdown(rows, title=matrix.name, settings=settings, reading=reading, base=base), encoding="utf-8")
+        render_markdown(rows, title=matrix.name, settings=settings, reading=reading, base=base), encoding="utf-8"
+    )
     if base is not None:
-        (out / f"{matrix.name}-base.json").write_text(json.dumps(base, indent=2, sort_keys=True) + "\n",
-                                                       encoding="utf-8")
+        (out / f"{matrix.name}-base.json").write_text(
+            json.dumps(base, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     plot(rows, out / f"{matrix.name}.png", title=matrix.name)
     print(f"wrote {out / (matrix.name + '.md')}, {out / (matrix.name + '.png')}, {out / (matrix.name + '.jsonl')}")
     return 0

@@ -49,8 +49,11 @@ def _size(label: object) -> float:
 
 
 def _key(result) -> tuple[str, str, str]:
-    return (str(result.axes.get("model", "?")), str(result.axes.get("dataset", "?")),
-            str(result.axes.get("strategy", "?")))
+    return (
+        str(result.axes.get("model", "?")),
+        str(result.axes.get("dataset", "?")),
+        str(result.axes.get("strategy", "?")),
+    )
 
 
 def _metric(result, path: Sequence[str]) -> float | None:
@@ -70,14 +73,19 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
 
     runs = [r for r in latest_per_run(results).values() if r.ok]
     if not runs:
-        raise SweepDataError(f"{source} has no successful run; run the sweep first "
-                             "(packbench run --matrix recipes/matrices/paper-toy.yaml).")
+        raise SweepDataError(
+            f"{source} has no successful run; run the sweep first "
+            "(packbench run --matrix recipes/matrices/paper-toy.yaml)."
+        )
     if not any(_metric(r, QUALITY) is not None for r in runs):
-        raise SweepDataError(f"{source} has no held-out loss (metrics.heldout.loss); train with "
-                             "packbench_heldout set, as recipes/matrices/paper-toy.yaml does.")
+        raise SweepDataError(
+            f"{source} has no held-out loss (metrics.heldout.loss); train with "
+            "packbench_heldout set, as recipes/matrices/paper-toy.yaml does."
+        )
     if not any(_metric(r, TIME) is not None for r in runs):
-        raise SweepDataError(f"{source} has no training time (metrics.training.runtime_s); record the runs "
-                             "with the packbench plugin.")
+        raise SweepDataError(
+            f"{source} has no training time (metrics.training.runtime_s); record the runs with the packbench plugin."
+        )
     grouped: dict[tuple[str, str, str], dict[str, object]] = {}
     sizes: dict[str, float] = {}
     for run in runs:
@@ -85,8 +93,10 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
         sizes[str(run.axes.get("dataset", "?"))] = _size(run.labels.get("dataset_size"))
     baseline_of = baseline_finder(runs, lambda run: run.axes, over_seeds=True)
     if not any(is_baseline(run.axes) for run in runs):
-        raise SweepDataError(f"{source} has no {BASELINE_STRATEGY} run; the sweep compares every strategy "
-                             f"with {BASELINE_STRATEGY}, so add it to the strategy axis.")
+        raise SweepDataError(
+            f"{source} has no {BASELINE_STRATEGY} run; the sweep compares every strategy "
+            f"with {BASELINE_STRATEGY}, so add it to the strategy axis."
+        )
     points = []
     for (model, dataset, strategy), by_seed in grouped.items():
         padding = baseline_of(next(iter(by_seed.values())))
@@ -100,8 +110,11 @@ def sweep_series(results: Iterable, *, source: str = "the results file") -> list
             pairs = [(next(iter(by_seed.values())), next(iter(baseline.values())))]
         ratios = [t / b for run, base in pairs if (t := _metric(run, TIME)) is not None and (b := _metric(base, TIME))]
         size_label = next(iter(by_seed.values())).labels.get("model_size")
-        points.append(Point(model, strategy, dataset, sizes[dataset], quality,
-                            mean_interval(ratios) if ratios else None, size_label))
+        points.append(
+            Point(
+                model, strategy, dataset, sizes[dataset], quality, mean_interval(ratios) if ratios else None, size_label
+            )
+        )
     return sorted(points, key=lambda p: (_size_of_model(runs, p.model), p.model, p.strategy, p.dataset_size))
 
 
@@ -117,15 +130,23 @@ def _size_of_model(runs: Sequence, model: str) -> float:
 
 def series_table(points: Sequence[Point]) -> str:
     """The plotted numbers as markdown, one row per point (what the figures show, readable in review)."""
-    lines = ["| model | strategy | dataset | Δ held-out loss vs padding (95% CI) | time / padding (95% CI) |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| model | strategy | dataset | Δ held-out loss vs padding (95% CI) | time / padding (95% CI) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
 
     def show(estimate: Estimate | None, digits: int) -> str:
         return "—" if estimate is None else estimate.text(digits)
 
     for p in points:
-        ratio = "—" if p.time_ratio is None else (
-            f"{p.time_ratio.mean:.2f}" + ("" if p.time_ratio.half_width is None else f" ±{p.time_ratio.half_width:.2f}"))
+        ratio = (
+            "—"
+            if p.time_ratio is None
+            else (
+                f"{p.time_ratio.mean:.2f}"
+                + ("" if p.time_ratio.half_width is None else f" ±{p.time_ratio.half_width:.2f}")
+            )
+        )
         lines.append(f"| {p.model} | {p.strategy} | {p.dataset} | {show(p.quality, 4)} | {ratio} |")
     return "\n".join(lines) + "\n"
 
@@ -175,11 +196,14 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
     out.mkdir(parents=True, exist_ok=True)
     models = list(dict.fromkeys(p.model for p in points))
     strategies = list(dict.fromkeys(p.strategy for p in points))
-    rows = [("quality", "held-out loss minus padding's", "Δ held-out loss (nats / token); < 0 is better", 0.0),
-            ("time_ratio", "training time / padding's", "time / padding's time", 1.0)]
+    rows = [
+        ("quality", "held-out loss minus padding's", "Δ held-out loss (nats / token); < 0 is better", 0.0),
+        ("time_ratio", "training time / padding's", "time / padding's time", 1.0),
+    ]
     rows = [row for row in rows if any(getattr(p, row[0]) is not None for p in points)]  # no empty panels
-    fig, axes = plt.subplots(len(rows), len(models), figsize=(5.2 * len(models), 3.9 * len(rows) + 0.5),
-                             sharey="row", squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(models), figsize=(5.2 * len(models), 3.9 * len(rows) + 0.5), sharey="row", squeeze=False
+    )
     sizes = sorted({p.dataset_size for p in points})
     for column, model in enumerate(models):
         mine = [p for p in points if p.model == model]
@@ -190,10 +214,17 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
                 if not drawn:
                     continue
                 offset = 1 + 0.035 * (index - (len(strategies) - 1) / 2)  # log x: a constant nudge per strategy
-                ax.errorbar([p.dataset_size * offset for p in drawn], [getattr(p, attribute).mean for p in drawn],
-                            yerr=[getattr(p, attribute).half_width or 0.0 for p in drawn],
-                            marker=MARKERS[index % len(MARKERS)], markersize=5, capsize=3, lw=1.3,
-                            color=f"C{index}", label=strategy)
+                ax.errorbar(
+                    [p.dataset_size * offset for p in drawn],
+                    [getattr(p, attribute).mean for p in drawn],
+                    yerr=[getattr(p, attribute).half_width or 0.0 for p in drawn],
+                    marker=MARKERS[index % len(MARKERS)],
+                    markersize=5,
+                    capsize=3,
+                    lw=1.3,
+                    color=f"C{index}",
+                    label=strategy,
+                )
             ax.axhline(reference, color="grey", lw=0.9)
             ax.set_title(f"{_model_label(mine)}\n{title}", fontsize=9.5)
             notes = [f"{later} = {earlier} within {COINCIDE:g}" for later, earlier in coinciding(mine, attribute)]

@@ -55,8 +55,9 @@ def load_of(result: RunResult) -> bool | None:
 
 
 def _group_key(result: RunResult) -> tuple:
-    extras = tuple((name, label) for name, label in sorted(result.axes.items())
-                   if name not in CORE_AXES and name != SEED_AXIS)
+    extras = tuple(
+        (name, label) for name, label in sorted(result.axes.items()) if name not in CORE_AXES and name != SEED_AXIS
+    )
     return (
         result.matrix,
         size_value(result.labels.get("dataset_size")),
@@ -116,7 +117,9 @@ def group_tables(results: Iterable[RunResult]) -> list[Table]:
         runs = sorted(groups[key], key=lambda r: (_row_key(r), seed_of(r), r.cell_id))
         rows = tuple(tuple(row) for _, row in itertools.groupby(runs, key=_row_key))
         first = rows[0][0]
-        title = (f"{dataset_title(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × "
-                 f"{model_title(first.axes.get('model', '?'), first.labels.get('model_size'))}")
+        title = (
+            f"{dataset_title(first.axes.get('dataset', '?'), first.labels.get('dataset_size'))} × "
+            f"{model_title(first.axes.get('model', '?'), first.labels.get('model_size'))}"
+        )
         tables.append(Table(matrix=key[0], title=title, extras=key[5], rows=rows))
     return tables

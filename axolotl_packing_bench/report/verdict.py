@@ -116,8 +116,11 @@ def timings_text(runs: Sequence[RunResult]) -> str:
         more = len(loaded) - len(shown)
         names = ", ".join(_run_name(run) for run in shown) + (f" and {more} more" if more else "")
         return f"timings loaded ⚠ ({len(loaded)} of {len(runs)} runs: {names}; not comparable)"
-    return (f"timings loaded ⚠ ({len(loaded)} of {len(runs)} runs, all but "
-            + ", ".join(_run_name(run) for run in idle) + "; not comparable)")
+    return (
+        f"timings loaded ⚠ ({len(loaded)} of {len(runs)} runs, all but "
+        + ", ".join(_run_name(run) for run in idle)
+        + "; not comparable)"
+    )
 
 
 def _run_name(run: RunResult) -> str:
@@ -152,8 +155,9 @@ def verdict(table: Table) -> Verdict:
     baseline = table.baseline
     others = [(row, base) for row in table.rows if (base := table.baseline_of(row)) is not None]
     if baseline is None:
-        return Verdict(table.name, f"no padding row, nothing to compare against — {timings}",
-                       "undecided: no padding row", loaded)
+        return Verdict(
+            table.name, f"no padding row, nothing to compare against — {timings}", "undecided: no padding row", loaded
+        )
     if not others:
         return Verdict(table.name, f"only padding ran — {timings}", "undecided: only padding ran", loaded)
     judged = [(row, speed_against(row, base), quality_against(row, base)) for row, base in others]
@@ -174,8 +178,10 @@ def _choice(timed: list[tuple[Sequence[RunResult], Speed, Estimate | None]], loa
         if quality is None:
             return f"undecided: {row_name(row)} is {speed.text()}, but its held-out loss is not measured{caveat}"
         if quality.half_width is None:
-            return (f"undecided: {row_name(row)} is {speed.text()}, held-out loss {quality.mean:+.3f} over one seed "
-                    f"has no interval (add a seed axis){caveat}")
+            return (
+                f"undecided: {row_name(row)} is {speed.text()}, held-out loss {quality.mean:+.3f} over one seed "
+                f"has no interval (add a seed axis){caveat}"
+            )
         if not (quality.significant and quality.mean > 0):
             return f"{row_name(row)}: {speed.text()}, {quality_text(quality)}{caveat}"
     return "none: every faster strategy has a worse held-out loss beyond noise" + caveat
@@ -189,8 +195,13 @@ def summary_lines(found: Sequence[Verdict]) -> list[str]:
     """The board's summary section: per table, the fastest strategy that costs no quality beyond noise."""
     if not found:
         return []
-    lines = ["## Verdict", "", "Fastest strategy per table whose held-out loss is not worse than padding's beyond noise",
-             "(95% interval over seeds, `*`: the interval excludes zero):", ""]
+    lines = [
+        "## Verdict",
+        "",
+        "Fastest strategy per table whose held-out loss is not worse than padding's beyond noise",
+        "(95% interval over seeds, `*`: the interval excludes zero):",
+        "",
+    ]
     lines += [f"- **{entry.table}**: {entry.choice}" for entry in found]
     return lines + [""]
 

@@ -35,16 +35,22 @@ def _head(path: Path, what: str, flag: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise WrongKindOfFile(f"{path} cannot be checked before writing ({error.strerror}); pass another {flag}.") from None
+        raise WrongKindOfFile(
+            f"{path} cannot be checked before writing ({error.strerror}); pass another {flag}."
+        ) from None
     if stat.S_ISDIR(info.st_mode):
         raise WrongKindOfFile(f"{path} is a directory, not a {what}; pass a file path to {flag}.")
     if not stat.S_ISREG(info.st_mode):
-        raise WrongKindOfFile(f"{path} is not a regular file (a FIFO, socket or device), not a {what}; pass a file path to {flag}.")
+        raise WrongKindOfFile(
+            f"{path} is not a regular file (a FIFO, socket or device), not a {what}; pass a file path to {flag}."
+        )
     try:
         with open(path, "rb") as handle:
             return handle.read(HEAD_BYTES)
     except OSError as error:
-        raise WrongKindOfFile(f"{path} cannot be read ({error.strerror}); check its permissions or pass another {flag}.") from None
+        raise WrongKindOfFile(
+            f"{path} cannot be read ({error.strerror}); check its permissions or pass another {flag}."
+        ) from None
 
 
 def looks_like_board(head: bytes) -> bool:

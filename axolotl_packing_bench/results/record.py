@@ -18,11 +18,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.constants import DEFAULT_ATTENTION, METRICS_FILE, PLUGIN_PATH
+from axolotl_packing_bench.matrix.labels import dataset_labels, model_labels
 from axolotl_packing_bench.matrix.recipe import run_metrics_name
 from axolotl_packing_bench.matrix.spec import make_cell_id, sanitize
 from axolotl_packing_bench.results.store import RunResult, now_iso
-from axolotl_packing_bench.constants import DEFAULT_ATTENTION, METRICS_FILE, PLUGIN_PATH
-from axolotl_packing_bench.matrix.labels import dataset_labels, model_labels
 
 HAND_MATRIX = "hand"
 
@@ -42,8 +42,7 @@ def find_metrics(run_dir: str | Path) -> Path:
         if path.is_file():
             return path
     raise RecordError(
-        f"{root} has no {next(iter(names))}; train with `plugins: [{PLUGIN_PATH}]` "
-        "and pass the run's output_dir"
+        f"{root} has no {next(iter(names))}; train with `plugins: [{PLUGIN_PATH}]` and pass the run's output_dir"
     )
 
 
@@ -85,13 +84,18 @@ def result_from_metrics(
     else:
         derived_dataset = embedded_dataset[0]
     axes = {
-        "model": sanitize(model) if model else (embedded_model[0] if embedded_model else _name(model_info.get("path"), "model")),
+        "model": sanitize(model)
+        if model
+        else (embedded_model[0] if embedded_model else _name(model_info.get("path"), "model")),
         "dataset": sanitize(dataset) if dataset else derived_dataset,
         "strategy": str(metrics.get("strategy") or "unknown"),
         "attention": str(metrics.get("attention") or DEFAULT_ATTENTION),
     }
     status = "ok" if metrics.get("status", "ok") == "ok" else "failed"
-    run_id = metrics.get("run_id") or hashlib.sha256(json.dumps(metrics, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    run_id = (
+        metrics.get("run_id")
+        or hashlib.sha256(json.dumps(metrics, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    )
     return RunResult(
         run_id=str(run_id),
         cell_id=make_cell_id(axes),
@@ -101,7 +105,8 @@ def result_from_metrics(
         axes=axes,
         labels={
             "model_size": model_size or (embedded_model[1] if embedded_model else _human(model_info.get("parameters"))),
-            "dataset_size": dataset_size or (embedded_dataset[1] if embedded_dataset else _human(dataset_info.get("samples"))),
+            "dataset_size": dataset_size
+            or (embedded_dataset[1] if embedded_dataset else _human(dataset_info.get("samples"))),
         },
         metrics=metrics,
         recorded_at=now_iso(),

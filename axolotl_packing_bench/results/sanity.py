@@ -18,8 +18,12 @@ from typing import Any
 TIMES = (("training", "runtime_s"), ("training", "median_step_s"), ("runner", "wall_s"))
 RATES = (("training", "samples_per_s"), ("training", "real_tokens_per_s"), ("training", "steady_real_tokens_per_s"))
 EFFICIENCIES = (("packing", "efficiency"),)
-LOSSES = (("training", "final_train_loss"), ("training", "mean_train_loss"), ("training", "eval_loss"),
-          ("heldout", "loss"))
+LOSSES = (
+    ("training", "final_train_loss"),
+    ("training", "mean_train_loss"),
+    ("training", "eval_loss"),
+    ("heldout", "loss"),
+)
 STEP_TIMES = ("training", "step_times_s")
 
 _KINDS: dict[tuple[str, ...], str] = {

@@ -34,6 +34,7 @@ SCHEMA_VERSION = 1
 K = TypeVar("K", bound=Hashable)
 STATUSES = ("ok", "failed", "timeout")
 
+
 class ResultsError(ValueError):
     """A results line that cannot be read (bad JSON, wrong schema version...)."""
 
@@ -180,7 +181,9 @@ class RunResult:
             judge=mapping("judge"),
             recorded_at=str(data.get("recorded_at") or ""),
             log=data.get("log"),
-            repeat=data["repeat"] if isinstance(data.get("repeat"), int) and not isinstance(data.get("repeat"), bool) else 0,
+            repeat=data["repeat"]
+            if isinstance(data.get("repeat"), int) and not isinstance(data.get("repeat"), bool)
+            else 0,
             schema_version=version,
         )
 

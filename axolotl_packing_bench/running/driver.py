@@ -20,10 +20,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from axolotl_packing_bench.results.store import RunResult
-from axolotl_packing_bench.running.runner import CellPlan, Progress, RunSummary, record_result
 from axolotl_packing_bench.core.text import one_sentence
+from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.backends.backend import Backend, FollowUp
+from axolotl_packing_bench.running.runner import CellPlan, Progress, RunSummary, record_result
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ def drive(
                 try:
                     backend.submit(plan)
                 except Exception as error:  # noqa: BLE001 - a bug in one cell must not stop the others
-                    result = RunResult.failed(plan.cell, one_sentence(f"packbench could not run the cell: {error!r}"), repeat=plan.repeat)
+                    result = RunResult.failed(
+                        plan.cell, one_sentence(f"packbench could not run the cell: {error!r}"), repeat=plan.repeat
+                    )
                     record(result)
                     finish(plan, result)
             outcomes = backend.poll(poll_s if in_flight else 0.0)
@@ -89,7 +91,9 @@ def drive(
                     handed_off += 1
                     in_flight.pop(plan.run_dir, None)
                     continue
-                if result is None or (stop.is_set() and not result.ok):  # stopped (or killed by the stop): record nothing
+                if result is None or (
+                    stop.is_set() and not result.ok
+                ):  # stopped (or killed by the stop): record nothing
                     in_flight.pop(plan.run_dir, None)
                     continue
                 record(result)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from axolotl_packing_bench.matrix.spec import Matrix
+from axolotl_packing_bench.probes.registry import run_probe
 from axolotl_packing_bench.results.baseline import baseline_finder
 from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.runner import CellPlan
-from axolotl_packing_bench.probes.registry import run_probe
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,10 @@ class MatrixFollowUp:
             from axolotl_packing_bench.eval.store import attach_evaluation
 
             outcome = run_eval_section(
-                plan.run_dir / "output", self.eval_spec, baseline_run_dir=self.padding_run_dir(plan), base_dir=self.base_dir
+                plan.run_dir / "output",
+                self.eval_spec,
+                baseline_run_dir=self.padding_run_dir(plan),
+                base_dir=self.base_dir,
             )
             result = attach_evaluation(result, outcome)
         return result

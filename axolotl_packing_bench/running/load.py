@@ -112,7 +112,9 @@ def read(own: OwnCpu, running_groups: Iterable[int]) -> Reading:
     return Reading(load_1m(), machine_busy_s(), own.total(running_groups))
 
 
-def summarize(start: Reading, end: Reading, *, wall_s: float, cells_beside: int, threads_per_cell: int) -> dict[str, Any]:
+def summarize(
+    start: Reading, end: Reading, *, wall_s: float, cells_beside: int, threads_per_cell: int
+) -> dict[str, Any]:
     """The `runner.load` section of a cell's result (see the module docstring for `loaded`)."""
     n = cores()
     own_threads = min(n, (cells_beside + 1) * threads_per_cell)

@@ -36,13 +36,13 @@ from typing import Any, TextIO
 from axolotl_packing_bench.compat.axolotl_api import train_command as axolotl_train_command
 from axolotl_packing_bench.core.environment import collect_hardware, collect_versions
 from axolotl_packing_bench.core.fileio import atomic_write_text, read_tail, try_lock
-from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
-from axolotl_packing_bench.report import publish
-from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.core.procguard import guard_argv
-from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
-from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
+from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
 from axolotl_packing_bench.core.text import one_sentence, shown_path
+from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
+from axolotl_packing_bench.matrix.spec import Cell
+from axolotl_packing_bench.report import publish
+from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 
 DEFAULT_TRAIN_COMMAND = tuple(axolotl_train_command("{python}", "{config}", "{launcher}"))
@@ -151,8 +151,12 @@ def plan_cells(
     for cell in cells:
         tables.setdefault(table_key(cell), []).append(cell)
     return [
-        CellPlan(cell, repeat_run_dir(runs_dir, cell, repeat).absolute(),
-                 skip=repeat in done.get((cell.matrix, cell.cell_id), set()), repeat=repeat)
+        CellPlan(
+            cell,
+            repeat_run_dir(runs_dir, cell, repeat).absolute(),
+            skip=repeat in done.get((cell.matrix, cell.cell_id), set()),
+            repeat=repeat,
+        )
         for table in tables.values()
         for repeat in range(repeats)
         for cell in table
@@ -225,15 +229,30 @@ def _with_environment(metrics: Mapping[str, Any], runner: Mapping[str, Any]) -> 
     return metrics
 
 
-def cell_failure(plan: CellPlan, reason: str, *, status: str = "failed", metrics: Mapping[str, Any] | None = None,
-                 runner: Mapping[str, Any] | None = None) -> RunResult:
+def cell_failure(
+    plan: CellPlan,
+    reason: str,
+    *,
+    status: str = "failed",
+    metrics: Mapping[str, Any] | None = None,
+    runner: Mapping[str, Any] | None = None,
+) -> RunResult:
     """A failed (or timed-out) result of a planned cell, with the environment filled in."""
     metrics = _with_environment(metrics or {}, runner or {})
-    return RunResult.failed(plan.cell, reason, status=status, metrics=metrics, log=shown_path(plan.run_dir / "train.log"),
-                            run_id=str(metrics.get("run_id") or "") or None, repeat=plan.repeat)
+    return RunResult.failed(
+        plan.cell,
+        reason,
+        status=status,
+        metrics=metrics,
+        log=shown_path(plan.run_dir / "train.log"),
+        run_id=str(metrics.get("run_id") or "") or None,
+        repeat=plan.repeat,
+    )
 
 
-def cell_result(prepared: PreparedCell, *, exit_code: int | None, timed_out: bool, runner: Mapping[str, Any]) -> RunResult:
+def cell_result(
+    prepared: PreparedCell, *, exit_code: int | None, timed_out: bool, runner: Mapping[str, Any]
+) -> RunResult:
     """What a finished training left (metrics file, else the log) as a result; `runner` goes in metrics.runner."""
     plan = prepared.plan
     metrics = _read_metrics(prepared.metrics_path)
@@ -243,7 +262,9 @@ def cell_result(prepared: PreparedCell, *, exit_code: int | None, timed_out: boo
         runner = {**runner, "overhead_s": round(runner["wall_s"] - runtime, 2)}  # start-up, imports, loading, saving
     if timed_out:
         last = last_error_line(tail)
-        reason = f"timed out after {_duration(runner.get('timeout_s') or runner.get('wall_s') or 0)}" + (f"; last log line: {last}" if last else "")
+        reason = f"timed out after {_duration(runner.get('timeout_s') or runner.get('wall_s') or 0)}" + (
+            f"; last log line: {last}" if last else ""
+        )
         return cell_failure(plan, one_sentence(reason), status="timeout", metrics=metrics, runner=runner)
     if exit_code != 0:
         error = (metrics or {}).get("error") or last_error_line(tail) or "no output"
@@ -296,8 +317,12 @@ class IsolatedProcess(CellProcess):
     def __init__(self, argv: Sequence[str], *, log_path: Path, env: Mapping[str, str]) -> None:
         with open(log_path, "a", encoding="utf-8") as log:
             self.popen = subprocess.Popen(  # noqa: S603 - the user's own train command
-                guard_argv(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(env), start_new_session=True,  # its own process group: launchers and workers die together
+                guard_argv(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env),
+                start_new_session=True,  # its own process group: launchers and workers die together
             )
         super().__init__(self.popen.pid)
 
@@ -347,8 +372,15 @@ class CellRun:
     kill_at: float | None = None
 
     @classmethod
-    def start(cls, prepared: PreparedCell, process: CellProcess, runner: dict[str, Any], *, timeout: float | None,
-              started: float | None = None) -> CellRun:
+    def start(
+        cls,
+        prepared: PreparedCell,
+        process: CellProcess,
+        runner: dict[str, Any],
+        *,
+        timeout: float | None,
+        started: float | None = None,
+    ) -> CellRun:
         atomic_write_text(prepared.plan.run_dir / RUNNING_MARKER, f"{os.getpid()} {process.pid}\n")
         return cls(prepared, process, runner, timeout, started if started is not None else time.monotonic())
 
@@ -378,8 +410,9 @@ class CellRun:
     def finish(self, code: int | None, **runner: Any) -> RunResult:
         """The result of the ended process; `runner` adds to what `metrics.runner` records."""
         self._clean_up()
-        self.runner.update(wall_s=round(self.wall_s, 2), exit_code=code, cpu_s=self.process.cpu_s,
-                           finished_at=now_iso(), **runner)
+        self.runner.update(
+            wall_s=round(self.wall_s, 2), exit_code=code, cpu_s=self.process.cpu_s, finished_at=now_iso(), **runner
+        )
         return cell_result(self.prepared, exit_code=code, timed_out=self.timed_out, runner=self.runner)
 
     def stop(self, grace: float = 2.0) -> None:
@@ -424,7 +457,12 @@ def run_cell(
     if isinstance(prepared, RunResult):
         return prepared
     argv = train_command(command, prepared.recipe_path, cell.launcher)
-    runner: dict[str, Any] = {"started_at": now_iso(), "timeout_s": timeout, "command": shlex.join(argv), "worker": "isolated"}
+    runner: dict[str, Any] = {
+        "started_at": now_iso(),
+        "timeout_s": timeout,
+        "command": shlex.join(argv),
+        "worker": "isolated",
+    }
     atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
     started = time.monotonic()
     process = IsolatedProcess(argv, log_path=prepared.log_path, env=env if env is not None else child_env())
@@ -474,7 +512,9 @@ class Progress:
         self.line(f"{self._counter()} start   {plan.label}")
 
     def still_running(self, plan: CellPlan, seconds: float) -> None:
-        self.line(f"{self._counter()} running {plan.label} ({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})")
+        self.line(
+            f"{self._counter()} running {plan.label} ({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})"
+        )
 
     def finish(self, plan: CellPlan, result: RunResult, seconds: float) -> None:
         self.done += 1

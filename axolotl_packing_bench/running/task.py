@@ -26,8 +26,8 @@ import os
 import sys
 from pathlib import Path
 
-from axolotl_packing_bench.core.fileio import locked
 from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
+from axolotl_packing_bench.core.fileio import locked
 
 
 def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:
@@ -69,9 +69,9 @@ def _main(argv: list[str] | None) -> int:
     check_results_path(args.results)  # before training: a swapped pair of paths wastes no cell
     check_board_path(args.leaderboard)
 
-    from axolotl_packing_bench.running import runner
     from axolotl_packing_bench.matrix.spec import expand, load_matrix
     from axolotl_packing_bench.results.store import read_results
+    from axolotl_packing_bench.running import runner
     from axolotl_packing_bench.running.follow_up import follow_up_for
 
     matrix = load_matrix(args.matrix)
@@ -85,15 +85,9 @@ def _main(argv: list[str] | None) -> int:
     results = read_results(args.results) if args.results.exists() else []
     plan = runner.plan_cells(cells, results, runs_dir=args.runs_dir, fresh=args.fresh, repeats=args.repeat + 1)[-1]
     if plan.skip:
-        print(
-            f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)"
-        )
+        print(f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)")
         return 0
-    command = (
-        runner.parse_train_command(args.train_command)
-        if args.train_command
-        else runner.DEFAULT_TRAIN_COMMAND
-    )
+    command = runner.parse_train_command(args.train_command) if args.train_command else runner.DEFAULT_TRAIN_COMMAND
     timeout = args.timeout if args.timeout is not None else plan.cell.timeout
     result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat)
     if result is None:
@@ -106,16 +100,15 @@ def _main(argv: list[str] | None) -> int:
     }
     result = result.replace(metrics=metrics)
     record_locked(result, args.results, args.leaderboard)
-    follow_up = follow_up_for(matrix, runner.plan_cells(expand(matrix), [], runs_dir=args.runs_dir, repeats=args.repeat + 1))
+    follow_up = follow_up_for(
+        matrix, runner.plan_cells(expand(matrix), [], runs_dir=args.runs_dir, repeats=args.repeat + 1)
+    )
     if follow_up is not None and result.ok:
         evaluated = follow_up(plan, result)
         if evaluated is not result:
             result = evaluated
             record_locked(result, args.results, args.leaderboard)
-    print(
-        f"packbench: cell {args.cell}: {result.status}"
-        + (f" ({result.reason})" if result.reason else "")
-    )
+    print(f"packbench: cell {args.cell}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     return 0 if result.ok else 1
 
 

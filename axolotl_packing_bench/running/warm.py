@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.core.procguard import GUARD_SIGNAL, die_with_parent
 from axolotl_packing_bench.compat.axolotl_api import TRAIN_MODULES, reset_plugin_manager
+from axolotl_packing_bench.core.procguard import GUARD_SIGNAL, die_with_parent
 
 AXOLOTL_ENTRY = "axolotl_packing_bench.running.warm:axolotl_train"
 AXOLOTL_PRELOAD = (
@@ -216,8 +216,15 @@ def serve(parent: int, preload: Sequence[str]) -> int:
     gc.freeze()  # the imported world is permanent: children's collections skip it (and leave its pages shared)
     torch = sys.modules.get("torch")
     cuda = bool(torch is not None and torch.cuda.is_initialized())
-    reply({"ready": not cuda, "pid": os.getpid(), "preload_s": round(time.monotonic() - started, 2),
-           "skipped": skipped, "error": "CUDA was initialised while importing" if cuda else None})
+    reply(
+        {
+            "ready": not cuda,
+            "pid": os.getpid(),
+            "preload_s": round(time.monotonic() - started, 2),
+            "skipped": skipped,
+            "error": "CUDA was initialised while importing" if cuda else None,
+        }
+    )
     if cuda:
         return 1
     buffer = b""
@@ -249,8 +256,13 @@ def serve(parent: int, preload: Sequence[str]) -> int:
                 break
             ident = children.pop(pid, None)
             if ident is not None:
-                reply({"id": ident, "exit": os.waitstatus_to_exitcode(status),
-                       "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)})
+                reply(
+                    {
+                        "id": ident,
+                        "exit": os.waitstatus_to_exitcode(status),
+                        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+                    }
+                )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,14 +294,19 @@ class Exit:
 class WarmWorker:
     """The runner's handle on one warm worker process (used from one thread)."""
 
-    def __init__(self, *, env: Mapping[str, str], preload: Sequence[str], log_path: str | Path, ready_timeout: float = 600.0):
+    def __init__(
+        self, *, env: Mapping[str, str], preload: Sequence[str], log_path: str | Path, ready_timeout: float = 600.0
+    ):
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**env, "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}  # torch.cuda.is_available() without initialising CUDA
         with open(log_path, "w", encoding="utf-8") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "axolotl_packing_bench.running.warm", str(os.getpid()), *preload],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
                 start_new_session=True,  # signals for the runner's group (Ctrl-C, `timeout`) are the runner's to handle
             )
         self.log_path = log_path
@@ -334,14 +351,34 @@ class WarmWorker:
                 if wanted(message):
                     return message
             if not self.alive:
-                raise WarmWorkerError(f"the warm worker exited with status {self.process.returncode}; see {self.log_path}")
+                raise WarmWorkerError(
+                    f"the warm worker exited with status {self.process.returncode}; see {self.log_path}"
+                )
         raise WarmWorkerError(f"the warm worker did not answer within {timeout:g} s; see {self.log_path}")
 
-    def spawn(self, ident: str, *, entry: str, config: str, argv: Sequence[str], log: str | Path, cwd: str | Path,
-              env: Mapping[str, str], threads: int | None) -> int:
+    def spawn(
+        self,
+        ident: str,
+        *,
+        entry: str,
+        config: str,
+        argv: Sequence[str],
+        log: str | Path,
+        cwd: str | Path,
+        env: Mapping[str, str],
+        threads: int | None,
+    ) -> int:
         """Fork a child running `entry(config)`; returns its pid (also its process group)."""
-        request = {"id": ident, "entry": entry, "config": str(config), "argv": list(argv), "log": str(log),
-                   "cwd": str(cwd), "env": dict(env), "threads": threads}
+        request = {
+            "id": ident,
+            "entry": entry,
+            "config": str(config),
+            "argv": list(argv),
+            "log": str(log),
+            "cwd": str(cwd),
+            "env": dict(env),
+            "threads": threads,
+        }
         assert self.process.stdin is not None
         try:
             self.process.stdin.write((json.dumps(request) + "\n").encode())

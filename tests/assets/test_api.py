@@ -26,14 +26,7 @@ def test_cache_root_follows_packbench_home(home: Path, monkeypatch: pytest.Monke
     assert assets_root() == home / f"assets-v{RECIPE_VERSION}"
     monkeypatch.delenv("PACKBENCH_HOME")
     monkeypatch.setenv("HOME", str(home / "user"))
-    assert (
-        assets_root()
-        == home
-        / "user"
-        / ".cache"
-        / "axolotl-packing-bench"
-        / f"assets-v{RECIPE_VERSION}"
-    )
+    assert assets_root() == home / "user" / ".cache" / "axolotl-packing-bench" / f"assets-v{RECIPE_VERSION}"
 
 
 def test_dataset_built_once_then_reused_and_rebuilt_on_request(home: Path):
@@ -55,18 +48,14 @@ def test_sample_count_seed_and_overlong_datasets(home: Path):
 
 
 def test_unknown_dataset_lists_valid_names(home: Path):
-    with pytest.raises(
-        ValueError, match="synth-69k, synth-326k, synth-652k, synth-1.2m"
-    ):
+    with pytest.raises(ValueError, match="synth-69k, synth-326k, synth-652k, synth-1.2m"):
         ensure_dataset("synth-9k")
     with pytest.raises(ValueError, match="positive"):
         ensure_dataset(0)
 
 
 def test_heldout_file(home: Path):
-    rows = [
-        json.loads(line) for line in ensure_heldout(seed=0).read_text().splitlines()
-    ]
+    rows = [json.loads(line) for line in ensure_heldout(seed=0).read_text().splitlines()]
     fields = {
         "question",
         "answer",
@@ -116,22 +105,14 @@ class TestResolveAssetUri:
         assert resolve_asset_uri("packbench://dataset/25?seed=3") == str(
             assets_root() / "datasets/synth-n25-seed3.jsonl"
         )
-        assert resolve_asset_uri("packbench://heldout?seed=1") == str(
-            assets_root() / "datasets/heldout-seed1.jsonl"
-        )
+        assert resolve_asset_uri("packbench://heldout?seed=1") == str(assets_root() / "datasets/heldout-seed1.jsonl")
 
-    def test_maps_models_and_tokenizer(
-        self, built: Path, monkeypatch: pytest.MonkeyPatch
-    ):
+    def test_maps_models_and_tokenizer(self, built: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("PACKBENCH_HOME", str(built.parent))
-        assert resolve_asset_uri("packbench://model/tiny-8b-init") == str(
-            built / "models" / "tiny-8b-init"
-        )
+        assert resolve_asset_uri("packbench://model/tiny-8b-init") == str(built / "models" / "tiny-8b-init")
         assert resolve_asset_uri("packbench://tokenizer") == str(built / "tokenizer")
 
-    @pytest.mark.parametrize(
-        "value", ["meta-llama/Llama-3.1-8B", "/data/x.jsonl", "", "https://x/y"]
-    )
+    @pytest.mark.parametrize("value", ["meta-llama/Llama-3.1-8B", "/data/x.jsonl", "", "https://x/y"])
     def test_other_strings_unchanged(self, value: str, home: Path):
         assert resolve_asset_uri(value) == value
         assert not home.exists()
@@ -152,13 +133,5 @@ class TestResolveAssetUri:
 
 
 def test_import_is_cheap():
-    code = (
-        "import sys, axolotl_packing_bench.assets; "
-        "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
-    )
-    assert (
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        == "[]\n"
-    )
+    code = "import sys, axolotl_packing_bench.assets; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -31,9 +31,7 @@ def test_documented_parameter_counts():
         == 2 * VOCAB_SIZE * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 256 + 2 * 64) + 64
     )
     assert MODELS["tiny-70b"].num_parameters(VOCAB_SIZE) == (
-        2 * VOCAB_SIZE * 128
-        + 4 * (2 * 128 * 128 + 2 * 128 * 64 + 3 * 128 * 512 + 2 * 128)
-        + 128
+        2 * VOCAB_SIZE * 128 + 4 * (2 * 128 * 128 + 2 * 128 * 64 + 3 * 128 * 512 + 2 * 128) + 128
     )
 
 
@@ -50,9 +48,7 @@ def test_every_base_has_its_initialization():
 @pytest.mark.parametrize("name", INIT_MODELS)
 def test_loads_with_documented_config_and_size(built: Path, name: str):
     spec = MODELS[name]
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(built / "models" / name), local_files_only=True
-    )
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(built / "models" / name), local_files_only=True)
     config = model.config
     assert type(model).__name__ == "LlamaForCausalLM"
     assert (
@@ -74,13 +70,8 @@ def test_loads_with_documented_config_and_size(built: Path, name: str):
     assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 1, 2)
     assert model.dtype == torch.float32
     assert sum(p.numel() for p in model.parameters()) == spec.num_parameters(VOCAB_SIZE)
-    assert (
-        '"attn_implementation"'
-        not in (built / "models" / name / "config.json").read_text()
-    )
-    tokenizer = transformers.AutoTokenizer.from_pretrained(
-        str(built / "models" / name), local_files_only=True
-    )
+    assert '"attn_implementation"' not in (built / "models" / name / "config.json").read_text()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(built / "models" / name), local_files_only=True)
     assert len(tokenizer) == VOCAB_SIZE
     ids = tokenizer("The river of Furaer is Fouhon.", return_tensors="pt")["input_ids"]
     assert model(ids).logits.shape == (1, ids.shape[1], VOCAB_SIZE)
@@ -95,9 +86,7 @@ def test_weights_identical_when_built_twice(built: Path, home: Path):
             "generation_config.json",
             "tokenizer.json",
         ):
-            assert (again / file).read_bytes() == (
-                built / "models" / name / file
-            ).read_bytes(), (name, file)
+            assert (again / file).read_bytes() == (built / "models" / name / file).read_bytes(), (name, file)
 
 
 def test_building_leaves_the_callers_rng_alone(home: Path):
@@ -113,9 +102,7 @@ def _build_in_child(results) -> None:
     results.put(str(ensure_model("tiny-8b-init")))
 
 
-def test_two_processes_get_one_intact_build(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_two_processes_get_one_intact_build(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ensure_tokenizer()  # so the children race for the model only
     builds = tmp_path / "builds.log"
     real_save_model = models.save_model
@@ -130,9 +117,7 @@ def test_two_processes_get_one_intact_build(
     # Forked children inherit the imports (and the patch) instead of importing again.
     context = multiprocessing.get_context("fork")
     results = context.SimpleQueue()
-    children = [
-        context.Process(target=_build_in_child, args=(results,)) for _ in range(2)
-    ]
+    children = [context.Process(target=_build_in_child, args=(results,)) for _ in range(2)]
     for child in children:
         child.start()
     for child in children:
@@ -144,12 +129,6 @@ def test_two_processes_get_one_intact_build(
     assert paths == {str(home / f"assets-v{RECIPE_VERSION}" / "models" / "tiny-8b-init")}
     assert len(builds.read_text().splitlines()) == 1
     model_dir = Path(paths.pop())
-    assert sorted(p.name for p in model_dir.parent.iterdir()) == [
-        "tiny-8b-init"
-    ]  # no staging left over
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(model_dir), local_files_only=True
-    )
-    assert sum(p.numel() for p in model.parameters()) == MODELS[
-        "tiny-8b-init"
-    ].num_parameters(VOCAB_SIZE)
+    assert sorted(p.name for p in model_dir.parent.iterdir()) == ["tiny-8b-init"]  # no staging left over
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
+    assert sum(p.numel() for p in model.parameters()) == MODELS["tiny-8b-init"].num_parameters(VOCAB_SIZE)

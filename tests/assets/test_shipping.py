@@ -32,7 +32,9 @@ def test_the_shipped_base_is_the_current_recipes_build(name: str, tmp_path: Path
 
     spec = MODELS[name]
     manifest = shipping.read_manifest()
-    assert manifest["recipe_version"] == RECIPE_VERSION, "rebuild the bases and run `python -m axolotl_packing_bench.assets.shipping`"
+    assert manifest["recipe_version"] == RECIPE_VERSION, (
+        "rebuild the bases and run `python -m axolotl_packing_bench.assets.shipping`"
+    )
     entry = manifest["bases"][name]
     assert entry["directory"] == spec.directory_name() and tuple(entry["architecture"]) == spec.architecture
     folder = shipping.shipped_base(spec)
@@ -111,8 +113,12 @@ def test_rebuilding_a_shortened_recipe_twice_gives_the_same_bytes(home: Path, mo
     builds = []
     for _ in range(2):
         paths = ensure_models(BASES, rebuild=True)
-        builds.append({name: (shipping.folder_sha256(paths[name]),
-                              json.loads((paths[name] / PRETRAINING_FILE).read_text())) for name in BASES})
+        builds.append(
+            {
+                name: (shipping.folder_sha256(paths[name]), json.loads((paths[name] / PRETRAINING_FILE).read_text()))
+                for name in BASES
+            }
+        )
     for name in BASES:
         (first, first_record), (second, second_record) = (build[name] for build in builds)
         assert first_record["recipe"]["steps"] == 8

@@ -44,16 +44,11 @@ class TestFormat:
             if roles[0] == "system":
                 roles = roles[1:]
             assert roles == ["user", "assistant"] * (len(roles) // 2)
-            assert all(
-                isinstance(m["content"], str) and m["content"] == m["content"].strip()
-                for m in row["messages"]
-            )
+            assert all(isinstance(m["content"], str) and m["content"] == m["content"].strip() for m in row["messages"])
         assert len({row["id"] for row in rows}) == len(rows)
 
     def test_single_and_multi_turn_present(self, rows):
-        turns = Counter(
-            sum(m["role"] == "user" for m in row["messages"]) for row in rows
-        )
+        turns = Counter(sum(m["role"] == "user" for m in row["messages"]) for row in rows)
         assert set(turns) == {1, 2, 3, 4}
         assert 0.5 < turns[1] / len(rows) < 0.9
 
@@ -67,10 +62,7 @@ class TestFormat:
         assert min(lengths) >= 24 and max(lengths) <= 500
 
     def test_overlong_fraction_gives_samples_past_max_tokens(self):
-        lengths = [
-            conversation_num_tokens(r["messages"])
-            for r in generate_dataset(400, overlong_fraction=0.05)
-        ]
+        lengths = [conversation_num_tokens(r["messages"]) for r in generate_dataset(400, overlong_fraction=0.05)]
         overlong = sum(length > 512 for length in lengths)
         assert 5 <= overlong <= 40
 
@@ -84,9 +76,7 @@ class TestDeterminism:
     def test_same_seed_same_bytes(self, tmp_path: Path):
         generate_dataset(300, seed=7, path=tmp_path / "a.jsonl")
         generate_dataset(300, seed=7, path=tmp_path / "b.jsonl")
-        assert (tmp_path / "a.jsonl").read_bytes() == (
-            tmp_path / "b.jsonl"
-        ).read_bytes()
+        assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
 
     def test_other_seed_other_data(self):
         assert generate_dataset(20, seed=0) != generate_dataset(20, seed=1)
@@ -145,19 +135,13 @@ class TestHeldout:
         rows = heldout_rows(0)
         assert len(rows) == HELDOUT_PER_TOPIC * NUM_TOPICS
         for row in rows:
-            assert (
-                row["answer"]
-                == f"The {row['attribute']} of {row['entity']} is {row['value']}."
-            )
+            assert row["answer"] == f"The {row['attribute']} of {row['entity']} is {row['value']}."
             assert row["conflicting_answer"].endswith(f"{row['conflicting_value']}.")
             assert row["value"] != row["conflicting_value"]
             assert f"is {row['value']}." in row["related_context"]
             assert f"is {row['conflicting_value']}." in row["conflicting_context"]
             # The conflicting passage is the related one with the value swapped.
-            assert (
-                row["related_context"].replace(row["value"], row["conflicting_value"])
-                == row["conflicting_context"]
-            )
+            assert row["related_context"].replace(row["value"], row["conflicting_value"]) == row["conflicting_context"]
             assert row["topic"] not in row["unrelated_context"]
         assert heldout_rows(0) == rows
 
@@ -175,9 +159,7 @@ class TestHeldout:
         assert messages[1]["content"] == shots[0].answer()
         assert messages[-1]["content"] == f"Some context.\n\n{question}"
         text = few_shot_prompt(shots, question, style="text")
-        assert text.startswith(
-            f"Question: {shots[0].question()}\nAnswer: {shots[0].answer()}\n\n"
-        )
+        assert text.startswith(f"Question: {shots[0].question()}\nAnswer: {shots[0].answer()}\n\n")
         assert text.endswith(f"Question: {question}\nAnswer:")
         with pytest.raises(ValueError, match="chat, text"):
             few_shot_prompt(shots, question, style="xml")

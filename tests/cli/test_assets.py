@@ -55,23 +55,14 @@ def test_only_and_rebuild(home: Path):
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
     tokenizer_json = assets_root() / "tokenizer" / "tokenizer.json"
     tokenizer_json.write_text("{}")
-    assert (
-        run("--only", "tokenizer").exit_code == 0 and tokenizer_json.read_text() == "{}"
-    )
-    assert (
-        run("--only", "tokenizer", "--rebuild").exit_code == 0
-        and tokenizer_json.read_text() != "{}"
-    )
+    assert run("--only", "tokenizer").exit_code == 0 and tokenizer_json.read_text() == "{}"
+    assert run("--only", "tokenizer", "--rebuild").exit_code == 0 and tokenizer_json.read_text() != "{}"
     assert not (assets_root() / "models").exists()
 
 
 def test_bad_only_names_the_choices(home: Path):
     result = CliRunner().invoke(main, ["assets", "--only", "weights"])
-    assert (
-        result.exit_code == 2
-        and "models" in result.output
-        and "tokenizer" in result.output
-    )
+    assert result.exit_code == 2 and "models" in result.output and "tokenizer" in result.output
 
 
 def test_help():

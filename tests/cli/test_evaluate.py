@@ -20,7 +20,11 @@ def run(*args: str):
 
 def test_help_is_instant_and_lists_presets():
     result = run("--help")
-    assert result.exit_code == 0 and "--preset [offline|paper]" in result.output and "--num-fewshot TASK=K" in result.output
+    assert (
+        result.exit_code == 0
+        and "--preset [offline|paper]" in result.output
+        and "--num-fewshot TASK=K" in result.output
+    )
 
 
 def test_help_imports_nothing_heavy():
@@ -44,15 +48,28 @@ def test_scores_reach_results_and_leaderboard(tiny_model: Path, tmp_path: Path):
     run_dir = make_run(tmp_path / "runs", tiny_model, name="greedy", strategy="greedy")
     results, board = tmp_path / "lb" / "results.jsonl", tmp_path / "lb" / "LEADERBOARD.md"
     result = run(
-        str(run_dir), "--tasks", "packbench_facts_fewshot", "--num-fewshot", "packbench_facts_fewshot=2",
-        "--limit", "4", "--batch-size", "4", "--results", str(results), "--leaderboard", str(board),
+        str(run_dir),
+        "--tasks",
+        "packbench_facts_fewshot",
+        "--num-fewshot",
+        "packbench_facts_fewshot=2",
+        "--limit",
+        "4",
+        "--batch-size",
+        "4",
+        "--results",
+        str(results),
+        "--leaderboard",
+        str(board),
     )
     assert result.exit_code == 0, result.output
     assert "packbench_facts_fewshot" in result.output and "added scores of run run-greedy" in result.output
     (row,) = read_results(results)
     entry = row.scores["packbench_facts_fewshot"]
     assert entry["metric"] == "acc" and entry["n"] == 4 and entry["shots"] == 2 and 0 <= entry["value"] <= 1
-    assert row.axes["strategy"] == "greedy" and row.metrics["training"]["runtime_s"] == 12.0  # recorded as `record` would
+    assert (
+        row.axes["strategy"] == "greedy" and row.metrics["training"]["runtime_s"] == 12.0
+    )  # recorded as `record` would
     report = json.loads((run_dir / "packbench_scores.json").read_text())
     assert report["scores"] == row.scores and report["run_id"] == "run-greedy" and report["limit"] == 4
     assert "packbench_facts_fewshot" in board.read_text()

@@ -78,7 +78,7 @@ def test_baseline_and_candidate_repeats_are_interleaved_in_two_environments(sour
     assert len(runs) == 2
     old, new = runs
     assert ("venv-old" in old or "OLD_VENV" in old) and ("venv-new" in new or "NEW_VENV" in new)
-    loop = text[text.index("for repeat in"): text.index("done", text.index("for repeat in"))]
+    loop = text[text.index("for repeat in") : text.index("done", text.index("for repeat in"))]
     assert loop.index(old.strip()) < loop.index(new.strip())  # A then B, in one loop over the repeats
     assert "baseline" in old and "candidate" in new
     compares = [args for name, args in invocations(text) if name == "compare"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 
 GOLDEN_RESULTS = Path(__file__).parents[1] / "support" / "golden" / "results.jsonl"
 
@@ -30,7 +30,14 @@ def metrics(run_id: str = "abc123", strategy: str = "bfd", status: str = "ok") -
         "model": {"path": "/cache/models/tiny-8b", "parameters": 1_234_567},
         "dataset": {"paths": ["/cache/datasets/synth-69k-seed0.jsonl"], "samples": 690, "real_tokens": 84_000},
         "packing": {"rows": 120, "lower_bound": 118, "efficiency": 0.98},
-        "training": {"steps": 30, "epochs": 1.0, "runtime_s": 12.3, "samples_per_s": 56.1, "real_tokens_per_s": 10034.0, "final_train_loss": 5.1},
+        "training": {
+            "steps": 30,
+            "epochs": 1.0,
+            "runtime_s": 12.3,
+            "samples_per_s": 56.1,
+            "real_tokens_per_s": 10034.0,
+            "final_train_loss": 5.1,
+        },
     }
 
 
@@ -50,7 +57,12 @@ class TestRecord:
         (row,) = read_results(results)
         assert row.run_id == "abc123" and row.matrix == "hand" and row.ok
         assert row.cell_id.startswith("tiny-8b__synth-69k-seed0__bfd__isolated-")
-        assert row.axes == {"model": "tiny-8b", "dataset": "synth-69k-seed0", "strategy": "bfd", "attention": "isolated"}
+        assert row.axes == {
+            "model": "tiny-8b",
+            "dataset": "synth-69k-seed0",
+            "strategy": "bfd",
+            "attention": "isolated",
+        }
         assert row.labels == {"model_size": "1.23M", "dataset_size": "690"}
         assert "### synth-69k-seed0 (690) × tiny-8b (1.23M)" in board.read_text()
 
@@ -90,8 +102,14 @@ class TestRecord:
         (run_dir / "output").mkdir(parents=True)
         (run_dir / "recipe.yml").write_text(f"output_dir: {run_dir}/output\npackbench_metrics_file: run.json\n")
         (run_dir / "output/run.json").write_text(json.dumps(metrics(run_id="named")))
-        result = invoke("record", str(tmp_path / given), "--results", str(tmp_path / "r.jsonl"),
-                        "--leaderboard", str(tmp_path / "L.md"))
+        result = invoke(
+            "record",
+            str(tmp_path / given),
+            "--results",
+            str(tmp_path / "r.jsonl"),
+            "--leaderboard",
+            str(tmp_path / "L.md"),
+        )
         assert result.exit_code == 0, result.output
         (row,) = read_results(tmp_path / "r.jsonl")
         assert row.run_id == "named" and row.ok
@@ -135,7 +153,9 @@ class TestLeaderboard:
 
     def test_no_results_yet(self, tmp_path):
         (tmp_path / "empty.jsonl").write_text("")
-        result = invoke("leaderboard", "--results", str(tmp_path / "empty.jsonl"), "--leaderboard", str(tmp_path / "L.md"))
+        result = invoke(
+            "leaderboard", "--results", str(tmp_path / "empty.jsonl"), "--leaderboard", str(tmp_path / "L.md")
+        )
         assert result.exit_code == 0 and "No successful runs yet" in (tmp_path / "L.md").read_text()
 
     def test_missing_results_file_never_wipes_the_board(self, tmp_path):
@@ -143,17 +163,29 @@ class TestLeaderboard:
         board = tmp_path / "LEADERBOARD.md"
         board.write_text("| the board |\n")
         for extra in ((), ("--check",)):
-            result = invoke("leaderboard", "--results", str(tmp_path / "reslts.jsonl"), "--leaderboard", str(board), *extra)
+            result = invoke(
+                "leaderboard", "--results", str(tmp_path / "reslts.jsonl"), "--leaderboard", str(board), *extra
+            )
             assert result.exit_code == 2, result.output
-            assert result.output == (f"Error: results file {tmp_path / 'reslts.jsonl'} does not exist; "
-                                     "pass the results.jsonl written by `packbench run`.\n")
+            assert result.output == (
+                f"Error: results file {tmp_path / 'reslts.jsonl'} does not exist; "
+                "pass the results.jsonl written by `packbench run`.\n"
+            )
             assert board.read_text() == "| the board |\n"
 
 
 def write_results(path: Path, runtimes: dict[str, float], status: str = "ok") -> Path:
     for cell, runtime in runtimes.items():
-        append_result(path, RunResult(run_id=f"{path.stem}-{cell}", cell_id=cell, matrix="smoke", status=status,
-                                      metrics={"training": {"runtime_s": runtime, "final_train_loss": 5.0}, "packing": {"efficiency": 0.97}}))
+        append_result(
+            path,
+            RunResult(
+                run_id=f"{path.stem}-{cell}",
+                cell_id=cell,
+                matrix="smoke",
+                status=status,
+                metrics={"training": {"runtime_s": runtime, "final_train_loss": 5.0}, "packing": {"efficiency": 0.97}},
+            ),
+        )
     return path
 
 
@@ -163,7 +195,10 @@ class TestCompare:
         cand = write_results(tmp_path / "cand.jsonl", {"a": 10.5, "b": 19.0})
         result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
         assert result.exit_code == 0, result.output
-        assert "| `a` | 10 → 10.5 (runtime) | +5.0% |" in result.output and "no regression in 2 compared cell(s)." in result.output
+        assert (
+            "| `a` | 10 → 10.5 (runtime) | +5.0% |" in result.output
+            and "no regression in 2 compared cell(s)." in result.output
+        )
 
     def test_fail_on_slowdown_and_on_missing_cells(self, tmp_path):
         base = write_results(tmp_path / "base.jsonl", {"a": 10.0, "b": 20.0})
@@ -171,15 +206,28 @@ class TestCompare:
         result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "10%")
         assert result.exit_code == 1
         assert "2 regression(s):" in result.output
-        assert "- a: train time +20.0% beyond the spread (limit +10%)" in result.output and "- b: missing from the candidate" in result.output
-        allowed = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "25%", "--allow-missing")
+        assert (
+            "- a: train time +20.0% beyond the spread (limit +10%)" in result.output
+            and "- b: missing from the candidate" in result.output
+        )
+        allowed = invoke(
+            "compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "25%", "--allow-missing"
+        )
         assert allowed.exit_code == 0 and "warning: b: missing from the candidate" in allowed.output
 
     def test_efficiency_and_loss_limits(self, tmp_path):
         base = write_results(tmp_path / "base.jsonl", {"a": 10.0})
         cand = tmp_path / "cand.jsonl"
-        append_result(cand, RunResult(run_id="c", cell_id="a", matrix="smoke", status="ok",
-                                      metrics={"training": {"runtime_s": 10.0, "final_train_loss": 5.5}, "packing": {"efficiency": 0.90}}))
+        append_result(
+            cand,
+            RunResult(
+                run_id="c",
+                cell_id="a",
+                matrix="smoke",
+                status="ok",
+                metrics={"training": {"runtime_s": 10.0, "final_train_loss": 5.5}, "packing": {"efficiency": 0.90}},
+            ),
+        )
         args = ("compare", "--baseline", str(base), "--candidate", str(cand))
         assert invoke(*args).exit_code == 0  # only the time limit by default
         assert invoke(*args, "--max-efficiency-drop", "1%").exit_code == 1
@@ -193,24 +241,30 @@ class TestCompare:
         bad = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--max-slowdown", "lots")
         assert bad.exit_code == 2 and "--max-slowdown 'lots' needs a unit" in bad.output
 
-
     def test_match_axes_pairs_two_configurations_of_one_matrix(self, tmp_path):
         base = write_results(tmp_path / "base.jsonl", {"m__d__bfd__isolated-0a1b2c3d": 10.0})
         cand = write_results(tmp_path / "cand.jsonl", {"m__d__bfd__isolated-99ff0011": 14.0})
         by_id = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "15%")
         assert by_id.exit_code == 1 and "- m__d__bfd__isolated-0a1b2c3d: missing from the candidate" in by_id.output
-        by_axes = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "15%", "--match", "axes")
+        by_axes = invoke(
+            "compare", "--baseline", str(base), "--candidate", str(cand), "--max-slowdown", "15%", "--match", "axes"
+        )
         assert by_axes.exit_code == 1, by_axes.output
         assert "- m__d__bfd__isolated: train time +40.0% beyond the spread (limit +15%)" in by_axes.output
         assert "missing" not in by_axes.output
 
     def test_match_axes_wants_one_matrix_per_file(self, tmp_path):
         base = write_results(tmp_path / "base.jsonl", {"m__d__bfd__isolated-0a1b2c3d": 10.0})
-        append_result(base, RunResult(run_id="other", cell_id="m__d__bfd__isolated-12345678", matrix="other", status="ok"))
+        append_result(
+            base, RunResult(run_id="other", cell_id="m__d__bfd__isolated-12345678", matrix="other", status="ok")
+        )
         result = invoke("compare", "--baseline", str(base), "--candidate", str(base), "--match", "axes")
         assert result.exit_code == 2
-        assert result.output == (f"Error: {base} holds results of matrices other, smoke; --match axes pairs cells by their labels "
-                                 "alone, so give it one matrix's results per file (run with --results).\n")
+        assert result.output == (
+            f"Error: {base} holds results of matrices other, smoke; --match axes pairs cells by their labels "
+            "alone, so give it one matrix's results per file (run with --results).\n"
+        )
+
 
 class TestRecordLabels:
     """Issue 14, defect 10: a hand run of a matrix's set-up is labelled as the matrix labels it."""
@@ -226,22 +280,46 @@ class TestRecordLabels:
         run_dir.mkdir()
         (run_dir / "packbench_metrics.json").write_text(json.dumps(hand))
         results = tmp_path / "r.jsonl"
-        result = invoke("record", str(run_dir), "--matrix", "smoke", "--results", str(results),
-                        "--leaderboard", str(tmp_path / "L.md"))
+        result = invoke(
+            "record",
+            str(run_dir),
+            "--matrix",
+            "smoke",
+            "--results",
+            str(results),
+            "--leaderboard",
+            str(tmp_path / "L.md"),
+        )
         assert result.exit_code == 0, result.output
         (row,) = read_results(results)
         smoke = load_matrix(Path(__file__).parents[2] / "recipes" / "matrices" / "smoke.yaml")
-        cell = next(c for c in expand(smoke) if c.axes["model"] == "tiny-8b" and c.axes["dataset"] == "synth-100"
-                    and c.axes["strategy"] == "bfd")
+        cell = next(
+            c
+            for c in expand(smoke)
+            if c.axes["model"] == "tiny-8b" and c.axes["dataset"] == "synth-100" and c.axes["strategy"] == "bfd"
+        )
         assert (dict(row.axes), dict(row.labels)) == (dict(cell.axes), dict(cell.labels))
         assert row.labels == {"model_size": "8B", "dataset_size": "100"}
         assert "### synth-100 (100) × tiny-8b · 0.6M params, stands for 8B" in (tmp_path / "L.md").read_text()
 
     def test_labels_can_be_given(self, tmp_path, hand_run):
         results = tmp_path / "r.jsonl"
-        result = invoke("record", str(hand_run), "--model-name", "llama-3-8b", "--model-size", "8B",
-                        "--dataset-name", "wildchat-gpt4", "--dataset-size", "69K",
-                        "--results", str(results), "--leaderboard", str(tmp_path / "L.md"))
+        result = invoke(
+            "record",
+            str(hand_run),
+            "--model-name",
+            "llama-3-8b",
+            "--model-size",
+            "8B",
+            "--dataset-name",
+            "wildchat-gpt4",
+            "--dataset-size",
+            "69K",
+            "--results",
+            str(results),
+            "--leaderboard",
+            str(tmp_path / "L.md"),
+        )
         assert result.exit_code == 0, result.output
         (row,) = read_results(results)
         assert (row.axes["model"], row.axes["dataset"]) == ("llama-3-8b", "wildchat-gpt4")
@@ -251,9 +329,11 @@ class TestRecordLabels:
         from axolotl_packing_bench.matrix.spec import expand, load_matrix
 
         path = tmp_path / "m.yaml"
-        path.write_text("base: {sequence_len: 64}\naxes:\n  model: [packbench://model/tiny-70b]\n"
-                        "  dataset:\n    - datasets: [{path: packbench://dataset/100, type: chat_template}]\n"
-                        "  strategy: [padding]\n")
+        path.write_text(
+            "base: {sequence_len: 64}\naxes:\n  model: [packbench://model/tiny-70b]\n"
+            "  dataset:\n    - datasets: [{path: packbench://dataset/100, type: chat_template}]\n"
+            "  strategy: [padding]\n"
+        )
         (cell,) = expand(load_matrix(path))
         assert (cell.axes["model"], cell.axes["dataset"]) == ("tiny-70b", "synth-100")
         assert cell.labels == {"model_size": "70B", "dataset_size": "100"}

@@ -67,10 +67,16 @@ class TestValidateStructure:
         ("data", "what", "fix"),
         [
             ("", "{d} is empty", "write one JSON record per line, or pass another file"),
-            (CHAT + '{"messages": [\n', "line 2 of {d} is not valid JSON (Expecting value)",
-             "write one JSON object per line"),
-            (CHAT + '{"conversations": []}\n', "line 2 of {d} has no `messages` list of turns (type chat_template "
-             "reads field_messages: messages)", "add it, or set field_messages to the field that holds the turns"),
+            (
+                CHAT + '{"messages": [\n',
+                "line 2 of {d} is not valid JSON (Expecting value)",
+                "write one JSON object per line",
+            ),
+            (
+                CHAT + '{"conversations": []}\n',
+                "line 2 of {d} has no `messages` list of turns (type chat_template reads field_messages: messages)",
+                "add it, or set field_messages to the field that holds the turns",
+            ),
         ],
     )
     def test_dataset_files_are_checked_as_stats_reads_them(self, tmp_path, data, what, fix):
@@ -87,8 +93,10 @@ class TestValidateStructure:
     def test_missing_dataset_file(self, tmp_path):
         result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema")
         assert result.exit_code == 2
-        assert ("axes.dataset[chats].datasets[0].path: dataset file /data/chats.jsonl does not exist (2 cells); "
-                "fix: check the path") in result.output
+        assert (
+            "axes.dataset[chats].datasets[0].path: dataset file /data/chats.jsonl does not exist (2 cells); "
+            "fix: check the path"
+        ) in result.output
 
     def test_matrix_or_recipe(self, tmp_path):
         for args in ((), ("--matrix", "a.yaml", "--recipe", "b.yml")):
@@ -100,11 +108,20 @@ class TestValidateStructure:
         path = write(tmp_path, MATRIX.replace("[padding, greedy]", "[padding, gredy]"))
         result = invoke("validate", "--matrix", str(path), "--no-schema")
         assert result.exit_code == 2
-        assert f"{path}: axes.strategy: unknown strategy 'gredy' (did you mean 'greedy'?); fix: use one of padding" in result.output
+        assert (
+            f"{path}: axes.strategy: unknown strategy 'gredy' (did you mean 'greedy'?); fix: use one of padding"
+            in result.output
+        )
         assert "1 problem in" in result.output and "Traceback" not in result.output
 
     def test_missing_base_file(self, tmp_path):
-        path = write(tmp_path, "base: recipes/base.yml\n" + MATRIX.split("axes:")[0].split("base:")[0] + "axes:" + MATRIX.split("axes:")[1])
+        path = write(
+            tmp_path,
+            "base: recipes/base.yml\n"
+            + MATRIX.split("axes:")[0].split("base:")[0]
+            + "axes:"
+            + MATRIX.split("axes:")[1],
+        )
         result = invoke("validate", "--matrix", str(path), "--no-schema")
         assert result.exit_code == 2
         assert "base: " in result.output and "recipes/base.yml: file not found" in result.output
@@ -135,12 +152,15 @@ class TestValidateStructure:
 class TestValidateModelsAndJudgeKey:
     """Local model paths must exist and hold a config.json; the judge's key variable must be set."""
 
-    @pytest.mark.parametrize("written, what", [
-        ("{missing}", "the local model path {missing} does not exist"),
-        ("./nowhere/small", "the local model path ./nowhere/small does not exist"),
-        ("{empty}", "the local model folder {empty} holds no config.json"),
-        ("{file}", "the local model path {file} is a file, not a folder"),
-    ])
+    @pytest.mark.parametrize(
+        "written, what",
+        [
+            ("{missing}", "the local model path {missing} does not exist"),
+            ("./nowhere/small", "the local model path ./nowhere/small does not exist"),
+            ("{empty}", "the local model folder {empty} holds no config.json"),
+            ("{file}", "the local model path {file} is a file, not a folder"),
+        ],
+    )
     def test_bad_local_model(self, tmp_path, monkeypatch, written, what):
         monkeypatch.chdir(tmp_path)
         (tmp_path / "empty").mkdir()
@@ -170,8 +190,10 @@ class TestValidateModelsAndJudgeKey:
         monkeypatch.delenv("PACKBENCH_TEST_KEY", raising=False)
         result = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
         assert result.exit_code == 2, result.output
-        assert (f"{path}: eval.judge.api_key_env: names the variable PACKBENCH_TEST_KEY, which is not set, so every "
-                "cell's judge scores would fail; fix: export PACKBENCH_TEST_KEY=<your key> before running") in result.output
+        assert (
+            f"{path}: eval.judge.api_key_env: names the variable PACKBENCH_TEST_KEY, which is not set, so every "
+            "cell's judge scores would fail; fix: export PACKBENCH_TEST_KEY=<your key> before running"
+        ) in result.output
         monkeypatch.setenv("PACKBENCH_TEST_KEY", "sk-test")
         ok = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
         assert ok.exit_code == 0, ok.output
@@ -190,16 +212,24 @@ class TestValidateSchema:
         """Issue 14, defect 11: the plugin's config error is one line here, before anything trains."""
         data = tmp_path / "chats.jsonl"
         data.write_text(CHAT + "{oops\n")
-        recipe = write(tmp_path, f"base_model: {local_model(tmp_path)}\nplugins: [axolotl_packing_bench.PackingBenchPlugin]\n"
-                                 "packbench_strategy: tetris\nsequence_len: 256\nmicro_batch_size: 1\nnum_epochs: 1\n"
-                                 "learning_rate: 0.001\n"
-                                 f"datasets: [{{path: {data}, type: chat_template}}]\n", "recipe.yml")
+        recipe = write(
+            tmp_path,
+            f"base_model: {local_model(tmp_path)}\nplugins: [axolotl_packing_bench.PackingBenchPlugin]\n"
+            "packbench_strategy: tetris\nsequence_len: 256\nmicro_batch_size: 1\nnum_epochs: 1\n"
+            "learning_rate: 0.001\n"
+            f"datasets: [{{path: {data}, type: chat_template}}]\n",
+            "recipe.yml",
+        )
         result = invoke("validate", "--recipe", str(recipe))
         assert result.exit_code == 2, result.output
         lines = result.output.splitlines()
-        assert lines[0].startswith(f"Error: {recipe}: packbench_strategy: Value error, unknown packbench strategy 'tetris'")
-        assert lines[1] == (f"{recipe}: datasets[0].path: line 2 of {data} is not valid JSON (Expecting property name "
-                            "enclosed in double quotes); fix: write one JSON object per line.")
+        assert lines[0].startswith(
+            f"Error: {recipe}: packbench_strategy: Value error, unknown packbench strategy 'tetris'"
+        )
+        assert lines[1] == (
+            f"{recipe}: datasets[0].path: line 2 of {data} is not valid JSON (Expecting property name "
+            "enclosed in double quotes); fix: write one JSON object per line."
+        )
         assert lines[2] == f"2 problems in {recipe}." and "Traceback" not in result.output
         recipe.write_text(recipe.read_text().replace("tetris", "greedy"))
         data.write_text(CHAT)
@@ -208,18 +238,30 @@ class TestValidateSchema:
         assert ok.output == f"{recipe}: OK (checked against Axolotl's schema, dataset files and model paths checked).\n"
 
     def test_bad_key_bad_type_and_dataset_key(self, tmp_path):
-        text = MATRIX.replace("  learning_rate: 1.0e-4\n", "  lerning_rate: 1.0e-4\n").replace("sequence_len: 256", "sequence_len: long")
+        text = MATRIX.replace("  learning_rate: 1.0e-4\n", "  lerning_rate: 1.0e-4\n").replace(
+            "sequence_len: 256", "sequence_len: long"
+        )
         text = text.replace("field_messages: messages", "feld_messages: messages")
         path = write(tmp_path, text)
         result = invoke("validate", "--matrix", str(path))
         assert result.exit_code == 2
         out = result.output
-        assert f"{path}: base.lerning_rate: unknown Axolotl key (did you mean 'learning_rate'?), which Axolotl would silently ignore (2 cells); fix: rename or remove it." in out
-        assert f"{path}: base.sequence_len: Input should be a valid integer, unable to parse string as an integer (2 cells); fix: make it a valid integer" in out
-        assert "axes.dataset[chats].datasets[0].feld_messages: unknown dataset key (did you mean 'field_messages'?)" in out
+        assert (
+            f"{path}: base.lerning_rate: unknown Axolotl key (did you mean 'learning_rate'?), which Axolotl would silently ignore (2 cells); fix: rename or remove it."
+            in out
+        )
+        assert (
+            f"{path}: base.sequence_len: Input should be a valid integer, unable to parse string as an integer (2 cells); fix: make it a valid integer"
+            in out
+        )
+        assert (
+            "axes.dataset[chats].datasets[0].feld_messages: unknown dataset key (did you mean 'field_messages'?)" in out
+        )
 
     def test_problem_in_a_base_file_names_that_file(self, tmp_path):
-        base = write(tmp_path, "sequence_len: 256\nmicro_batch_size: two\nnum_epochs: 1\nlearning_rate: 0.001\n", "base.yml")
+        base = write(
+            tmp_path, "sequence_len: 256\nmicro_batch_size: two\nnum_epochs: 1\nlearning_rate: 0.001\n", "base.yml"
+        )
         path = write(tmp_path, "base: base.yml\naxes:" + MATRIX.split("axes:")[1])
         result = invoke("validate", "--matrix", str(path))
         assert result.exit_code == 2
@@ -255,13 +297,15 @@ class TestRecipes:
         assert len(list((tmp_path / "out").glob("*.yml"))) == 2
 
     def test_only_matching_nothing_is_an_error(self, tmp_path):
-        result = invoke("recipes", "--matrix", str(write(tmp_path, MATRIX)), "--out", str(tmp_path / "o"), "--only", "strategy=bfd")
+        result = invoke(
+            "recipes", "--matrix", str(write(tmp_path, MATRIX)), "--out", str(tmp_path / "o"), "--only", "strategy=bfd"
+        )
         assert result.exit_code == 2 and "no cell of" in result.output
 
     def test_resolve_replaces_uris(self, tmp_path, monkeypatch):
         from axolotl_packing_bench.matrix import recipe
 
-        monkeypatch.setattr(recipe, "default_resolver", lambda: (lambda uri: "/resolved/" + uri.rsplit("/", 1)[-1]))
+        monkeypatch.setattr(recipe, "default_resolver", lambda: lambda uri: "/resolved/" + uri.rsplit("/", 1)[-1])
         path = write(tmp_path, MATRIX.replace("/models/small", "packbench://model/tiny-8b"))
         invoke("recipes", "--matrix", str(path), "--out", str(tmp_path / "kept"))
         invoke("recipes", "--matrix", str(path), "--out", str(tmp_path / "resolved"), "--resolve")

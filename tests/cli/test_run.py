@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.results.store import read_results
 
 FAKE_TRAIN = Path(__file__).parents[1] / "support" / "fake_train.py"
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
@@ -57,7 +57,9 @@ def calls(work: Path) -> list[str]:
 
 
 def run(*args: str):
-    return CliRunner().invoke(main, ["run", "--matrix", "m.yaml", "--train-command", FAKE, *args], catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["run", "--matrix", "m.yaml", "--train-command", FAKE, *args], catch_exceptions=False
+    )
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(work):
@@ -115,7 +117,9 @@ def test_repeats_are_interleaved_recorded_and_resumed(work):
     assert result.exit_code == 0, result.output
     assert [line.split()[0] for line in calls(work)] == ["padding", "greedy", "bfd"] * 2
     rows = read_results(work / "leaderboard/results.jsonl")
-    assert sorted((r.axes["strategy"], r.repeat) for r in rows) == sorted((s, i) for s in ("padding", "greedy", "bfd") for i in (0, 1))
+    assert sorted((r.axes["strategy"], r.repeat) for r in rows) == sorted(
+        (s, i) for s in ("padding", "greedy", "bfd") for i in (0, 1)
+    )
     assert len(list((work / "runs/quick").glob("*.repeat1"))) == 3
     assert run("--repeats", "2").exit_code == 0 and len(calls(work)) == 6  # every repeat done
     assert run("--repeats", "3").exit_code == 0 and len(calls(work)) == 9  # only the third repeat runs
@@ -147,7 +151,9 @@ def test_custom_paths(work):
 def test_bad_options_are_one_sentence(work):
     result = CliRunner().invoke(main, ["run", "--matrix", "m.yaml", "--timeout", "soon"], catch_exceptions=False)
     assert result.exit_code == 2 and "--timeout 'soon' is not a duration" in result.output
-    result = CliRunner().invoke(main, ["run", "--matrix", "m.yaml", "--train-command", "train.sh"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["run", "--matrix", "m.yaml", "--train-command", "train.sh"], catch_exceptions=False
+    )
     assert result.exit_code == 2 and "must contain {config}" in result.output
 
 
@@ -155,17 +161,22 @@ def local_inputs(work: Path, text: str = MATRIX) -> str:
     """`text` with a real local model folder and dataset file in place of the made-up paths."""
     (work / "models" / "small").mkdir(parents=True)
     (work / "models" / "small" / "config.json").write_text("{}")
-    (work / "chats.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, '
-                                      '{"role": "assistant", "content": "hello"}]}\n')
-    return text.replace("/models/small", str(work / "models" / "small")).replace("/data/chats.jsonl", str(work / "chats.jsonl"))
+    (work / "chats.jsonl").write_text(
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+    )
+    return text.replace("/models/small", str(work / "models" / "small")).replace(
+        "/data/chats.jsonl", str(work / "chats.jsonl")
+    )
 
 
 def test_run_validates_first_and_refuses_a_misspelled_key_before_training(work):
     (work / "m.yaml").write_text(local_inputs(work, MATRIX.replace("micro_batch_size", "micro_batch_sze")))
     result = run("--validate")
     assert result.exit_code == 2, result.output
-    assert ("m.yaml: base.micro_batch_sze: unknown Axolotl key (did you mean 'micro_batch_size'?), which Axolotl "
-            "would silently ignore (3 cells); fix: rename or remove it.") in result.output
+    assert (
+        "m.yaml: base.micro_batch_sze: unknown Axolotl key (did you mean 'micro_batch_size'?), which Axolotl "
+        "would silently ignore (3 cells); fix: rename or remove it."
+    ) in result.output
     assert "nothing trained" in result.output and "Traceback" not in result.output
     assert calls(work) == [] and not (work / "leaderboard" / "results.jsonl").exists()
     skipped = run("--no-validate")  # the user's choice: it trains as written
@@ -177,8 +188,10 @@ def test_run_refuses_a_missing_model_path_before_training(work):
     (work / "m.yaml").write_text(text.replace(str(work / "models" / "small"), str(work / "models" / "gone")))
     result = run("--validate")
     assert result.exit_code == 2, result.output
-    assert (f"m.yaml: axes.model[small].path: the local model path {work / 'models' / 'gone'} does not exist (3 cells)"
-            in result.output)
+    assert (
+        f"m.yaml: axes.model[small].path: the local model path {work / 'models' / 'gone'} does not exist (3 cells)"
+        in result.output
+    )
     assert calls(work) == [] and not (work / "runs").exists()
     (work / "m.yaml").write_text(text)
     ok = run("--validate")
@@ -199,8 +212,21 @@ def test_status(work, monkeypatch):
 def test_ctrl_c_kills_children_keeps_results_and_exits_130(work):
     env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps({"greedy": "sleep:120"}), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from axolotl_packing_bench.cli import main; main()", "run", "--matrix", "m.yaml", "--train-command", FAKE],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from axolotl_packing_bench.cli import main; main()",
+            "run",
+            "--matrix",
+            "m.yaml",
+            "--train-command",
+            FAKE,
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait for padding to finish and greedy to start sleeping

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.results.store import read_results
 from tests.cli.test_run import REAL_MATRIX
 from tests.eval.helpers import SECRET, completion, fake_judge, files_containing
 

@@ -33,9 +33,7 @@ def make_tokenizer(directory: Path, texts: list[str], chat_template: str | None 
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.WordLevelTrainer(special_tokens=["[UNK]", "<s>", "</s>"])
     tokenizer.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="[UNK]", bos_token="<s>", eos_token="</s>"
-    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", bos_token="<s>", eos_token="</s>")
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(str(directory))
@@ -55,16 +53,12 @@ SHAREGPT = [
         ]
     }
 ]
-OPENAI = [
-    {"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi you"}]}
-]
+OPENAI = [{"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi you"}]}]
 
 
 @pytest.fixture
 def tokenizer_dir(tmp_path):
-    return make_tokenizer(
-        tmp_path / "tok", ["say hi there add 1 and 2 3 who are you a model hello"]
-    )
+    return make_tokenizer(tmp_path / "tok", ["say hi there add 1 and 2 3 who are you a model hello"])
 
 
 class TestLengthsFiles:
@@ -81,17 +75,12 @@ class TestLengthsFiles:
 
         lengths = np.array([3, 5, 2, 6, 0, 9], dtype=np.int64)
         np.save(tmp_path / "lengths.npy", lengths)
-        out = run_json(
-            str(tmp_path / "lengths.npy"), "--capacity", "8", "--strategies", "bfd,padding"
-        )
+        out = run_json(str(tmp_path / "lengths.npy"), "--capacity", "8", "--strategies", "bfd,padding")
         rows = {row["strategy"]: row for row in out["strategies"]}
         assert list(rows) == ["bfd", "padding"]
         assert rows["bfd"]["num_bins"] == pack(lengths, 8, "bfd").num_bins
         assert rows["bfd"]["num_truncated"] == 1 and rows["bfd"]["num_dropped_empty"] == 1
-        assert (
-            rows["bfd"]["saved_rows_vs_padding"]
-            == rows["padding"]["num_bins"] - rows["bfd"]["num_bins"]
-        )
+        assert rows["bfd"]["saved_rows_vs_padding"] == rows["padding"]["num_bins"] - rows["bfd"]["num_bins"]
         assert out["num_samples"] == 6 and out["input_tokens"] == 25
 
     def test_text_file_and_table(self, tmp_path):
@@ -140,9 +129,7 @@ class TestDatasets:
         return path
 
     def lengths(self, path: Path, tokenizer: Path) -> dict:
-        return run_json(
-            str(path), "--capacity", "64", "--tokenizer", str(tokenizer), "--strategies", "padding"
-        )
+        return run_json(str(path), "--capacity", "64", "--tokenizer", str(tokenizer), "--strategies", "padding")
 
     def test_alpaca_joined_without_template(self, tmp_path, tokenizer_dir):
         out = self.lengths(self.write(tmp_path / "a.json", ALPACA), tokenizer_dir)
@@ -202,23 +189,17 @@ class TestBadInput:
 
     def test_unreadable_json(self, tmp_path, tokenizer_dir):
         (tmp_path / "bad.json").write_text("[{oops")
-        result = run(
-            str(tmp_path / "bad.json"), "--capacity", "8", "--tokenizer", str(tokenizer_dir)
-        )
+        result = run(str(tmp_path / "bad.json"), "--capacity", "8", "--tokenizer", str(tokenizer_dir))
         self.assert_user_error(result, "not valid JSON")
 
     def test_bad_jsonl_line(self, tmp_path, tokenizer_dir):
         (tmp_path / "bad.jsonl").write_text('{"messages": []}\n{oops\n')
-        result = run(
-            str(tmp_path / "bad.jsonl"), "--capacity", "8", "--tokenizer", str(tokenizer_dir)
-        )
+        result = run(str(tmp_path / "bad.jsonl"), "--capacity", "8", "--tokenizer", str(tokenizer_dir))
         self.assert_user_error(result, "line 2 of bad.jsonl")
 
     def test_unknown_format(self, tmp_path):
         (tmp_path / "lengths.parquet").write_bytes(b"PAR1")
-        self.assert_user_error(
-            run(str(tmp_path / "lengths.parquet"), "--capacity", "8"), "unknown format"
-        )
+        self.assert_user_error(run(str(tmp_path / "lengths.parquet"), "--capacity", "8"), "unknown format")
 
     def test_unknown_record_format(self, tmp_path, tokenizer_dir):
         (tmp_path / "d.json").write_text(json.dumps([{"text": "hello"}]))
@@ -231,9 +212,7 @@ class TestBadInput:
 
     def test_missing_tokenizer_dir(self, tmp_path):
         (tmp_path / "d.json").write_text(json.dumps(ALPACA))
-        result = run(
-            str(tmp_path / "d.json"), "--capacity", "8", "--tokenizer", str(tmp_path / "x")
-        )
+        result = run(str(tmp_path / "d.json"), "--capacity", "8", "--tokenizer", str(tmp_path / "x"))
         self.assert_user_error(result, "tokenizer directory")
 
     def test_unknown_strategy(self):
@@ -263,12 +242,15 @@ class TestBadInput:
         else:
             self.assert_user_error(result, f"{name} holds no lengths; write one token count per line")
 
-    @pytest.mark.parametrize("name, content, fragment", [
-        ("zero.npy", b"", "zero.npy is empty; save the lengths with numpy.save(path, lengths)."),
-        ("cut.npy", None, "cut.npy is not a .npy array numpy can read (ValueError: Failed to read all data"),
-        ("junk.npy", b"not numpy at all", "junk.npy is not a .npy array numpy can read"),
-        ("binary.txt", b"\xff\xfe\x00", "binary.txt is not text"),
-    ])
+    @pytest.mark.parametrize(
+        "name, content, fragment",
+        [
+            ("zero.npy", b"", "zero.npy is empty; save the lengths with numpy.save(path, lengths)."),
+            ("cut.npy", None, "cut.npy is not a .npy array numpy can read (ValueError: Failed to read all data"),
+            ("junk.npy", b"not numpy at all", "junk.npy is not a .npy array numpy can read"),
+            ("binary.txt", b"\xff\xfe\x00", "binary.txt is not text"),
+        ],
+    )
     def test_unreadable_lengths_file_is_one_sentence(self, tmp_path, name, content, fragment):
         """An empty .npy used to end in click's bare `Aborted!` (numpy's EOFError)."""
         path = tmp_path / name
@@ -304,11 +286,24 @@ class TestBadInput:
 
 MULTI = [
     {"conversations": [{"from": "human", "value": "who are you"}, {"from": "gpt", "value": "a model"}]},
-    {"conversations": [{"from": "human", "value": "hello"}, {"from": "gpt", "value": "hi you"},
-                       {"from": "human", "value": "who are you"}, {"from": "gpt", "value": "a model"}]},
+    {
+        "conversations": [
+            {"from": "human", "value": "hello"},
+            {"from": "gpt", "value": "hi you"},
+            {"from": "human", "value": "who are you"},
+            {"from": "gpt", "value": "a model"},
+        ]
+    },
     {"conversations": [{"from": "human", "value": "say hi"}, {"from": "gpt", "value": "hi there"}]},
-    {"conversations": [{"from": "system", "value": "a model"}, {"from": "human", "value": "add 1 and 2"},
-                       {"from": "gpt", "value": "3"}, {"from": "human", "value": "add 2"}, {"from": "gpt", "value": "2"}]},
+    {
+        "conversations": [
+            {"from": "system", "value": "a model"},
+            {"from": "human", "value": "add 1 and 2"},
+            {"from": "gpt", "value": "3"},
+            {"from": "human", "value": "add 2"},
+            {"from": "gpt", "value": "2"},
+        ]
+    },
     {"conversations": [{"from": "human", "value": "hello"}, {"from": "gpt", "value": "hi"}]},
 ]
 
@@ -320,8 +315,9 @@ class TestTrustworthyStats:
 
     def test_single_turn_packs_single_turn_chats_only(self, tmp_path, tokenizer_dir):
         data = self.write(tmp_path / "multi.jsonl", MULTI)
-        out = run_json(str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir),
-                       "--strategies", "bfd,single_turn")
+        out = run_json(
+            str(data), "--capacity", "64", "--tokenizer", str(tokenizer_dir), "--strategies", "bfd,single_turn"
+        )
         rows = {row["strategy"]: row for row in out["strategies"]}
         from axolotl_packing_bench.data.lengths import read_samples
 
@@ -333,8 +329,17 @@ class TestTrustworthyStats:
 
     def test_trainer_padding_is_the_baseline_and_capacity_padding_is_labelled(self, tmp_path):
         np.save(tmp_path / "l.npy", np.array([10, 100, 20, 30]))
-        out = run_json(str(tmp_path / "l.npy"), "--capacity", "128", "--strategies", "padding,bfd",
-                       "--micro-batch-size", "2", "--pad-to-multiple-of", "0")
+        out = run_json(
+            str(tmp_path / "l.npy"),
+            "--capacity",
+            "128",
+            "--strategies",
+            "padding,bfd",
+            "--micro-batch-size",
+            "2",
+            "--pad-to-multiple-of",
+            "0",
+        )
         rows = {row["strategy"]: row for row in out["strategies"]}
         padding = rows["padding"]
         # the seeded shuffle pairs the rows somehow: each pair is padded to its longer row (2 x 100 + 2 x 20..30),
@@ -398,8 +403,9 @@ class TestTrustworthyStats:
         assert out["source"].startswith(f"multi.jsonl, tokenized with {tokenizer_dir}")
         padding = out["strategies"][0]
         assert padding["trainer_tokens"] == 5 * 64  # pad_to_sequence_len: every batch is padded to capacity
-        flags = run_json("--config", "axolotl.yml", "--strategies", "padding", "--micro-batch-size", "1",
-                         "--capacity", "32")
+        flags = run_json(
+            "--config", "axolotl.yml", "--strategies", "padding", "--micro-batch-size", "1", "--capacity", "32"
+        )
         assert flags["micro_batch_size"] == 1 and flags["capacity"] == 32
 
     def test_config_with_a_hub_dataset_is_one_sentence(self, tmp_path):
@@ -420,8 +426,9 @@ class TestTrustworthyStats:
         assert result.output.count("\n") == 1 and "Traceback" not in result.output
 
     def test_asset_uris_are_echoed_as_written(self, tokenizer_dir):
-        out = run_json("packbench://dataset/100", "--capacity", "512", "--tokenizer", str(tokenizer_dir),
-                       "--strategies", "bfd")
+        out = run_json(
+            "packbench://dataset/100", "--capacity", "512", "--tokenizer", str(tokenizer_dir), "--strategies", "bfd"
+        )
         assert out["source"].startswith("packbench://dataset/100, tokenized with ")
         assert out["num_samples"] == 100
         bad = run("packbench://dataset/nope", "--capacity", "64")

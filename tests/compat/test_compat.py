@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from axolotl_packing_bench.compat import Internal, InternalMoved, installed_version, resolve
-from axolotl_packing_bench.compat import axolotl_api, transformers_api
+from axolotl_packing_bench.compat import (
+    Internal,
+    InternalMoved,
+    axolotl_api,
+    installed_version,
+    resolve,
+    transformers_api,
+)
 
 PACKAGE = Path(__file__).parents[2] / "axolotl_packing_bench"
 ADAPTERS = {"axolotl": axolotl_api, "transformers": transformers_api}
@@ -35,12 +41,19 @@ def test_the_train_modules_the_warm_worker_preloads_exist():
     if importlib.util.find_spec("axolotl") is None:
         pytest.skip("axolotl is not installed (pip install -e '.[axolotl]')")
     missing = [name for name in axolotl_api.TRAIN_MODULES if importlib.util.find_spec(name) is None]
-    assert missing == [], f"axolotl {installed_version('axolotl')} has none of {missing}: update TRAIN_MODULES in compat/axolotl_api.py"
+    assert missing == [], (
+        f"axolotl {installed_version('axolotl')} has none of {missing}: update TRAIN_MODULES in compat/axolotl_api.py"
+    )
 
 
 def test_a_moved_internal_is_one_sentence_naming_it_the_version_and_the_file():
-    moved = Internal(name="no_such_function", distribution="pytest", locations=("pytest:no_such_function", "no_such_package.sub:x"),
-                     tested=("8.0", "8.3"), adapter="axolotl_api.py")
+    moved = Internal(
+        name="no_such_function",
+        distribution="pytest",
+        locations=("pytest:no_such_function", "no_such_package.sub:x"),
+        tested=("8.0", "8.3"),
+        adapter="axolotl_api.py",
+    )
     with pytest.raises(InternalMoved) as raised:
         resolve(moved)
     assert str(raised.value) == (
@@ -51,16 +64,26 @@ def test_a_moved_internal_is_one_sentence_naming_it_the_version_and_the_file():
 
 
 def test_a_later_location_is_used_when_the_first_is_gone():
-    internal = Internal(name="Path", distribution="python", locations=("no_such_module:Path", "pathlib:Path"),
-                        tested=("3.11", "3.12"), adapter="axolotl_api.py")
+    internal = Internal(
+        name="Path",
+        distribution="python",
+        locations=("no_such_module:Path", "pathlib:Path"),
+        tested=("3.11", "3.12"),
+        adapter="axolotl_api.py",
+    )
     assert resolve(internal) is Path
 
 
 def test_a_module_that_exists_but_fails_to_import_is_not_reported_as_moved(tmp_path, monkeypatch):
     (tmp_path / "packbench_broken_module.py").write_text("import packbench_dependency_not_installed\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    internal = Internal(name="x", distribution="python", locations=("packbench_broken_module:x",),
-                        tested=("3.11", "3.12"), adapter="axolotl_api.py")
+    internal = Internal(
+        name="x",
+        distribution="python",
+        locations=("packbench_broken_module:x",),
+        tested=("3.11", "3.12"),
+        adapter="axolotl_api.py",
+    )
     with pytest.raises(ModuleNotFoundError) as raised:
         resolve(internal)
     assert not isinstance(raised.value, InternalMoved)
@@ -73,8 +96,10 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_importing_the_adapters_imports_neither_axolotl_nor_transformers():
-    code = ("import sys, axolotl_packing_bench.compat.axolotl_api, axolotl_packing_bench.compat.transformers_api; "
-            "print(sorted(m for m in ('axolotl', 'transformers', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, axolotl_packing_bench.compat.axolotl_api, axolotl_packing_bench.compat.transformers_api; "
+        "print(sorted(m for m in ('axolotl', 'transformers', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -85,7 +110,9 @@ def _internal_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found += [a.name for a in node.names if a.name.split(".")[0] == "axolotl" or a.name.startswith("transformers.")]
+            found += [
+                a.name for a in node.names if a.name.split(".")[0] == "axolotl" or a.name.startswith("transformers.")
+            ]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             top = node.module.split(".")[0]
             if top == "axolotl" or node.module.startswith("transformers."):
@@ -106,8 +133,10 @@ def test_only_the_adapters_import_axolotl_or_transformers_internals():
 
 def test_the_check_sees_an_internal_import(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("def f():\n    from axolotl.utils.data import prepare_datasets\n"
-                      "    from transformers import AttentionInterface, AutoTokenizer\n")
+    sample.write_text(
+        "def f():\n    from axolotl.utils.data import prepare_datasets\n"
+        "    from transformers import AttentionInterface, AutoTokenizer\n"
+    )
     assert _internal_imports(sample) == ["axolotl.utils.data", "transformers.AttentionInterface"]
 
 
@@ -121,8 +150,13 @@ def _names_outside_compat(match) -> dict[str, list[str]]:
         if path.parent.name == "compat":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            texts = [node.attr] if isinstance(node, ast.Attribute) else [node.value] if (
-                isinstance(node, ast.Constant) and isinstance(node.value, str)) else []
+            texts = (
+                [node.attr]
+                if isinstance(node, ast.Attribute)
+                else [node.value]
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str))
+                else []
+            )
             found.setdefault(str(path.relative_to(PACKAGE)), []).extend(t for t in texts if match(t))
     return {name: hits for name, hits in found.items() if hits}
 

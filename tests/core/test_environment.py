@@ -18,7 +18,13 @@ def test_plugin_metrics_and_runner_share_the_module(tmp_path: Path):
     from axolotl_packing_bench.plugin.metrics import RunMetrics
     from axolotl_packing_bench.running import runner
 
-    metrics = RunMetrics(path=tmp_path / "m.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=8)
+    metrics = RunMetrics(
+        path=tmp_path / "m.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=8
+    )
     assert metrics.data["versions"] == collect_versions() == runner.collect_versions()
     metrics.finish(status="ok")
-    assert set(metrics.data["hardware"]) == set(collect_hardware()) == {"cpu", "cpu_count", "memory_gb", "gpu", "gpu_count"}
+    assert (
+        set(metrics.data["hardware"])
+        == set(collect_hardware())
+        == {"cpu", "cpu_count", "memory_gb", "gpu", "gpu_count"}
+    )

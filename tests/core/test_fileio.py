@@ -26,8 +26,11 @@ def test_read_user_text_is_utf8_without_bom(tmp_path: Path):
     [
         (lambda p: None, "does not exist", "check the path"),
         (lambda p: p.mkdir(), "is a directory", "pass a file"),
-        (lambda p: p.write_bytes("name: caf\xe9\n".encode("latin-1")), "is not UTF-8 text (byte 0xe9 at offset 9)",
-         "save it as UTF-8"),
+        (
+            lambda p: p.write_bytes("name: caf\xe9\n".encode("latin-1")),
+            "is not UTF-8 text (byte 0xe9 at offset 9)",
+            "save it as UTF-8",
+        ),
     ],
 )
 def test_unreadable_files_are_one_sentence(tmp_path: Path, make, what, fix):

@@ -19,8 +19,12 @@ def test_redact_keys_tokens_and_assignments():
 
 
 def test_redact_all_reaches_every_string_at_any_depth():
-    payload = {"error": f"ValueError: bad key {SK}", "nested": {"list": [HF, 3, None, {"k": f"password: {SK}"}]},
-               "n": 1.5, "ok": True}
+    payload = {
+        "error": f"ValueError: bad key {SK}",
+        "nested": {"list": [HF, 3, None, {"k": f"password: {SK}"}]},
+        "n": 1.5,
+        "ok": True,
+    }
     cleaned = redact_all(payload)
     text = json.dumps(cleaned)
     assert SK not in text and HF not in text

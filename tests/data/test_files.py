@@ -59,14 +59,29 @@ def test_missing_and_not_utf8(tmp_path: Path):
 @pytest.mark.parametrize(
     ("row", "entry", "message"),
     [
-        ({"conversations": []}, CHAT, "line 2 of {p} has no `messages` list of turns (type chat_template reads "
-         "field_messages: messages); add it, or set field_messages to the field that holds the turns."),
-        ({"messages": [{"from": "human", "value": "hi"}]}, CHAT, "line 2 of {p}: turn 0 of `messages` lacks `role` or "
-         "`content`; give every turn both (or set message_property_mappings to the keys the turns use)."),
-        ({"instruction": "x"}, {"path": "x", "type": "alpaca"}, "line 2 of {p} has no `output` string (type alpaca "
-         "reads instruction, input and output); add it."),
-        ({"body": "x"}, {"path": "x", "type": "completion"}, "line 2 of {p} has no `text` string (type completion "
-         "reads it); add it, or set `field` to the field that holds the text."),
+        (
+            {"conversations": []},
+            CHAT,
+            "line 2 of {p} has no `messages` list of turns (type chat_template reads "
+            "field_messages: messages); add it, or set field_messages to the field that holds the turns.",
+        ),
+        (
+            {"messages": [{"from": "human", "value": "hi"}]},
+            CHAT,
+            "line 2 of {p}: turn 0 of `messages` lacks `role` or "
+            "`content`; give every turn both (or set message_property_mappings to the keys the turns use).",
+        ),
+        (
+            {"instruction": "x"},
+            {"path": "x", "type": "alpaca"},
+            "line 2 of {p} has no `output` string (type alpaca reads instruction, input and output); add it.",
+        ),
+        (
+            {"body": "x"},
+            {"path": "x", "type": "completion"},
+            "line 2 of {p} has no `text` string (type completion "
+            "reads it); add it, or set `field` to the field that holds the text.",
+        ),
         ([1, 2], CHAT, "line 2 of {p} is a JSON list, not an object; make every record a JSON object."),
     ],
 )
@@ -78,7 +93,11 @@ def test_fields_the_type_needs(tmp_path: Path, row, entry, message):
 
 def test_mapped_keys_are_read(tmp_path: Path):
     sharegpt = {"conversations": [{"from": "human", "value": "hi"}]}
-    entry = {**CHAT, "field_messages": "conversations", "message_property_mappings": {"role": "from", "content": "value"}}
+    entry = {
+        **CHAT,
+        "field_messages": "conversations",
+        "message_property_mappings": {"role": "from", "content": "value"},
+    }
     assert check_dataset_file(write(tmp_path / "d.jsonl", sharegpt), entry) == 1
 
 
@@ -109,4 +128,6 @@ def test_which_entries_are_local_files(tmp_path: Path):
 
 def test_split_fix():
     assert split_fix("line 2 of d.jsonl is bad (x; y); write one JSON object per line.") == (
-        "line 2 of d.jsonl is bad (x; y)", "write one JSON object per line")
+        "line 2 of d.jsonl is bad (x; y)",
+        "write one JSON object per line",
+    )

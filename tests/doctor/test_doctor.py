@@ -13,8 +13,7 @@ from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
 
-FAST = ["--device", "cpu", "--shape", "cpu", "--layers", "1", "--isolation-rows", "1", "--warmup", "1",
-        "--steps", "1"]
+FAST = ["--device", "cpu", "--shape", "cpu", "--layers", "1", "--isolation-rows", "1", "--warmup", "1", "--steps", "1"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -30,8 +29,9 @@ def one_thread():
 
 def doctor(tmp_path, *extra: str):
     json_path, markdown_path = tmp_path / "doctor.json", tmp_path / "doctor.md"
-    result = CliRunner().invoke(main, ["doctor", *FAST, "--json", str(json_path), "--markdown",
-                                       str(markdown_path), *extra])
+    result = CliRunner().invoke(
+        main, ["doctor", *FAST, "--json", str(json_path), "--markdown", str(markdown_path), *extra]
+    )
     return result, json_path, markdown_path
 
 
@@ -117,6 +117,7 @@ def test_the_doctor_path_imports_without_axolotl():
 def test_the_checkout_script_runs_the_doctor(tmp_path):
     script = Path(__file__).parents[2] / "benchmarks" / "gpu_check.py"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     assert "Usage: gpu_check.py doctor [OPTIONS]" in result.stdout and "--markdown" in result.stdout

@@ -13,11 +13,22 @@ from tests.eval.helpers import make_run
 
 # What lm-eval 0.4.11 returns, trimmed to the keys read.
 LEAF = {
-    "results": {"gsm8k": {"alias": "gsm8k", "exact_match,strict-match": 0.41, "exact_match_stderr,strict-match": 0.0135,
-                          "exact_match,flexible-extract": 0.45, "exact_match_stderr,flexible-extract": 0.0137}},
+    "results": {
+        "gsm8k": {
+            "alias": "gsm8k",
+            "exact_match,strict-match": 0.41,
+            "exact_match_stderr,strict-match": 0.0135,
+            "exact_match,flexible-extract": 0.45,
+            "exact_match_stderr,flexible-extract": 0.0137,
+        }
+    },
     "group_subtasks": {"gsm8k": []},
-    "configs": {"gsm8k": {"metric_list": [{"metric": "exact_match"}],
-                          "filter_list": [{"name": "strict-match"}, {"name": "flexible-extract"}]}},
+    "configs": {
+        "gsm8k": {
+            "metric_list": [{"metric": "exact_match"}],
+            "filter_list": [{"name": "strict-match"}, {"name": "flexible-extract"}],
+        }
+    },
     "n-shot": {"gsm8k": 4},
     "n-samples": {"gsm8k": {"original": 1319, "effective": 1319}},
 }
@@ -29,7 +40,11 @@ GROUP = {
         "mmlu_stem": {"alias": " - stem", "acc,none": 0.65, "acc_stderr,none": 0.008},
         "mmlu_physics": {"alias": "  - physics", "acc,none": 0.65, "acc_stderr,none": 0.008},
     },
-    "group_subtasks": {"mmlu_humanities": ["mmlu_law"], "mmlu_stem": ["mmlu_physics"], "mmlu": ["mmlu_humanities", "mmlu_stem"]},
+    "group_subtasks": {
+        "mmlu_humanities": ["mmlu_law"],
+        "mmlu_stem": ["mmlu_physics"],
+        "mmlu": ["mmlu_humanities", "mmlu_stem"],
+    },
     "configs": {"mmlu_law": {"metric_list": [{"metric": "acc"}]}, "mmlu_physics": {"metric_list": [{"metric": "acc"}]}},
     "n-shot": {"mmlu_law": 5, "mmlu_physics": 5},
     "n-samples": {"mmlu_law": {"original": 1534, "effective": 10}, "mmlu_physics": {"original": 100, "effective": 10}},
@@ -38,7 +53,12 @@ GROUP = {
 
 def test_score_entry_of_a_filtered_task():
     assert score_entry("gsm8k", LEAF, 4) == {
-        "metric": "exact_match", "filter": "strict-match", "value": 0.41, "stderr": 0.0135, "n": 1319, "shots": 4
+        "metric": "exact_match",
+        "filter": "strict-match",
+        "value": 0.41,
+        "stderr": 0.0135,
+        "n": 1319,
+        "shots": 4,
     }
 
 
@@ -49,7 +69,10 @@ def test_score_entry_of_a_group_is_its_aggregate():
 
 def test_score_entry_odd_results():
     assert score_entry("nope", LEAF) == {"error": "lm-eval returned no result for task nope."}
-    odd = {"results": {"t": {"alias": "t", "f1,none": 0.3, "f1_stderr,none": "N/A"}}, "n-samples": {"t": {"original": 10, "effective": 0.5}}}
+    odd = {
+        "results": {"t": {"alias": "t", "f1,none": 0.3, "f1_stderr,none": "N/A"}},
+        "n-samples": {"t": {"original": 10, "effective": 0.5}},
+    }
     assert score_entry("t", odd) == {"metric": "f1", "value": 0.3, "stderr": None, "n": 5, "shots": 0}
 
 
@@ -60,7 +83,9 @@ def test_explain_failure(monkeypatch: pytest.MonkeyPatch):
         "task mmlu needs its dataset from the Hugging Face Hub, which cannot be reached (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE "
         "is set); run where the Hub is reachable (or with the dataset in the HF cache), or use --preset offline."
     )
-    unsafe = explain_failure("humaneval", ValueError("task humaneval is marked as unsafe. Set confirm_run_unsafe_code=True"))
+    unsafe = explain_failure(
+        "humaneval", ValueError("task humaneval is marked as unsafe. Set confirm_run_unsafe_code=True")
+    )
     assert "--allow-code-execution" in unsafe
     assert explain_failure("x", KeyError("boom")) == "task x failed: KeyError: 'boom'."
     missing = explain_failure("y", FileNotFoundError("Dataset 'org/y' doesn't exist on the Hub or cannot be accessed."))
@@ -89,11 +114,17 @@ def test_offline_tasks_run_for_real_and_a_hub_task_fails_alone(tiny_model: Path,
     )
     run = open_run_dir(make_run(tmp_path, tiny_model, name="pad", seed=1))
     assert run.seed == 1
-    settings = LmEvalSettings(tasks={"packbench_offline": None, "needs_hub": None}, limit=8, batch_size=8, include_paths=(hub_tasks,))
+    settings = LmEvalSettings(
+        tasks={"packbench_offline": None, "needs_hub": None}, limit=8, batch_size=8, include_paths=(hub_tasks,)
+    )
     scores = run_lm_eval(run, settings)
 
     assert list(scores) == ["packbench_facts_0shot", "packbench_facts_fewshot", "packbench_facts_gen", "needs_hub"]
-    for task, metric, shots in (("packbench_facts_0shot", "acc", 0), ("packbench_facts_fewshot", "acc", 3), ("packbench_facts_gen", "exact_match", 0)):
+    for task, metric, shots in (
+        ("packbench_facts_0shot", "acc", 0),
+        ("packbench_facts_fewshot", "acc", 3),
+        ("packbench_facts_gen", "exact_match", 0),
+    ):
         entry = scores[task]
         assert entry["metric"] == metric and entry["n"] == 8 and entry["shots"] == shots, entry
         assert 0.0 <= entry["value"] <= 1.0 and entry["stderr"] is not None

@@ -35,13 +35,22 @@ def test_retries_500_twice_then_succeeds_with_exponential_backoff(tmp_path: Path
     assert reply.text == "Rating: [[8]]" and reply.error is None and not reply.cached
     assert (reply.prompt_tokens, reply.completion_tokens) == (40, 6)
     assert len(server.requests) == 3
-    assert judge.stats.as_dict() == {"requests": 3, "retries": 2, "cache_hits": 0, "failed": 0, "prompt_tokens": 40, "completion_tokens": 6}
+    assert judge.stats.as_dict() == {
+        "requests": 3,
+        "retries": 2,
+        "cache_hits": 0,
+        "failed": 0,
+        "prompt_tokens": 40,
+        "completion_tokens": 6,
+    }
     assert len(sleeps) == 2 and 0.01 <= sleeps[0] <= 0.012 and 0.02 <= sleeps[1] <= 0.024  # doubles, with jitter
     assert server.requests[0]["temperature"] == 0 and server.requests[0]["model"] == "judge"
 
 
 def test_429_is_retried_but_400_is_not(tmp_path: Path):
-    with fake_judge(lambda n, b: (429, {"error": {"message": "slow down"}}) if n == 0 else (200, completion("[[5]]"))) as server:
+    with fake_judge(
+        lambda n, b: (429, {"error": {"message": "slow down"}}) if n == 0 else (200, completion("[[5]]"))
+    ) as server:
         judge, _ = client(server.url, tmp_path / "a", max_retries=2)
         assert judge.ask(request()).text == "[[5]]"
     with fake_judge(lambda n, b: (400, {"error": {"message": "bad request"}})) as server:

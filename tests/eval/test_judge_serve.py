@@ -53,8 +53,24 @@ def served(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with open(log, "w") as handle:
         process = subprocess.Popen(
-            [str(SERVE), "serve", str(tiny_model), "--device", "cpu", "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
-            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            [
+                str(SERVE),
+                "serve",
+                str(tiny_model),
+                "--device",
+                "cpu",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "info",
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -85,9 +101,11 @@ def judge(*args: str):
 
 
 @pytest.mark.slow
-def test_real_server_invalid_replies_cache_and_secret(served, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from axolotl_packing_bench.results.store import read_results
+def test_real_server_invalid_replies_cache_and_secret(
+    served, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from axolotl_packing_bench.eval.prompts import load_prompts
+    from axolotl_packing_bench.results.store import read_results
 
     monkeypatch.setenv("PACKBENCH_JUDGE_KEY", SECRET)
     url, log = served
@@ -95,15 +113,37 @@ def test_real_server_invalid_replies_cache_and_secret(served, tiny_model: Path, 
     model = make_run(runs, tiny_model, name="random", strategy="random")
     padding = make_run(runs, tiny_model, name="padding", strategy="padding")
     prompts = load_prompts("offline:4")
-    (padding / f"packbench_answers-{prompts.digest}.json").write_text(json.dumps({
-        "run_id": "run-padding", "prompt_set": prompts.name, "max_new_tokens": 8,
-        "answers": [{"id": p.id, "answer": "I do not know."} for p in prompts.prompts],
-    }))
+    (padding / f"packbench_answers-{prompts.digest}.json").write_text(
+        json.dumps(
+            {
+                "run_id": "run-padding",
+                "prompt_set": prompts.name,
+                "max_new_tokens": 8,
+                "answers": [{"id": p.id, "answer": "I do not know."} for p in prompts.prompts],
+            }
+        )
+    )
     options = [
-        "--judge-base-url", url, "--judge-model", str(tiny_model),  # the server is pinned to this name
-        "--api-key-env", "PACKBENCH_JUDGE_KEY", "--prompts", "offline:4", "--max-new-tokens", "8",
-        "--judge-max-tokens", "12", "--concurrency", "2", "--cache", str(tmp_path / "cache.jsonl"),
-        "--results", str(tmp_path / "lb" / "results.jsonl"), "--leaderboard", str(tmp_path / "lb" / "LEADERBOARD.md"),
+        "--judge-base-url",
+        url,
+        "--judge-model",
+        str(tiny_model),  # the server is pinned to this name
+        "--api-key-env",
+        "PACKBENCH_JUDGE_KEY",
+        "--prompts",
+        "offline:4",
+        "--max-new-tokens",
+        "8",
+        "--judge-max-tokens",
+        "12",
+        "--concurrency",
+        "2",
+        "--cache",
+        str(tmp_path / "cache.jsonl"),
+        "--results",
+        str(tmp_path / "lb" / "results.jsonl"),
+        "--leaderboard",
+        str(tmp_path / "lb" / "LEADERBOARD.md"),
     ]
     before = requests_received(log)
     absolute = judge(str(model), *options)

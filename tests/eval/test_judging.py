@@ -101,8 +101,15 @@ class TestCombineOrders:
 
 class TestSummarize:
     def test_absolute(self):
-        judge = summarize("absolute", "gpt-4o-mini", [7.0, None, 9.0, None], prompt_tokens=2000, completion_tokens=500,
-                          price_in=0.15, price_out=0.6)
+        judge = summarize(
+            "absolute",
+            "gpt-4o-mini",
+            [7.0, None, 9.0, None],
+            prompt_tokens=2000,
+            completion_tokens=500,
+            price_in=0.15,
+            price_out=0.6,
+        )
         assert judge == {
             "mode": "absolute",
             "judge_model": "gpt-4o-mini",

@@ -13,9 +13,18 @@ from axolotl_packing_bench.eval.presets import PRESETS, parse_num_fewshot, plan_
 
 def test_presets():
     assert plan_tasks() == dict.fromkeys(OFFLINE_TASKS)
-    assert plan_tasks("paper") == {"mmlu": 5, "gsm8k": 4, "minerva_math": 4, "bbh_cot_fewshot": 3, "ifeval": 0, "humaneval": 0}
+    assert plan_tasks("paper") == {
+        "mmlu": 5,
+        "gsm8k": 4,
+        "minerva_math": 4,
+        "bbh_cot_fewshot": 3,
+        "ifeval": 0,
+        "humaneval": 0,
+    }
     assert plan_tasks("paper", ["gsm8k", "arc_easy"]) == {"gsm8k": 4, "arc_easy": None}
-    assert plan_tasks("offline", ["packbench_facts_fewshot"], {"packbench_facts_fewshot": 5}) == {"packbench_facts_fewshot": 5}
+    assert plan_tasks("offline", ["packbench_facts_fewshot"], {"packbench_facts_fewshot": 5}) == {
+        "packbench_facts_fewshot": 5
+    }
     assert plan_tasks("offline", []) == {}
 
 

@@ -21,7 +21,12 @@ def fake_model(path: Path, metrics: dict | None = None) -> Path:
 
 
 def test_output_dir_or_cell_folder(tmp_path: Path):
-    metrics = {"run_id": "abc", "strategy": "bfd", "dataset": {"paths": ["/d/synth-69k-seed3.jsonl"]}, "model": {"path": "/m"}}
+    metrics = {
+        "run_id": "abc",
+        "strategy": "bfd",
+        "dataset": {"paths": ["/d/synth-69k-seed3.jsonl"]},
+        "model": {"path": "/m"},
+    }
     fake_model(tmp_path / "cell" / "output", metrics)
     run = open_run_dir(tmp_path / "cell")
     assert run.path == tmp_path / "cell" / "output" and run.model_path == str(run.path)

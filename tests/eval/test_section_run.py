@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.eval import attach_evaluation, run_eval_section
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from tests.eval.helpers import SECRET, completion, fake_judge, files_containing, make_run
 
 
@@ -22,7 +22,13 @@ def test_scores_and_judge_then_a_judge_that_is_down(tiny_model: Path, tmp_path: 
         "tasks": ["packbench_facts_0shot"],
         "limit": 4,
         "batch_size": 4,
-        "judge": {"base_url": "", "model": "gpt-test", "prompts": "offline:2", "max_new_tokens": 4, "cache": "judge.jsonl"},
+        "judge": {
+            "base_url": "",
+            "model": "gpt-test",
+            "prompts": "offline:2",
+            "max_new_tokens": 4,
+            "cache": "judge.jsonl",
+        },
     }
     with fake_judge(lambda n, b: (200, completion("Rating: [[6]]", 80, 8))) as server:
         spec["judge"]["base_url"] = server.url
@@ -43,7 +49,9 @@ def test_scores_and_judge_then_a_judge_that_is_down(tiny_model: Path, tmp_path: 
     spec["judge"].update(base_url="http://127.0.0.1:9/v1", max_retries=0, cache="other.jsonl")
     down = run_eval_section(run_dir, spec, base_dir=tmp_path)
     assert down["scores"] == {} and set(down["judge"]) == {"error"}
-    assert down["error"] == down["judge"]["error"] and down["error"].startswith("the judge at http://127.0.0.1:9/v1 failed every request")
+    assert down["error"] == down["judge"]["error"] and down["error"].startswith(
+        "the judge at http://127.0.0.1:9/v1 failed every request"
+    )
     append_result(store, attach_evaluation(read_results(store)[-1], down))
     (latest,) = read_results(store)
     assert latest.metrics == {"training": {"steps": 20}} and latest.judge["mean_score"] == 6.0  # earlier verdict kept
@@ -52,9 +60,13 @@ def test_scores_and_judge_then_a_judge_that_is_down(tiny_model: Path, tmp_path: 
 
 def test_pairwise_without_a_baseline_is_an_error_entry(tiny_model: Path, tmp_path: Path):
     run_dir = make_run(tmp_path, tiny_model, name="bfd", strategy="bfd")
-    outcome = run_eval_section(run_dir, {"tasks": [], "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "mode": "pairwise"}})
+    outcome = run_eval_section(
+        run_dir, {"tasks": [], "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "mode": "pairwise"}}
+    )
     assert outcome["judge"] == {"error": outcome["error"]} and "needs the padding run" in outcome["error"]
     same = run_eval_section(
-        run_dir, {"tasks": [], "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "mode": "pairwise"}}, baseline_run_dir=run_dir
+        run_dir,
+        {"tasks": [], "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "mode": "pairwise"}},
+        baseline_run_dir=run_dir,
     )
     assert same == {"scores": {}, "judge": {}, "error": None}  # the padding cell is not compared with itself

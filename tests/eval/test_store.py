@@ -5,13 +5,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 from axolotl_packing_bench.eval.store import attach, attach_evaluation, merge_scores, record_evaluation
+from axolotl_packing_bench.results.store import RunResult, append_result, read_results
 
 PAD = {"metric": "acc", "value": 0.25, "stderr": 0.04, "n": 96, "shots": 0}
 JUDGE = {
-    "mode": "absolute", "judge_model": "gpt-4o-mini", "mean_score": 6.5, "win": 0, "tie": 0, "loss": 0,
-    "judged": 10, "invalid": 1, "prompt_tokens": 3000, "completion_tokens": 400, "cost_usd": 0.0007,
+    "mode": "absolute",
+    "judge_model": "gpt-4o-mini",
+    "mean_score": 6.5,
+    "win": 0,
+    "tie": 0,
+    "loss": 0,
+    "judged": 10,
+    "invalid": 1,
+    "prompt_tokens": 3000,
+    "completion_tokens": 400,
+    "cost_usd": 0.0007,
 }
 
 
@@ -56,12 +65,19 @@ def test_record_evaluation_appends_latest_wins_and_renders(tmp_path: Path):
     append_result(store, result("greedy", "greedy"))
     record_evaluation(store, "pad", scores={"packbench_facts_0shot": PAD})
     written = record_evaluation(
-        store, "greedy", scores={"packbench_facts_0shot": {**PAD, "value": 0.5}}, judge=JUDGE, leaderboard_path=tmp_path / "LB.md"
+        store,
+        "greedy",
+        scores={"packbench_facts_0shot": {**PAD, "value": 0.5}},
+        judge=JUDGE,
+        leaderboard_path=tmp_path / "LB.md",
     )
     assert written is not None and written.judge == JUDGE
     rows = {r.run_id: r for r in read_results(store)}
     assert rows["pad"].scores["packbench_facts_0shot"]["value"] == 0.25
-    assert rows["greedy"].scores["packbench_facts_0shot"]["value"] == 0.5 and rows["greedy"].metrics == result("g", "greedy").metrics
+    assert (
+        rows["greedy"].scores["packbench_facts_0shot"]["value"] == 0.5
+        and rows["greedy"].metrics == result("g", "greedy").metrics
+    )
     assert len(store.read_text().splitlines()) == 4  # appended, never rewritten
     board = (tmp_path / "LB.md").read_text()
     assert board == render_leaderboard(read_results(store), source="results.jsonl")

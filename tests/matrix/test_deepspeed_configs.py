@@ -55,7 +55,7 @@ def fill_auto(config: dict[str, Any], recipe: dict[str, Any]) -> dict[str, Any]:
             return {key: walk(value, (*path, key)) for key, value in node.items()}
         if node == "auto":
             if path not in values:
-                raise AssertionError(f"{'.'.join(path)} is \"auto\" and this test does not know its train-time value")
+                raise AssertionError(f'{".".join(path)} is "auto" and this test does not know its train-time value')
             return values[path]
         return node
 
@@ -68,8 +68,10 @@ def test_every_paper_recipe_names_a_zero_config_that_deepspeed_accepts():
     )
     folder = configs_folder()
     if not folder.is_dir():
-        pytest.skip(f"no {folder}: run `axolotl fetch deepspeed_configs` in the repository root, or set "
-                    "PACKBENCH_DEEPSPEED_CONFIGS to the fetched folder")
+        pytest.skip(
+            f"no {folder}: run `axolotl fetch deepspeed_configs` in the repository root, or set "
+            "PACKBENCH_DEEPSPEED_CONFIGS to the fetched folder"
+        )
     assert RECIPES, "recipes/paper holds no recipes"
     for path in RECIPES:
         recipe = yaml.safe_load(path.read_text())
@@ -86,6 +88,8 @@ def test_every_paper_recipe_names_a_zero_config_that_deepspeed_accepts():
 def test_an_auto_value_the_test_cannot_fill_is_named():
     recipe = {"base_model": "meta-llama/Meta-Llama-3-8B", "micro_batch_size": 2, "bf16": True}
     assert fill_auto({"train_batch_size": "auto", "bf16": {"enabled": "auto"}}, recipe) == {
-        "train_batch_size": 2, "bf16": {"enabled": True}}
+        "train_batch_size": 2,
+        "bf16": {"enabled": True},
+    }
     with pytest.raises(AssertionError, match=r"optimizer\.params\.lr is \"auto\""):
         fill_auto({"optimizer": {"params": {"lr": "auto"}}}, recipe)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.matrix.recipe import write_recipes
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
 
 ROOT = Path(__file__).parents[2]
 MATRIX = ROOT / "recipes" / "matrices" / "paper.yaml"
@@ -41,7 +41,12 @@ def test_the_paper_settings():
         assert recipe["base_model"] == ("meta-llama/Meta-Llama-3-70B" if big else "meta-llama/Meta-Llama-3-8B")
         assert recipe["num_epochs"] == (3 if big else 4)
         assert recipe["deepspeed"] == ("deepspeed_configs/zero3_bf16.json" if big else "deepspeed_configs/zero2.json")
-        assert (recipe["sequence_len"], recipe["learning_rate"], recipe["lr_scheduler"], recipe["warmup_ratio"]) == (4096, 1e-5, "cosine", 0.2)
+        assert (recipe["sequence_len"], recipe["learning_rate"], recipe["lr_scheduler"], recipe["warmup_ratio"]) == (
+            4096,
+            1e-5,
+            "cosine",
+            0.2,
+        )
         assert (recipe["micro_batch_size"], recipe["gradient_accumulation_steps"]) == (2, 2)
         assert recipe["bf16"] is True and recipe["flash_attention"] is True
         assert recipe["packbench_strategy"] in ("padding", "random", "greedy") and recipe["sample_packing"] is False
@@ -62,7 +67,12 @@ def test_committed_recipes_pass_axolotls_schema_offline(path, monkeypatch):
 def test_schema_check_of_a_file_reports_problems(tmp_path):
     from axolotl_packing_bench.matrix.schema import check_recipe_file
 
-    text = committed()[0].read_text().replace("micro_batch_size: 2", "micro_batch_size: two").replace("warmup_ratio", "warmup_ration")
+    text = (
+        committed()[0]
+        .read_text()
+        .replace("micro_batch_size: 2", "micro_batch_size: two")
+        .replace("warmup_ratio", "warmup_ration")
+    )
     bad = tmp_path / "bad.yml"
     bad.write_text(text)
     problems = [str(p) for p in check_recipe_file(bad)]

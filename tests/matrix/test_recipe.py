@@ -11,8 +11,8 @@ import shutil
 
 import yaml
 
-from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.matrix.recipe import MARKER, recipe_config, render_recipe, write_recipes
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from tests.support.helpers import GOLDEN, HAND_MATRIX
 
 GOLDEN_RECIPES = GOLDEN / "recipes"
@@ -69,7 +69,9 @@ def test_write_is_deterministic_and_prunes_only_generated_files(hand_matrix, tmp
 
 
 def test_deepspeed_and_accelerate_comments(write_matrix):
-    text = "launcher: accelerate\n" + HAND_MATRIX.replace("  optimizer: adamw_torch\n", "  optimizer: adamw_torch\n  deepspeed: deepspeed_configs/zero3_bf16.json\n")
+    text = "launcher: accelerate\n" + HAND_MATRIX.replace(
+        "  optimizer: adamw_torch\n", "  optimizer: adamw_torch\n  deepspeed: deepspeed_configs/zero3_bf16.json\n"
+    )
     cell = expand(load_matrix(write_matrix(text)))[0]
     lines = render_recipe(cell, recipe_path="r.yml", run_dir="runs/r").splitlines()
     assert lines[0] == "# axolotl train r.yml --launcher accelerate"

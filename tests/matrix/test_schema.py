@@ -52,8 +52,12 @@ def test_grouped_check_finds_what_every_cell_finds(tmp_path: Path):
     reference = every_cell(matrix, cells)
     assert sorted(map(str, grouped)) == sorted(map(str, reference))
     shown = "\n".join(map(str, grouped))
-    for part in ("axes.learning_rate: ", "axes.seed: ", "unknown dataset key",
-                 "warmup_steps and warmup_ratio are mutually exclusive (24 cells)"):
+    for part in (
+        "axes.learning_rate: ",
+        "axes.seed: ",
+        "unknown dataset key",
+        "warmup_steps and warmup_ratio are mutually exclusive (24 cells)",
+    ):
         assert part in shown
 
 

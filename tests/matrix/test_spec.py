@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from axolotl_packing_bench.matrix.problems import MatrixError
 from axolotl_packing_bench.matrix.spec import (
     PLUGIN,
     expand,
@@ -14,7 +15,6 @@ from axolotl_packing_bench.matrix.spec import (
     parse_duration,
     select,
 )
-from axolotl_packing_bench.matrix.problems import MatrixError
 from tests.support.helpers import HAND_MATRIX
 
 # The exact cells of HAND_MATRIX, in expansion order. The hashes pin the
@@ -83,21 +83,32 @@ class TestExpansion:
         assert isinstance(small_pad["learning_rate"], float)  # 1.0e-4 and 1e-4 alike
 
     def test_native_sets_sample_packing(self, write_matrix):
-        path = write_matrix(HAND_MATRIX.replace("[padding, greedy]", "[padding, native]").replace("exclude:\n", "exclude:\n  - {strategy: native, attention: shared}\n"))
+        path = write_matrix(
+            HAND_MATRIX.replace("[padding, greedy]", "[padding, native]").replace(
+                "exclude:\n", "exclude:\n  - {strategy: native, attention: shared}\n"
+            )
+        )
         native = [cell for cell in expand(load_matrix(path)) if cell.axes["strategy"] == "native"]
         assert native and all(cell.config["sample_packing"] is True for cell in native)
         assert all(cell.config["packbench_strategy"] == "native" for cell in native)
 
     def test_plugin_false_leaves_plain_axolotl(self, write_matrix):
-        text = "plugin: false\n" + HAND_MATRIX.replace("[padding, greedy]", "[padding, native]").replace("attention: [isolated, shared]", "attention: [isolated]")
+        text = "plugin: false\n" + HAND_MATRIX.replace("[padding, greedy]", "[padding, native]").replace(
+            "attention: [isolated, shared]", "attention: [isolated]"
+        )
         text = text.replace("  - {strategy: padding, attention: shared}\n", "  - {strategy: native, model: big}\n")
         cells = expand(load_matrix(write_matrix(text)))
         assert len(cells) == 3
         assert all("plugins" not in cell.config and "packbench_strategy" not in cell.config for cell in cells)
 
     def test_zipped_axes_vary_together(self, write_matrix):
-        text = HAND_MATRIX.replace("  attention: [isolated, shared]\n", "  attention: [isolated]\n  learning_rate: [1e-5, 2e-5]\n  micro_batch_size: [2, 4]\n")
-        text = text.replace("paired:\n", "paired:\n  - zip: [learning_rate, micro_batch_size]\n").replace("exclude:\n  - {strategy: padding, attention: shared}\n", "")
+        text = HAND_MATRIX.replace(
+            "  attention: [isolated, shared]\n",
+            "  attention: [isolated]\n  learning_rate: [1e-5, 2e-5]\n  micro_batch_size: [2, 4]\n",
+        )
+        text = text.replace("paired:\n", "paired:\n  - zip: [learning_rate, micro_batch_size]\n").replace(
+            "exclude:\n  - {strategy: padding, attention: shared}\n", ""
+        )
         cells = expand(load_matrix(write_matrix(text)))
         assert len(cells) == 2 * 2 * 2
         first = cells[0]
@@ -106,7 +117,10 @@ class TestExpansion:
         assert {(c.config["learning_rate"], c.config["micro_batch_size"]) for c in cells} == {(1e-5, 2), (2e-5, 4)}
 
     def test_exclude_with_a_list_of_values(self, write_matrix):
-        text = HAND_MATRIX.replace("  - {strategy: padding, attention: shared}\n", "  - {strategy: padding, attention: shared}\n  - {model: [big], strategy: [greedy]}\n")
+        text = HAND_MATRIX.replace(
+            "  - {strategy: padding, attention: shared}\n",
+            "  - {strategy: padding, attention: shared}\n  - {model: [big], strategy: [greedy]}\n",
+        )
         ids = [cell.cell_id for cell in expand(load_matrix(write_matrix(text)))]
         assert len(ids) == 4 and not any(i.startswith("big__chats__greedy") for i in ids)
 
@@ -140,7 +154,9 @@ class TestProblems:
         assert "fix: use one of padding" in problem
 
     def test_every_problem_is_reported(self, write_matrix):
-        text = HAND_MATRIX.replace("[isolated, shared]", "[isolated, sharred]").replace("{strategy: padding, attention: shared}", "{strategy: padding, atention: shared}")
+        text = HAND_MATRIX.replace("[isolated, shared]", "[isolated, sharred]").replace(
+            "{strategy: padding, attention: shared}", "{strategy: padding, atention: shared}"
+        )
         problems = problems_of(write_matrix("exlude: []\n" + text))
         assert len(problems) == 3
         assert any("exlude: unknown top-level key (did you mean 'exclude'?)" in p for p in problems)
@@ -157,7 +173,9 @@ class TestProblems:
         assert "malformed YAML at line" in problem and "fix the YAML syntax" in problem
 
     def test_runner_and_axis_keys_are_refused(self, write_matrix):
-        text = HAND_MATRIX.replace("  sequence_len: 256\n", "  sequence_len: 256\n  output_dir: ./out\n  sample_packing: true\n")
+        text = HAND_MATRIX.replace(
+            "  sequence_len: 256\n", "  sequence_len: 256\n  output_dir: ./out\n  sample_packing: true\n"
+        )
         problems = problems_of(write_matrix(text))
         assert any("base.output_dir: is set by `packbench run`" in p for p in problems)
         assert any("base.sample_packing: is set by the strategy axis" in p for p in problems)
@@ -168,7 +186,9 @@ class TestProblems:
         assert "paired[0].when.model" in problem and "did you mean 'big'" in problem
 
     def test_model_entry_needs_a_path(self, write_matrix):
-        text = HAND_MATRIX.replace("{name: small, path: /models/small, size: 1B}", "{name: small, size: 1B, setings: {}}")
+        text = HAND_MATRIX.replace(
+            "{name: small, path: /models/small, size: 1B}", "{name: small, size: 1B, setings: {}}"
+        )
         problems = problems_of(write_matrix(text))
         assert any("axes.model[0].path: is missing" in p for p in problems)
         assert any("axes.model[0].setings: unknown key (did you mean 'settings'?)" in p for p in problems)
@@ -184,7 +204,9 @@ class TestProblems:
 
 
 def test_make_cell_id_sanitizes():
-    cell_id = make_cell_id({"model": "org/My Model", "dataset": "a b", "strategy": "bfd", "attention": "isolated", "lr": "1e-05"})
+    cell_id = make_cell_id(
+        {"model": "org/My Model", "dataset": "a b", "strategy": "bfd", "attention": "isolated", "lr": "1e-05"}
+    )
     assert re.fullmatch(r"org-My-Model__a-b__bfd__isolated__lr=1e-05-[0-9a-f]{8}", cell_id)
 
 
@@ -196,7 +218,9 @@ def test_select_by_glob_and_axis(hand_matrix):
     assert select(cells, []) == cells
 
 
-@pytest.mark.parametrize(("text", "seconds"), [(600, 600.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0), ("1h30m", 5400.0), ("45", 45.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [(600, 600.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0), ("1h30m", 5400.0), ("45", 45.0)]
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 

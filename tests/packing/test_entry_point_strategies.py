@@ -51,8 +51,14 @@ def installed(tmp_path) -> dict[str, str]:
 
 
 def packbench(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "axolotl_packing_bench.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "axolotl_packing_bench.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_stats_packs_with_it(installed):
@@ -84,7 +90,9 @@ def test_without_the_package_the_name_is_refused_with_the_valid_ones(tmp_path):
 
     matrix = tmp_path / "m.yaml"
     matrix.write_text(HAND_MATRIX.replace("strategy: [padding, greedy]", f"strategy: [padding, {STRATEGY}]"))
-    proc = packbench({**os.environ, "PYTHONPATH": str(REPO)}, "validate", "--matrix", str(matrix), "--no-schema", "--no-data")
+    proc = packbench(
+        {**os.environ, "PYTHONPATH": str(REPO)}, "validate", "--matrix", str(matrix), "--no-schema", "--no-data"
+    )
     assert proc.returncode == 2 and f"unknown strategy '{STRATEGY}'" in proc.stdout + proc.stderr
 
 

@@ -123,9 +123,7 @@ class TestOverflow:
     @pytest.mark.parametrize("strategy", ["bfd", "greedy", "sequential"])
     def test_split_into_capacity_pieces(self, strategy):
         plan = pack(self.lengths, 4, strategy, overflow="split")
-        pieces = sorted(
-            (int(a), int(b)) for s, a, b in zip(plan.sample_index, plan.start, plan.stop) if s == 0
-        )
+        pieces = sorted((int(a), int(b)) for s, a, b in zip(plan.sample_index, plan.start, plan.stop) if s == 0)
         assert pieces == [(0, 4), (4, 8), (8, 10)]
         assert plan.num_split == 1 and plan.total_tokens == 17
         check_plan(plan, self.lengths)
@@ -259,9 +257,7 @@ def test_imports_without_torch_or_axolotl():
         "from axolotl_packing_bench.packing import pack\n"
         "print(pack([3, 5, 2, 6], 8).num_bins)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2"
 

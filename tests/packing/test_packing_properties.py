@@ -13,9 +13,7 @@ from axolotl_packing_bench.packing import OVERFLOW_POLICIES, check_plan, pack
 # deadline=None: the first call may load numba's compiled cache
 FAST = settings(max_examples=150, deadline=None)
 
-capacities = st.one_of(
-    st.integers(1, 300), st.sampled_from([63, 64, 65, 127, 128, 129, 1025, 4097])
-)
+capacities = st.one_of(st.integers(1, 300), st.sampled_from([63, 64, 65, 127, 128, 129, 1025, 4097]))
 
 
 @st.composite
@@ -97,9 +95,7 @@ def _distribution(name: str, rng: np.random.Generator, n: int, capacity: int) ->
     return np.clip(rng.lognormal(np.log(capacity) - 2, 0.9, n), 1, capacity).astype(int)
 
 
-@pytest.mark.parametrize(
-    "distribution", ["uniform", "bimodal", "tiny", "near_capacity", "half_plus_one", "lognormal"]
-)
+@pytest.mark.parametrize("distribution", ["uniform", "bimodal", "tiny", "near_capacity", "half_plus_one", "lognormal"])
 @pytest.mark.parametrize("capacity", [64, 65, 100, 129, 1025])
 def test_distributions_against_reference(distribution, capacity):
     rng = np.random.default_rng(capacity)

@@ -10,9 +10,7 @@ from axolotl_packing_bench.packing import check_plan, pack
 
 def bins(plan) -> list[list[tuple[int, int, int]]]:
     """The plan as [[(sample, start, stop), ...] per bin]."""
-    return [
-        [tuple(int(v) for v in seg) for seg in zip(*plan.segments(b))] for b in range(plan.num_bins)
-    ]
+    return [[tuple(int(v) for v in seg) for seg in zip(*plan.segments(b))] for b in range(plan.num_bins)]
 
 
 def samples(plan) -> list[list[int]]:

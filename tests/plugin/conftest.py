@@ -62,26 +62,51 @@ def tiny_llama(backend: str):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512,
-                         pad_token_id=0, use_cache=False)
+    config = LlamaConfig(
+        vocab_size=101,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        use_cache=False,
+    )
     config._attn_implementation = backend
     return LlamaForCausalLM(config).eval()
 
 
 def chat_dataset(path: str) -> list[dict[str, Any]]:
-    return [{"path": path, "ds_type": "json", "type": "chat_template", "field_messages": "messages",
-             "chat_template": "tokenizer_default", "roles_to_train": ["assistant"], "train_on_eos": "turn"}]
+    return [
+        {
+            "path": path,
+            "ds_type": "json",
+            "type": "chat_template",
+            "field_messages": "messages",
+            "chat_template": "tokenizer_default",
+            "roles_to_train": ["assistant"],
+            "train_on_eos": "turn",
+        }
+    ]
 
 
-def axolotl_train(cfg: dict[str, Any], workdir: Path, *, timeout: int = 600) -> tuple[subprocess.CompletedProcess, dict | None]:
+def axolotl_train(
+    cfg: dict[str, Any], workdir: Path, *, timeout: int = 600
+) -> tuple[subprocess.CompletedProcess, dict | None]:
     """Run `axolotl train` on `cfg`; return the process and the metrics file, if written."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "recipe.yml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run([AXOLOTL, "train", str(path), "--launcher", "python"], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [AXOLOTL, "train", str(path), "--launcher", "python"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     metrics_path = Path(cfg["output_dir"]) / "packbench_metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
     return proc, metrics

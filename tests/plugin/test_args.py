@@ -40,16 +40,24 @@ def test_native_turns_on_axolotls_sample_packing(base, tmp_path):
     [
         ({"packbench_strategy": "tetris"}, "unknown packbench strategy 'tetris'; use one of bfd, greedy, native"),
         ({"packbench_eval_strategy": "tetris"}, "unknown packbench strategy 'tetris'"),
-        ({"packbench_strategy": "native", "packbench_attention": "shared"},
-         "native hands packing to Axolotl's sample_packing, which ignores packbench_attention; remove it"),
-        ({"packbench_strategy": "native", "packbench_overflow": "split", "packbench_eval_strategy": "bfd"},
-         "ignores packbench_overflow, packbench_eval_strategy; remove them"),
-        ({"packbench_strategy": "native", "packbench_sdpa_varlen": False},
-         "ignores packbench_sdpa_varlen; remove it"),
+        (
+            {"packbench_strategy": "native", "packbench_attention": "shared"},
+            "native hands packing to Axolotl's sample_packing, which ignores packbench_attention; remove it",
+        ),
+        (
+            {"packbench_strategy": "native", "packbench_overflow": "split", "packbench_eval_strategy": "bfd"},
+            "ignores packbench_overflow, packbench_eval_strategy; remove them",
+        ),
+        ({"packbench_strategy": "native", "packbench_sdpa_varlen": False}, "ignores packbench_sdpa_varlen; remove it"),
         ({"packbench_strategy": "native", "sample_packing": False}, "remove `sample_packing: false`"),
-        ({"packbench_strategy": "bfd", "sample_packing": True}, "builds the packed rows itself; remove `sample_packing: true`"),
-        ({"packbench_attention": "shared", "attn_implementation": "flex_attention"},
-         "attention backend 'flex_attention' cannot run packbench rows"),
+        (
+            {"packbench_strategy": "bfd", "sample_packing": True},
+            "builds the packed rows itself; remove `sample_packing: true`",
+        ),
+        (
+            {"packbench_attention": "shared", "attn_implementation": "flex_attention"},
+            "attention backend 'flex_attention' cannot run packbench rows",
+        ),
         ({"packbench_attention": "sideways"}, "packbench_attention"),
     ],
 )
@@ -91,10 +99,21 @@ def test_shared_defaults_come_from_constants():
 @pytest.mark.parametrize(
     ("values", "derived"),
     [
-        ({"seed": 7, "sequence_len": 256}, {"packbench_seed": 7, "packbench_eval_strategy": "bfd",
-                                            "packbench_max_sample_len": 1024}),
-        ({"packbench_strategy": "greedy", "packbench_eval_strategy": "padding", "packbench_seed": 3,
-          "packbench_max_sample_len": 300, "seed": 7, "sequence_len": 256}, {}),
+        (
+            {"seed": 7, "sequence_len": 256},
+            {"packbench_seed": 7, "packbench_eval_strategy": "bfd", "packbench_max_sample_len": 1024},
+        ),
+        (
+            {
+                "packbench_strategy": "greedy",
+                "packbench_eval_strategy": "padding",
+                "packbench_seed": 3,
+                "packbench_max_sample_len": 300,
+                "seed": 7,
+                "sequence_len": 256,
+            },
+            {},
+        ),
         ({"packbench_strategy": "native", "sequence_len": 256}, {"packbench_seed": 0}),
     ],
 )

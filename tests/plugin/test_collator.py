@@ -28,6 +28,7 @@ def test_shared_padding_continues_positions():
 
 
 def test_pad_to_multiple_of_rounds_the_length_up():
-    batch = PackedRowCollator(TOKENIZER, attention="isolated", pad_to_multiple_of=8, padding=True,
-                              return_tensors="pt")(ROWS)
+    batch = PackedRowCollator(TOKENIZER, attention="isolated", pad_to_multiple_of=8, padding=True, return_tensors="pt")(
+        ROWS
+    )
     assert batch["input_ids"].shape == (2, 8)

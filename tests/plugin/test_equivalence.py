@@ -23,16 +23,24 @@ def packed_batch(strategy: str, attention: str) -> tuple[dict[str, torch.Tensor]
     ids = rng.integers(1, 100, size=int(lengths.sum()))
     data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
     rows = build_rows(data, pack(lengths, 96, strategy, **STRATEGIES[strategy]), attention=attention)
-    features = [{key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
-                 for key in ("input_ids", "labels", "position_ids")} for r in range(rows.num_rows)]
-    segments = [rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
-                for r in range(rows.num_rows)]
+    features = [
+        {
+            key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
+            for key in ("input_ids", "labels", "position_ids")
+        }
+        for r in range(rows.num_rows)
+    ]
+    segments = [
+        rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
+        for r in range(rows.num_rows)
+    ]
     batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
     return batch, segments
 
 
-@pytest.mark.parametrize(("strategy", "backend"), [*((name, "sdpa") for name in sorted(STRATEGIES)),
-                                                    ("bfd", "eager"), ("bfd", register())])
+@pytest.mark.parametrize(
+    ("strategy", "backend"), [*((name, "sdpa") for name in sorted(STRATEGIES)), ("bfd", "eager"), ("bfd", register())]
+)
 def test_isolated_packing_trains_as_padding(strategy, backend):
     batch, segments = packed_batch(strategy, "isolated")
     model = tiny_llama(backend).train()
@@ -62,13 +70,15 @@ def test_a_broken_loss_normalisation_fails():
 
     def mean_of_row_means(model, inputs, labels, segment_ids):
         logits = model(**inputs, use_cache=False).logits[:, :-1]
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                                ignore_index=-100, reduction="none").view(labels.shape[0], -1)
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100, reduction="none"
+        ).view(labels.shape[0], -1)
         trained = (labels[:, 1:] != -100).float()
         return ((nll * trained).sum(1) / trained.sum(1)).mean()
 
-    report = check_equivalence(tiny_llama("sdpa"), batch, segments, attention="isolated", own_mode="token",
-                               own_loss=mean_of_row_means)
+    report = check_equivalence(
+        tiny_llama("sdpa"), batch, segments, attention="isolated", own_mode="token", own_loss=mean_of_row_means
+    )
     by_mode = {check.mode: check for check in report.checks}
     assert not by_mode["token"].passed and by_mode["sample"].passed and not report.passed
 

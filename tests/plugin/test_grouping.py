@@ -21,12 +21,14 @@ def samples_of(rows: list[tuple[list[int], list[int]]]) -> TokenizedSamples:
 
 
 def test_assistant_turns_are_runs_of_trained_labels():
-    samples = samples_of([
-        ([1, 2, 3, 4], [X, X, 3, 4]),              # one turn
-        ([1, 2, 3, 4, 5, 6], [X, 2, X, X, 5, 6]),  # two turns
-        ([1, 2], [1, 2]),                          # trained from its first token: a run that must not merge
-        ([1, 2, 3], [X, X, X]),                    # nothing trained
-    ])
+    samples = samples_of(
+        [
+            ([1, 2, 3, 4], [X, X, 3, 4]),  # one turn
+            ([1, 2, 3, 4, 5, 6], [X, 2, X, X, 5, 6]),  # two turns
+            ([1, 2], [1, 2]),  # trained from its first token: a run that must not merge
+            ([1, 2, 3], [X, X, X]),  # nothing trained
+        ]
+    )
     assert assistant_turns(samples).tolist() == [1, 2, 1, 0]
 
 
@@ -92,13 +94,15 @@ class TestArgs:
 
     def test_sample_loss_not_with_native(self):
         with pytest.raises(ValidationError, match="ignores packbench_loss"):
-            PackingBenchArgs.model_validate({"plugins": [PLUGIN_PATH], "packbench_strategy": "native",
-                                             "packbench_loss": "sample"})
+            PackingBenchArgs.model_validate(
+                {"plugins": [PLUGIN_PATH], "packbench_strategy": "native", "packbench_loss": "sample"}
+            )
 
     def test_embedding_needs_a_model(self):
         with pytest.raises(ValidationError, match="needs packbench_group_embedding_model"):
-            PackingBenchArgs.model_validate({"plugins": [PLUGIN_PATH], "packbench_strategy": "related",
-                                             "packbench_group_method": "embedding"})
+            PackingBenchArgs.model_validate(
+                {"plugins": [PLUGIN_PATH], "packbench_strategy": "related", "packbench_group_method": "embedding"}
+            )
 
     def test_unknown_loss(self):
         with pytest.raises(ValidationError):

@@ -37,11 +37,10 @@ CHAT = [
 def test_labels_cover_exactly_the_assistant_replies_and_their_end_of_turn(tokenizer):
     from axolotl_packing_bench.plugin.heldout import encode_chats
 
-    (ids, labels), = encode_chats(tokenizer, [CHAT], max_tokens=512)
+    ((ids, labels),) = encode_chats(tokenizer, [CHAT], max_tokens=512)
     assert len(ids) == len(labels)
     scored = tokenizer.decode([i for i, label in zip(ids, labels, strict=True) if label != -100])
-    assert scored == ("The river of Furaer is Fouhon.<|eot_id|>"
-                      "Also, the crown of Furaer is Heive.<|eot_id|>")
+    assert scored == ("The river of Furaer is Fouhon.<|eot_id|>Also, the crown of Furaer is Heive.<|eot_id|>")
     assert all(label in (-100, token) for token, label in zip(ids, labels, strict=True))
 
 
@@ -92,12 +91,20 @@ def test_loss_is_the_token_mean_of_one_chat_per_row(tiny_model, tokenizer, heldo
 
 @pytest.mark.slow
 def test_same_model_same_heldout_loss_whatever_the_strategy_and_training_lowers_it(
-        tiny_model, tiny_dataset, heldout_file, tmp_path):
+    tiny_model, tiny_dataset, heldout_file, tmp_path
+):
     losses = {}
     for strategy in ("padding", "bfd", "random", "native"):
-        cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / strategy, packbench_strategy=strategy,
-                     learning_rate=0.0, max_steps=2, packbench_heldout=heldout_file,
-                     packbench_heldout_max_samples=40)
+        cfg = recipe(
+            tiny_model,
+            chat_dataset(tiny_dataset),
+            tmp_path / strategy,
+            packbench_strategy=strategy,
+            learning_rate=0.0,
+            max_steps=2,
+            packbench_heldout=heldout_file,
+            packbench_heldout_max_samples=40,
+        )
         proc, metrics = axolotl_train(cfg, tmp_path / strategy)
         assert proc.returncode == 0, proc.stderr[-3000:]
         heldout = metrics["heldout"]
@@ -106,8 +113,16 @@ def test_same_model_same_heldout_loss_whatever_the_strategy_and_training_lowers_
     # learning rate 0 leaves the weights alone: scoring does not depend on how rows were packed
     assert max(losses.values()) - min(losses.values()) <= 1e-6, losses
 
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / "trained", packbench_strategy="bfd",
-                 learning_rate=3e-3, num_epochs=2, packbench_heldout=heldout_file, packbench_heldout_max_samples=40)
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path / "trained",
+        packbench_strategy="bfd",
+        learning_rate=3e-3,
+        num_epochs=2,
+        packbench_heldout=heldout_file,
+        packbench_heldout_max_samples=40,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path / "trained")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert metrics["heldout"]["loss"] < losses["padding"] - 0.5  # fine-tuning lowers the held-out loss

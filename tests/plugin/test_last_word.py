@@ -12,8 +12,9 @@ PROJECT = Path(__file__).parents[2]
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=PROJECT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=PROJECT, timeout=300
+    )
 
 
 def test_a_config_error_ends_the_output_with_the_plugins_sentence():
@@ -52,8 +53,10 @@ def test_a_bad_dataset_line_stops_the_cell_naming_file_and_line(tmp_path: Path):
             print(_one_line(error))  # what the plugin records as the run's error
             raise
     """)
-    sentence = (f"line 2 of {data} is not valid JSON (Expecting property name enclosed in double quotes); "
-                "write one JSON object per line.")
+    sentence = (
+        f"line 2 of {data} is not valid JSON (Expecting property name enclosed in double quotes); "
+        "write one JSON object per line."
+    )
     assert result.returncode == 1
     assert result.stdout.strip() == f"DatasetFileError: {sentence}"
     assert result.stderr.rstrip().splitlines()[-1] == f"packbench error: {sentence}"

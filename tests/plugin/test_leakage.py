@@ -23,12 +23,16 @@ def packed_batch(attention: str) -> tuple[dict[str, torch.Tensor], list[list[int
     data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
     rows = build_rows(data, pack(lengths, 96, "bfd"), attention=attention)
     features = [
-        {key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
-         for key in ("input_ids", "labels", "position_ids")}
+        {
+            key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
+            for key in ("input_ids", "labels", "position_ids")
+        }
         for r in range(rows.num_rows)
     ]
-    segments = [rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
-                for r in range(rows.num_rows)]
+    segments = [
+        rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
+        for r in range(rows.num_rows)
+    ]
     batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
     return batch, segments
 

@@ -31,8 +31,8 @@ def one_row():
     # row: a1 a2 a3 | b1 b2   (segments of 3 and 2 tokens; first label of each masked)
     # targets: a2 (p=1/2), a3 (p=1/4) | b2 (p=1/8); the logits at t predict the label at t + 1
     logits = log_probs(
-        [0.5, 0.5, 0.0, 0.0],      # predicts a2 = token 0 with 1/2
-        [0.25, 0.75, 0.0, 0.0],    # predicts a3 = token 0 with 1/4
+        [0.5, 0.5, 0.0, 0.0],  # predicts a2 = token 0 with 1/2
+        [0.25, 0.75, 0.0, 0.0],  # predicts a3 = token 0 with 1/4
         [0.25, 0.25, 0.25, 0.25],  # predicts b1: masked
         [0.125, 0.875, 0.0, 0.0],  # predicts b2 = token 0 with 1/8
         [0.25, 0.25, 0.25, 0.25],  # nothing after the row
@@ -60,7 +60,8 @@ def test_gradient_accumulation_divides_by_samples_of_the_whole_batch(one_row):
     total = count_samples(labels, segments) + count_samples(other_labels, other_segments)
     assert total == 3
     accumulated = per_sample_loss(logits, labels, segments, total) + per_sample_loss(
-        other_logits, other_labels, other_segments, total)
+        other_logits, other_labels, other_segments, total
+    )
     assert float(accumulated) == pytest.approx((1.5 * LN2 + 3 * LN2 + LN2) / 3)
 
 
@@ -77,8 +78,10 @@ def test_segment_ids_unique_across_rows_and_minus_one_on_padding():
 
 def test_collator_adds_segment_ids_only_when_asked():
     tokenizer = SimpleNamespace(pad_token_id=0)
-    rows = [{"input_ids": [5, 6, 7], "labels": [X, 6, 7], "position_ids": [0, 1, 0], "seq_lens": [2, 1]},
-            {"input_ids": [8], "labels": [X], "position_ids": [0], "seq_lens": [1]}]
+    rows = [
+        {"input_ids": [5, 6, 7], "labels": [X, 6, 7], "position_ids": [0, 1, 0], "seq_lens": [2, 1]},
+        {"input_ids": [8], "labels": [X], "position_ids": [0], "seq_lens": [1]},
+    ]
     assert SEGMENT_KEY not in PackedRowCollator(tokenizer)(rows)
     batch = PackedRowCollator(tokenizer, segment_ids=True)(rows)
     assert batch[SEGMENT_KEY].tolist() == [[0, 0, 1], [2, -1, -1]]

@@ -31,12 +31,13 @@ def test_every_string_written_to_the_metrics_file_is_redacted(tmp_path: Path):
 
 
 def test_a_failed_run_records_the_redacted_error_into_the_results(tmp_path: Path):
-    from axolotl_packing_bench.results.record import result_from_run_dir
     from axolotl_packing_bench.plugin import _one_line
     from axolotl_packing_bench.plugin.metrics import RunMetrics
+    from axolotl_packing_bench.results.record import result_from_run_dir
 
-    metrics = RunMetrics(path=tmp_path / "packbench_metrics.json", strategy="bfd", attention="isolated",
-                         eval_strategy="bfd", capacity=64)
+    metrics = RunMetrics(
+        path=tmp_path / "packbench_metrics.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=64
+    )
     metrics.update(packing={"rows": 1})
     metrics.finish(status="failed", error=_one_line(PermissionError(f"api_key: {SECRET} rejected")))
     result = result_from_run_dir(tmp_path)

@@ -27,23 +27,31 @@ def torchrun_train(cfg: dict, workdir: Path, processes: int) -> tuple[subprocess
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     bin_dir = str(Path(sys.executable).parent)  # torchrun lives beside the interpreter
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([AXOLOTL, "train", str(path), "--launcher", "torchrun", "--", "--nproc_per_node",
-                           str(processes)], cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [AXOLOTL, "train", str(path), "--launcher", "torchrun", "--", "--nproc_per_node", str(processes)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     metrics_path = Path(cfg["output_dir"]) / "packbench_metrics.json"
     return proc, json.loads(metrics_path.read_text()) if metrics_path.exists() else None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the two ranks train the same rows in the same order (29 of 59 never): "
-                   "with use_cpu the trainer's arguments see 2 processes, but its Accelerator stays at "
-                   "DistributedType.NO with 1 process, so accelerate neither shards the rows nor wraps DDP")
-def test_two_processes_train_every_row_in_the_steps_of_one_with_doubled_accumulation(tiny_model, tiny_dataset,
-                                                                                      tmp_path):
+@pytest.mark.xfail(
+    strict=True,
+    reason="the two ranks train the same rows in the same order (29 of 59 never): "
+    "with use_cpu the trainer's arguments see 2 processes, but its Accelerator stays at "
+    "DistributedType.NO with 1 process, so accelerate neither shards the rows nor wraps DDP",
+)
+def test_two_processes_train_every_row_in_the_steps_of_one_with_doubled_accumulation(
+    tiny_model, tiny_dataset, tmp_path
+):
     settings = {"packbench_strategy": "bfd", "packbench_record_rows": True, "micro_batch_size": 1}
-    one = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / "one", gradient_accumulation_steps=2,
-                 **settings)
-    two = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / "two", gradient_accumulation_steps=1,
-                 **settings)
+    one = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / "one", gradient_accumulation_steps=2, **settings)
+    two = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path / "two", gradient_accumulation_steps=1, **settings)
     proc, single = axolotl_train(one, tmp_path / "one")
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc, double = torchrun_train(two, tmp_path / "two", processes=2)

@@ -23,8 +23,9 @@ def reference_kernel(q, k, v, cu, longest, scaling, gqa):
     parts = []
     for start, end in zip(cu[:-1].tolist(), cu[1:].tolist()):
         span = [t[start:end].transpose(0, 1)[None] for t in (q, k, v)]  # (1, heads, n, head_dim)
-        parts.append(F.scaled_dot_product_attention(*span, is_causal=True, scale=scaling, enable_gqa=gqa)[0]
-                     .transpose(0, 1))
+        parts.append(
+            F.scaled_dot_product_attention(*span, is_causal=True, scale=scaling, enable_gqa=gqa)[0].transpose(0, 1)
+        )
     return torch.cat(parts)
 
 

@@ -10,8 +10,15 @@ pytestmark = pytest.mark.slow
 
 
 def test_related_with_sample_loss(tiny_model, tiny_dataset, tmp_path):
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="related",
-                 packbench_loss="sample", packbench_attention="shared", gradient_accumulation_steps=2)
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path,
+        packbench_strategy="related",
+        packbench_loss="sample",
+        packbench_attention="shared",
+        gradient_accumulation_steps=2,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert metrics["status"] == "ok" and metrics["strategy"] == "related" and metrics["loss_mode"] == "sample"
@@ -29,8 +36,14 @@ def test_related_with_sample_loss(tiny_model, tiny_dataset, tmp_path):
 def test_unrelated_with_groups_from_the_topic_field(tiny_model, tiny_dataset, tmp_path):
     # Axolotl shuffles the merged dataset (shuffle_merged_datasets defaults to true); the plugin
     # replays that merge to read each sample's `topic`, and checks the rows still match.
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="unrelated",
-                 packbench_group_field="topic", max_steps=3)
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path,
+        packbench_strategy="unrelated",
+        packbench_group_field="topic",
+        max_steps=3,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     related = metrics["packing"]["relatedness"]

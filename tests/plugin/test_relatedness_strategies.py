@@ -106,8 +106,7 @@ class TestSingleTurn:
         assert samples(plan) == [[5], [0, 2, 3], [1], [4]]
 
     def test_multi_turn_flags(self):
-        plan = pack([3, 5, 1, 1, 2, 6], 6, "single_turn",
-                    multi_turn=[False, True, False, False, True, False])
+        plan = pack([3, 5, 1, 1, 2, 6], 6, "single_turn", multi_turn=[False, True, False, False, True, False])
         assert samples(plan) == [[5], [0, 2, 3], [1], [4]]
 
     def test_all_single_turn_is_bfd(self):

@@ -102,9 +102,21 @@ def per_segment_reference(query, key, value, position_ids):
 
     rows = []
     for row, spans in enumerate(segment_bounds(position_ids, query.shape[0])):
-        rows.append(torch.cat([F.scaled_dot_product_attention(
-            query[row:row + 1, :, start:end], key[row:row + 1, :, start:end], value[row:row + 1, :, start:end],
-            is_causal=True, enable_gqa=query.shape[1] != key.shape[1]) for start, end in spans], dim=2))
+        rows.append(
+            torch.cat(
+                [
+                    F.scaled_dot_product_attention(
+                        query[row : row + 1, :, start:end],
+                        key[row : row + 1, :, start:end],
+                        value[row : row + 1, :, start:end],
+                        is_causal=True,
+                        enable_gqa=query.shape[1] != key.shape[1],
+                    )
+                    for start, end in spans
+                ],
+                dim=2,
+            )
+        )
     return torch.cat(rows).transpose(1, 2)
 
 
@@ -115,8 +127,13 @@ def test_split_segments_match_the_plain_per_segment_path(seed: int, kv_heads: in
     from axolotl_packing_bench.plugin.segment_attention import segment_sdpa_attention
 
     generator = torch.Generator().manual_seed(seed)
-    rows = [[int(n) for n in torch.randint(1, 90, (int(torch.randint(1, 7, (1,), generator=generator)),),
-                                           generator=generator)] for _ in range(3)]
+    rows = [
+        [
+            int(n)
+            for n in torch.randint(1, 90, (int(torch.randint(1, 7, (1,), generator=generator)),), generator=generator)
+        ]
+        for _ in range(3)
+    ]
     positions = packed_rows(rows)["position_ids"]
     length = positions.shape[1]
     shapes = [(3, 4, length, 16), (3, kv_heads, length, 16), (3, kv_heads, length, 16)]

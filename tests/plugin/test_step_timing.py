@@ -11,7 +11,9 @@ pytest.importorskip("transformers")
 from axolotl_packing_bench.plugin.callbacks import StepTimer, steady_state, timing_summary, warmup_steps  # noqa: E402
 
 
-@pytest.mark.parametrize(("steps", "warmup"), [(0, 0), (1, 0), (2, 1), (4, 2), (6, 3), (10, 3), (30, 3), (31, 4), (100, 10), (1000, 100)])
+@pytest.mark.parametrize(
+    ("steps", "warmup"), [(0, 0), (1, 0), (2, 1), (4, 2), (6, 3), (10, 3), (30, 3), (31, 4), (100, 10), (1000, 100)]
+)
 def test_warmup_is_ten_percent_at_least_three_at_most_half(steps, warmup):
     assert warmup_steps(steps) == warmup
 
@@ -26,7 +28,12 @@ def test_median_after_warmup_ignores_slow_first_steps():
 
 
 def test_no_steps_no_figures():
-    assert steady_state([]) == {"warmup_steps": 0, "median_step_s": None, "step_iqr_s": None, "steady_real_tokens_per_s": None}
+    assert steady_state([]) == {
+        "warmup_steps": 0,
+        "median_step_s": None,
+        "step_iqr_s": None,
+        "steady_real_tokens_per_s": None,
+    }
 
 
 class FakeClock:
@@ -55,12 +62,18 @@ def test_the_callback_records_steps_into_the_training_section(tmp_path):
     from axolotl_packing_bench.plugin.callbacks import PackBenchCallback
     from axolotl_packing_bench.plugin.metrics import RunMetrics
 
-    recorder = RunMetrics(path=tmp_path / "m.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=64)
+    recorder = RunMetrics(
+        path=tmp_path / "m.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=64
+    )
     recorder.update(dataset={"paths": [], "samples": 8, "real_tokens": 400})
     callback = PackBenchCallback(cfg=SimpleNamespace(packbench_probe_leakage=False), trainer=None, recorder=recorder)
     callback.timer = StepTimer(clock=FakeClock([0.0, 1.0, 1.5, 2.0, 2.5]), cpu_clock=FakeClock([0.0, 1.0]))
-    state = SimpleNamespace(global_step=4, epoch=1.0, log_history=[{"loss": 1.0}, {"train_runtime": 2.5, "train_loss": 1.0}],
-                            is_world_process_zero=True)
+    state = SimpleNamespace(
+        global_step=4,
+        epoch=1.0,
+        log_history=[{"loss": 1.0}, {"train_runtime": 2.5, "train_loss": 1.0}],
+        is_world_process_zero=True,
+    )
     callback.on_train_begin(None, state, None)
     for _ in range(4):
         callback.on_step_begin(None, state, None)

@@ -25,10 +25,18 @@ CASES = [
 
 
 @pytest.mark.parametrize(("strategy", "attention", "overflow", "backend"), CASES)
-def test_strategy_trains_and_records_sane_metrics(tiny_model, tiny_dataset, tmp_path, strategy, attention,
-                                                  overflow, backend):
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy=strategy,
-                 packbench_attention=attention, packbench_overflow=overflow, attn_implementation=backend)
+def test_strategy_trains_and_records_sane_metrics(
+    tiny_model, tiny_dataset, tmp_path, strategy, attention, overflow, backend
+):
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path,
+        packbench_strategy=strategy,
+        packbench_attention=attention,
+        packbench_overflow=overflow,
+        attn_implementation=backend,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert metrics["status"] == "ok"
@@ -75,8 +83,16 @@ def test_native_hands_packing_to_axolotl(tiny_model, tiny_dataset, tmp_path):
 
 def test_a_crash_during_training_still_writes_metrics(tiny_model, tiny_dataset, tmp_path):
     # A learning-rate scheduler Axolotl accepts but torch cannot build fails inside trainer.train().
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="bfd",
-                 max_steps=2, optimizer="adamw_torch", lr_scheduler="cosine", warmup_steps=-5)
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path,
+        packbench_strategy="bfd",
+        max_steps=2,
+        optimizer="adamw_torch",
+        lr_scheduler="cosine",
+        warmup_steps=-5,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode != 0
     assert metrics is not None and metrics["status"] == "failed"
@@ -95,10 +111,17 @@ def test_alpaca_real_data(tiny_model, shared_data, tmp_path):
 
 
 def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
-    dataset = [{"path": str(shared_data / "sharegpt_identity_500.json"), "ds_type": "json", "type": "chat_template",
-                "chat_template": "tokenizer_default", "field_messages": "conversations",
-                "message_property_mappings": {"role": "from", "content": "value"},
-                "roles": {"user": ["human"], "assistant": ["gpt"]}}]
+    dataset = [
+        {
+            "path": str(shared_data / "sharegpt_identity_500.json"),
+            "ds_type": "json",
+            "type": "chat_template",
+            "chat_template": "tokenizer_default",
+            "field_messages": "conversations",
+            "message_property_mappings": {"role": "from", "content": "value"},
+            "roles": {"user": ["human"], "assistant": ["gpt"]},
+        }
+    ]
     cfg = recipe(tiny_model, dataset, tmp_path, packbench_strategy="bfd", max_steps=8)
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -108,8 +131,15 @@ def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
 
 def test_the_equivalence_check_runs_in_real_training(tiny_model, tiny_dataset, tmp_path):
     """bfd isolated with the per-sample loss: the trainer's own loss path equals the padded reference."""
-    cfg = recipe(tiny_model, chat_dataset(tiny_dataset), tmp_path, packbench_strategy="bfd", packbench_loss="sample",
-                 packbench_equivalence_check=True, max_steps=3)
+    cfg = recipe(
+        tiny_model,
+        chat_dataset(tiny_dataset),
+        tmp_path,
+        packbench_strategy="bfd",
+        packbench_loss="sample",
+        packbench_equivalence_check=True,
+        max_steps=3,
+    )
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     equivalence = metrics["equivalence"]

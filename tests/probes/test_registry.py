@@ -10,13 +10,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.probes import registry as probe_registry
-from axolotl_packing_bench.matrix.spec import load_matrix
-from axolotl_packing_bench.matrix.problems import MatrixError
-from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.matrix.problems import MatrixError
+from axolotl_packing_bench.matrix.spec import load_matrix
+from axolotl_packing_bench.probes import registry as probe_registry
+from axolotl_packing_bench.probes.registry import (
+    Probe,
+    ProbeColumn,
+    get_probe,
+    probe_columns,
+    run_probe,
+    settings_problems,
+)
+from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.follow_up import follow_up_for
-from axolotl_packing_bench.probes.registry import Probe, ProbeColumn, get_probe, probe_columns, run_probe, settings_problems
 
 
 def count_tokens(run_dir: Path, settings: dict) -> dict:
@@ -29,8 +36,11 @@ WORDS = Probe(
     name="words",
     settings={"scale": int},
     run=count_tokens,
-    columns=lambda results: [ProbeColumn("words", lambda r: r.metric("words", "words"), ",.0f", "pct", "")]
-    if any(r.metric("words", "words") is not None for r in results) else [],
+    columns=lambda results: (
+        [ProbeColumn("words", lambda r: r.metric("words", "words"), ",.0f", "pct", "")]
+        if any(r.metric("words", "words") is not None for r in results)
+        else []
+    ),
     summary="words in the model file",
 )
 
@@ -49,9 +59,17 @@ def cell(tmp_path) -> Path:
 
 
 def result(metrics: dict, strategy: str = "greedy") -> RunResult:
-    return RunResult(run_id=strategy, cell_id=strategy, matrix="m", status="ok", reason=None,
-                     axes={"model": "m", "dataset": "d", "strategy": strategy, "attention": "isolated"}, labels={},
-                     metrics=metrics, recorded_at="2026-01-01T00:00:00+00:00")
+    return RunResult(
+        run_id=strategy,
+        cell_id=strategy,
+        matrix="m",
+        status="ok",
+        reason=None,
+        axes={"model": "m", "dataset": "d", "strategy": strategy, "attention": "isolated"},
+        labels={},
+        metrics=metrics,
+        recorded_at="2026-01-01T00:00:00+00:00",
+    )
 
 
 def test_the_reliance_probe_is_built_in_with_its_settings_schema():
@@ -64,22 +82,35 @@ def test_an_unknown_probe_names_the_valid_ones():
     with pytest.raises(ValueError, match=r"^unknown probe 'relaince'; valid probes: .*reliance"):
         get_probe("relaince")
     assert settings_problems("relaince", {}) == [
-        ("probes.relaince", "unknown probe (did you mean 'reliance'?)", f"use one of {', '.join(probe_registry.probe_names())}")]
+        (
+            "probes.relaince",
+            "unknown probe (did you mean 'reliance'?)",
+            f"use one of {', '.join(probe_registry.probe_names())}",
+        )
+    ]
 
 
 def test_settings_are_checked_against_the_schema():
     assert settings_problems("reliance", None) == []
     assert settings_problems("reliance", {"max_questions": 40, "generate": False, "data": "x.jsonl"}) == []
-    assert settings_problems("reliance", {"max_questons": 3}) == [(
-        "probes.reliance.max_questons", "unknown setting of the reliance probe (did you mean 'max_questions'?)",
-        "use one of data, k, bootstrap, seed, max_questions, generate, threads")]
+    assert settings_problems("reliance", {"max_questons": 3}) == [
+        (
+            "probes.reliance.max_questons",
+            "unknown setting of the reliance probe (did you mean 'max_questions'?)",
+            "use one of data, k, bootstrap, seed, max_questions, generate, threads",
+        )
+    ]
     assert settings_problems("reliance", {"bootstrap": "many", "k": True}) == [
         ("probes.reliance.bootstrap", "is 'many', not a whole number", "make it a whole number"),
         ("probes.reliance.k", "is True, not a whole number", "make it a whole number"),
     ]
-    assert settings_problems("reliance", [1]) == [("probes.reliance", "must be a mapping of settings (or empty for the defaults)",
-                                                   "write its settings as key: value lines (data, k, bootstrap, seed, "
-                                                   "max_questions, generate, threads)")]
+    assert settings_problems("reliance", [1]) == [
+        (
+            "probes.reliance",
+            "must be a mapping of settings (or empty for the defaults)",
+            "write its settings as key: value lines (data, k, bootstrap, seed, max_questions, generate, threads)",
+        )
+    ]
 
 
 def test_run_probe_runs_a_registered_probe_and_turns_a_failure_into_an_error_entry(words_probe, cell, tmp_path_factory):
@@ -87,8 +118,10 @@ def test_run_probe_runs_a_registered_probe_and_turns_a_failure_into_an_error_ent
     empty = tmp_path_factory.mktemp("no-model")
     report = run_probe("words", empty, {})
     assert report["error"].startswith("the words probe failed: FileNotFoundError")
-    assert run_probe("nothing", cell) == {"error": "the nothing probe cannot be loaded: unknown probe 'nothing'; valid probes: "
-                                          + ", ".join(probe_registry.probe_names())}
+    assert run_probe("nothing", cell) == {
+        "error": "the nothing probe cannot be loaded: unknown probe 'nothing'; valid probes: "
+        + ", ".join(probe_registry.probe_names())
+    }
 
 
 MATRIX = """\
@@ -108,7 +141,9 @@ def test_a_matrix_runs_every_probe_it_names_and_stores_each_under_its_name(words
     follow_up = follow_up_for(matrix, [])
     assert follow_up.probes == {"words": {"scale": 3}, "reliance": {}}
     calls = []
-    reliance = dataclasses.replace(get_probe("reliance"), run=lambda run_dir, settings: calls.append(settings) or {"effects": {}})
+    reliance = dataclasses.replace(
+        get_probe("reliance"), run=lambda run_dir, settings: calls.append(settings) or {"effects": {}}
+    )
     probe_registry._LOADED["reliance"] = reliance
     try:
         plan = type("Plan", (), {"run_dir": cell, "cell": None})()
@@ -130,14 +165,18 @@ def test_a_matrix_with_a_bad_probes_section_is_refused_with_each_problem(tmp_pat
     path.write_text(MATRIX.replace("probes:\n", "probes: [reliance]\n"))
     with pytest.raises(MatrixError) as raised:
         load_matrix(path)
-    assert [(p.key, p.message) for p in raised.value.problems] == [("probes", "must be a mapping of probe name to its settings")]
+    assert [(p.key, p.message) for p in raised.value.problems] == [
+        ("probes", "must be a mapping of probe name to its settings")
+    ]
 
 
 def test_probe_columns_are_the_leaderboard_columns_of_the_probes_with_data(words_probe):
     from axolotl_packing_bench.report.leaderboard import Column
 
-    effects = {"reliance": {"answer_loss": {"mean": 0.25, "ci": [0.1, 0.4]}},
-               "few_shot": {"answer_loss": {"mean": -0.5, "ci": [-0.7, -0.3]}}}
+    effects = {
+        "reliance": {"answer_loss": {"mean": 0.25, "ci": [0.1, 0.4]}},
+        "few_shot": {"answer_loss": {"mean": -0.5, "ci": [-0.7, -0.3]}},
+    }
     rows = [result({"reliance": {"effects": effects}}), result({"words": {"words": 7}}, "padding")]
     columns = probe_columns(rows, ["reliance", "words"])
     assert [c.title for c in columns] == ["reliance (Δ answer loss)", "few_shot (Δ answer loss)", "words"]
@@ -155,15 +194,19 @@ def test_probe_cli_lists_and_runs_registered_probes(words_probe, cell, tmp_path)
     assert "words: words in the model file\n  settings: scale (int)\n" in listed.output
     assert "reliance: how much answers depend" in listed.output
     out = tmp_path / "words.json"
-    ran = runner.invoke(main, ["probe", "run", "words", str(cell), "--set", "scale=4", "--json", str(out)],
-                        catch_exceptions=False)
+    ran = runner.invoke(
+        main, ["probe", "run", "words", str(cell), "--set", "scale=4", "--json", str(out)], catch_exceptions=False
+    )
     assert ran.exit_code == 0, ran.output
     assert json.loads(out.read_text()) == {"words": 12}
     assert ran.output == f"| figure | value |\n| --- | ---: |\n| words | 12 |\nwrote {out}\n"
     printed = runner.invoke(main, ["probe", "run", "words", str(cell), "--set", "scale=4"], catch_exceptions=False)
     assert printed.output == "| figure | value |\n| --- | ---: |\n| words | 12 |\n"  # a table; JSON only with --json
     bad = runner.invoke(main, ["probe", "run", "words", str(cell), "--set", "scale=lots"])
-    assert bad.exit_code == 2 and bad.output == "Error: probes.words.scale: is 'lots', not a whole number; make it a whole number.\n"
+    assert (
+        bad.exit_code == 2
+        and bad.output == "Error: probes.words.scale: is 'lots', not a whole number; make it a whole number.\n"
+    )
     missing = runner.invoke(main, ["probe", "run", "words", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "has no output/ directory" in missing.output
 
@@ -172,5 +215,9 @@ def test_report_table_lists_numeric_leaves():
     from axolotl_packing_bench.probes.registry import report_table
 
     text = report_table({"effects": {"reliance": {"mean": 0.25, "ci": [0.1, 0.4]}}, "questions": 6, "note": "ok"})
-    assert text.splitlines()[2:] == ["| effects/reliance/mean | 0.25 |", "| effects/reliance/ci | 0.1, 0.4 |",
-                                     "| questions | 6 |", "| note | ok |"]
+    assert text.splitlines()[2:] == [
+        "| effects/reliance/mean | 0.25 |",
+        "| effects/reliance/ci | 0.1, 0.4 |",
+        "| questions | 6 |",
+        "| note | ok |",
+    ]

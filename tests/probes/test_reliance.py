@@ -28,14 +28,18 @@ def make_questions(n: int = 10) -> list[Question]:
     rows = []
     for i in range(n):
         entity, value, other = f"Ent{i}", f"Val{i}", f"Alt{i}"
-        rows.append(Question(
-            question=f"What is the river of {entity}?",
-            answer=f"The river of {entity} is {value}.",
-            related_context=f"Lore words. In Topic, the river of {entity} is {value}.",
-            conflicting_context=f"Lore words. In Topic, the river of {entity} is {other}.",
-            unrelated_context=f"Other words. In Elsewhere, the banner of Zed{i} is Nope{i}.",
-            value=value, conflicting_value=other, id=str(i),
-        ))
+        rows.append(
+            Question(
+                question=f"What is the river of {entity}?",
+                answer=f"The river of {entity} is {value}.",
+                related_context=f"Lore words. In Topic, the river of {entity} is {value}.",
+                conflicting_context=f"Lore words. In Topic, the river of {entity} is {other}.",
+                unrelated_context=f"Other words. In Elsewhere, the banner of Zed{i} is Nope{i}.",
+                value=value,
+                conflicting_value=other,
+                id=str(i),
+            )
+        )
     return rows
 
 
@@ -207,8 +211,10 @@ class TestTransformersModel:
         assert batched[1] == pytest.approx(model.answer_loss([{"role": "user", "content": "Hi?"}], "Yes."), abs=1e-4)
 
     def test_batched_generation_matches_one_at_a_time(self, model):
-        prompts = [[{"role": "user", "content": "What is the river of Furaer?"}],
-                   [{"role": "user", "content": "Lore.\n\nWhich crown does Belmora have? Tell me please."}]]
+        prompts = [
+            [{"role": "user", "content": "What is the river of Furaer?"}],
+            [{"role": "user", "content": "Lore.\n\nWhich crown does Belmora have? Tell me please."}],
+        ]
         assert model.generate_many(prompts, [6, 9]) == [model.generate(p, b) for p, b in zip(prompts, [6, 9])]
 
 
@@ -218,26 +224,53 @@ class TestCli:
         assert result.exit_code == 0 and "--bootstrap" in result.output
 
     def test_bad_model_dir(self, tmp_path):
-        result = CliRunner().invoke(main, ["probe", "reliance", "--model", str(tmp_path / "x"), "--data", "d.jsonl"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main, ["probe", "reliance", "--model", str(tmp_path / "x"), "--data", "d.jsonl"], catch_exceptions=False
+        )
         assert result.exit_code == 2 and "is not a directory" in result.output
 
     def test_bad_data(self, tmp_path):
-        result = CliRunner().invoke(main, ["probe", "reliance", "--model", str(tmp_path), "--data",
-                                           str(tmp_path / "none.jsonl")], catch_exceptions=False)
+        result = CliRunner().invoke(
+            main,
+            ["probe", "reliance", "--model", str(tmp_path), "--data", str(tmp_path / "none.jsonl")],
+            catch_exceptions=False,
+        )
         assert result.exit_code == 2 and "does not exist" in result.output
 
     def test_runs_on_the_tiny_model(self, tmp_path):
         from axolotl_packing_bench.assets import ensure_model
 
         out = tmp_path / "r.json"
-        result = CliRunner().invoke(main, ["probe", "reliance", "--model", str(ensure_model("tiny-8b-init")), "--data",
-                                           "packbench://heldout?seed=0", "--max-questions", "6", "--k", "2",
-                                           "--bootstrap", "50", "--threads", "1", "--json", str(out)],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main,
+            [
+                "probe",
+                "reliance",
+                "--model",
+                str(ensure_model("tiny-8b-init")),
+                "--data",
+                "packbench://heldout?seed=0",
+                "--max-questions",
+                "6",
+                "--k",
+                "2",
+                "--bootstrap",
+                "50",
+                "--threads",
+                "1",
+                "--json",
+                str(out),
+            ],
+            catch_exceptions=False,
+        )
         assert result.exit_code == 0, result.output
         assert "| none |" in result.output and "few-shot gain" in result.output
         data = json.loads(out.read_text())
-        assert data["questions"] == 6 and set(data["conditions"]) == {"none", "related", "conflicting",
-                                                                       "unrelated", "few_shot"}
+        assert data["questions"] == 6 and set(data["conditions"]) == {
+            "none",
+            "related",
+            "conflicting",
+            "unrelated",
+            "few_shot",
+        }
         assert all(np.isfinite(v["answer_loss"]) for v in data["conditions"].values())

@@ -57,8 +57,13 @@ def hand_run(tmp_path: Path) -> Path:
     run_dir = tmp_path / "my-run"
     run_dir.mkdir()
     metrics = {
-        "schema_version": 1, "run_id": "hand1", "status": "ok", "strategy": "bfd", "attention": "isolated",
-        "capacity": 512, "model": {"path": "/cache/models/tiny-8b", "parameters": 1_234_567},
+        "schema_version": 1,
+        "run_id": "hand1",
+        "status": "ok",
+        "strategy": "bfd",
+        "attention": "isolated",
+        "capacity": 512,
+        "model": {"path": "/cache/models/tiny-8b", "parameters": 1_234_567},
         "dataset": {"paths": ["/cache/datasets/synth-69k-seed0.jsonl"], "samples": 690, "real_tokens": 84_000},
         "packing": {"rows": 120, "lower_bound": 118, "efficiency": 0.98},
         "training": {"steps": 30, "runtime_s": 12.3, "final_train_loss": 5.1},

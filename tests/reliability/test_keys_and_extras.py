@@ -73,10 +73,13 @@ class TestJudgeKey:
         monkeypatch.setenv(KEY, "sk-test-value-that-is-not-printed")
         assert api_key_problem("https://judge.example.invalid/v1", KEY, named=True) is None
 
-    @pytest.mark.parametrize("judge", [
-        {"base_url": "https://judge.example.invalid/v1", "model": "m", "api_key_env": KEY},
-        {"base_url": "https://judge.example.invalid/v1", "model": "m"},
-    ])
+    @pytest.mark.parametrize(
+        "judge",
+        [
+            {"base_url": "https://judge.example.invalid/v1", "model": "m", "api_key_env": KEY},
+            {"base_url": "https://judge.example.invalid/v1", "model": "m"},
+        ],
+    )
     def test_run_refuses_before_training_when_the_matrix_judge_key_is_unset(self, tmp_path, monkeypatch, judge):
         monkeypatch.chdir(tmp_path)
         monkeypatch.delenv(KEY, raising=False)
@@ -91,7 +94,10 @@ class TestJudgeKey:
 
     def test_a_matrix_judge_may_say_it_needs_no_key(self, monkeypatch):
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-        assert judge_key_problem({"judge": {"base_url": "https://j.example.invalid/v1", "model": "m", "no_api_key": True}}) is None
+        assert (
+            judge_key_problem({"judge": {"base_url": "https://j.example.invalid/v1", "model": "m", "no_api_key": True}})
+            is None
+        )
         assert judge_key_problem({"judge": {"base_url": "http://127.0.0.1:8000/v1", "model": "m"}}) is None
 
 
@@ -101,8 +107,15 @@ BLOCK = "import sys; sys.modules.update(dict.fromkeys({modules!r})); from axolot
 def packbench_without(modules: list[str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`packbench ARGS` in a fresh interpreter where `modules` cannot be imported (as if their extra were missing)."""
     code = BLOCK.format(modules=modules)
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "FAKE_TRAIN_CALLS": str(cwd / "calls.txt")})
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "FAKE_TRAIN_CALLS": str(cwd / "calls.txt")},
+    )
 
 
 class TestExtras:

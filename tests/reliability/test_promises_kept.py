@@ -48,8 +48,11 @@ class TestConcurrentWriters:
     def test_concurrent_recorders_lose_no_row(self, tmp_path, through):
         """Three processes record at once: every row is kept, and with the board the last board holds them all."""
         results, board = tmp_path / "results.jsonl", tmp_path / "LEADERBOARD.md"
-        call = (f"append_result({str(results)!r}, row)" if through == "store"
-                else f"record_result(row, {str(results)!r}, {str(board)!r})")
+        call = (
+            f"append_result({str(results)!r}, row)"
+            if through == "store"
+            else f"record_result(row, {str(results)!r}, {str(board)!r})"
+        )
         script = textwrap.dedent(f"""
             import sys
             from axolotl_packing_bench.results.store import RunResult, append_result
@@ -68,10 +71,20 @@ class TestConcurrentWriters:
 
 
 def start_run(folder: Path, plan: dict) -> subprocess.Popen:
-    env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps(plan), "FAKE_TRAIN_CALLS": str(folder / "calls.txt"), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "FAKE_TRAIN_PLAN": json.dumps(plan),
+        "FAKE_TRAIN_CALLS": str(folder / "calls.txt"),
+        "PYTHONUNBUFFERED": "1",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "axolotl_packing_bench.cli", "run", "--matrix", "m.yaml", "--train-command", FAKE],
-        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -135,8 +148,13 @@ def test_hostile_names_are_refused_before_anything_is_written(tmp_path, monkeypa
 
 class TestTornLines:
     def row(self, run_id: str) -> RunResult:
-        return RunResult(run_id=run_id, cell_id=f"c-{run_id}", matrix="m", status="ok",
-                         axes={"model": "x", "dataset": "d", "strategy": "padding"})
+        return RunResult(
+            run_id=run_id,
+            cell_id=f"c-{run_id}",
+            matrix="m",
+            status="ok",
+            axes={"model": "x", "dataset": "d", "strategy": "padding"},
+        )
 
     @pytest.mark.parametrize("damage", [b'{"schema_version": 1, "run_id": "tor', b"\x00\xff\xfe garbage \x80"])
     def test_a_damaged_line_is_skipped_and_the_next_append_starts_clean(self, tmp_path, capsys, damage):

@@ -44,8 +44,20 @@ def work(tmp_path, monkeypatch):
 def start(work: Path, *args: str, plan: dict | None = None) -> subprocess.Popen:
     env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps(plan or {}), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-c", "from axolotl_packing_bench.cli import main; main()", "run", "--train-command", FAKE, *args],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from axolotl_packing_bench.cli import main; main()",
+            "run",
+            "--train-command",
+            FAKE,
+            *args,
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -99,15 +111,28 @@ class TestRunDirsBelongToOneResultsFile:
     def test_another_results_file_does_not_overwrite_the_first_ones_runs(self, work):
         assert invoke("run", "--matrix", "a.yaml", "--train-command", FAKE).exit_code == 0
         logs = {path: path.read_bytes() for path in Path("runs/quick").rglob("train.log")}
-        result = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE, "--results", "b.jsonl", "--leaderboard", "B.md")
+        result = invoke(
+            "run", "--matrix", "a.yaml", "--train-command", FAKE, "--results", "b.jsonl", "--leaderboard", "B.md"
+        )
         assert result.exit_code == 2
         line = one_sentence(result.output)
         assert "holds the runs of results file" in line and "pass another --runs-dir" in line
         assert {path: path.read_bytes() for path in Path("runs/quick").rglob("train.log")} == logs
         assert not Path("b.jsonl").exists()
 
-        ok = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE, "--results", "b.jsonl", "--leaderboard", "B.md",
-                    "--runs-dir", "runs-b")
+        ok = invoke(
+            "run",
+            "--matrix",
+            "a.yaml",
+            "--train-command",
+            FAKE,
+            "--results",
+            "b.jsonl",
+            "--leaderboard",
+            "B.md",
+            "--runs-dir",
+            "runs-b",
+        )
         assert ok.exit_code == 0, ok.output
         assert {path: path.read_bytes() for path in Path("runs/quick").rglob("train.log")} == logs
         assert len(read_results("b.jsonl")) == 2
@@ -116,6 +141,17 @@ class TestRunDirsBelongToOneResultsFile:
         monkeypatch.setenv("FAKE_TRAIN_PLAN", json.dumps({"greedy": "crash"}))
         assert invoke("run", "--matrix", "a.yaml", "--train-command", FAKE).exit_code == 1
         monkeypatch.setenv("FAKE_TRAIN_PLAN", "{}")
-        again = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE, "--results", "./leaderboard/../leaderboard/results.jsonl")
+        again = invoke(
+            "run",
+            "--matrix",
+            "a.yaml",
+            "--train-command",
+            FAKE,
+            "--results",
+            "./leaderboard/../leaderboard/results.jsonl",
+        )
         assert again.exit_code == 0, again.output
-        assert sorted(p.name.split("__")[2] for p in Path("runs/quick").iterdir() if p.is_dir()) == ["greedy", "padding"]
+        assert sorted(p.name.split("__")[2] for p in Path("runs/quick").iterdir() if p.is_dir()) == [
+            "greedy",
+            "padding",
+        ]

@@ -51,15 +51,24 @@ class TestSwappedFlags:
 
     def test_run_refuses_a_board_as_results_before_training(self, hand_matrix, board_file, tmp_path):
         before = snapshot(board_file)
-        result = invoke("run", "--matrix", hand_matrix, "--results", board_file, "--leaderboard", tmp_path / "L.md",
-                        "--runs-dir", tmp_path / "runs")
+        result = invoke(
+            "run",
+            "--matrix",
+            hand_matrix,
+            "--results",
+            board_file,
+            "--leaderboard",
+            tmp_path / "L.md",
+            "--runs-dir",
+            tmp_path / "runs",
+        )
         assert result.exit_code != 0
         assert "not a results file" in one_sentence(result.output)
         assert snapshot(board_file) == before and not (tmp_path / "runs").exists()
 
 
 class TestForeignContent:
-    @pytest.mark.parametrize("content", [os.urandom(512), b"# my notes\n\nnot a board\n", b"{\"a\": 1}\n[1, 2]\n"])
+    @pytest.mark.parametrize("content", [os.urandom(512), b"# my notes\n\nnot a board\n", b'{"a": 1}\n[1, 2]\n'])
     def test_results_without_a_readable_row_is_an_error_not_an_empty_board(self, tmp_path, board_file, content):
         results = tmp_path / "garbage.jsonl"
         results.write_bytes(content)

@@ -114,7 +114,9 @@ def tiny_disk(tmp_path):
     """A real 64 KiB tmpfs (skipped where mounting is not allowed); unmounted afterwards."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, check=False
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
     try:
@@ -169,8 +171,19 @@ class TestRealDisk:
         matrix.write_text(QUICK_MATRIX)
         subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
         command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
-        result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tiny_disk / "runs",
-                        "--results", tmp_path / "results.jsonl", "--leaderboard", tmp_path / "LEADERBOARD.md")
+        result = invoke(
+            "run",
+            "--matrix",
+            matrix,
+            "--train-command",
+            command,
+            "--runs-dir",
+            tiny_disk / "runs",
+            "--results",
+            tmp_path / "results.jsonl",
+            "--leaderboard",
+            tmp_path / "LEADERBOARD.md",
+        )
         assert result.exit_code == 1
         line = one_sentence(result.output)
         assert "read-only file system" in line and str(tiny_disk / "runs") in line
@@ -186,8 +199,19 @@ class TestRealDisk:
         matrix.write_text(QUICK_MATRIX)
         subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
         command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
-        result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tmp_path / "runs",
-                        "--results", tiny_disk / "results.jsonl", "--leaderboard", tiny_disk / "LEADERBOARD.md")
+        result = invoke(
+            "run",
+            "--matrix",
+            matrix,
+            "--train-command",
+            command,
+            "--runs-dir",
+            tmp_path / "runs",
+            "--results",
+            tiny_disk / "results.jsonl",
+            "--leaderboard",
+            tiny_disk / "LEADERBOARD.md",
+        )
         assert result.exit_code == 1
         line = one_sentence(result.output)
         assert "read-only file system" in line and str(tiny_disk) in line
@@ -216,8 +240,19 @@ def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, mon
     monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
     fill(tiny_disk)
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
-    result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tmp_path / "runs",
-                    "--results", tiny_disk / "results.jsonl", "--leaderboard", tiny_disk / "LEADERBOARD.md")
+    result = invoke(
+        "run",
+        "--matrix",
+        matrix,
+        "--train-command",
+        command,
+        "--runs-dir",
+        tmp_path / "runs",
+        "--results",
+        tiny_disk / "results.jsonl",
+        "--leaderboard",
+        tiny_disk / "LEADERBOARD.md",
+    )
     assert result.exit_code == 1
     assert "no space left on device" in one_sentence(result.output)
     assert len((tmp_path / "calls.txt").read_text().splitlines()) == 1
@@ -227,18 +262,24 @@ def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, mon
 
 
 @pytest.mark.parametrize("swap", ["results", "board"])
-def test_a_slurm_task_refuses_the_wrong_kind_of_file_before_training(tmp_path, board_file, results_file, capsys,
-                                                                      monkeypatch, swap):
+def test_a_slurm_task_refuses_the_wrong_kind_of_file_before_training(
+    tmp_path, board_file, results_file, capsys, monkeypatch, swap
+):
     from axolotl_packing_bench.running import task
 
     matrix = tmp_path / "m.yaml"
     matrix.write_text(QUICK_MATRIX)
     monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
     before = snapshot(results_file, board_file)
-    paths = ["--results", board_file, "--leaderboard", tmp_path / "L.md"] if swap == "results" else \
-        ["--results", tmp_path / "r.jsonl", "--leaderboard", results_file]
-    assert task.main(["--matrix", str(matrix), "--cell", "any", "--runs-dir", str(tmp_path / "runs"),
-                      *map(str, paths)]) == 1
+    paths = (
+        ["--results", board_file, "--leaderboard", tmp_path / "L.md"]
+        if swap == "results"
+        else ["--results", tmp_path / "r.jsonl", "--leaderboard", results_file]
+    )
+    assert (
+        task.main(["--matrix", str(matrix), "--cell", "any", "--runs-dir", str(tmp_path / "runs"), *map(str, paths)])
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("packbench: ") and "Traceback" not in err[0]
     assert snapshot(results_file, board_file) == before and not (tmp_path / "calls.txt").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,14 @@ from axolotl_packing_bench.results.store import RunResult
 from tests.support.helpers import GOLDEN as SUPPORT_GOLDEN
 
 
-def run(cell: str, runtime: float = 100.0, efficiency: float = 0.98, loss: float = 2.0, status: str = "ok", run_id: str | None = None) -> RunResult:
+def run(
+    cell: str,
+    runtime: float = 100.0,
+    efficiency: float = 0.98,
+    loss: float = 2.0,
+    status: str = "ok",
+    run_id: str | None = None,
+) -> RunResult:
     return RunResult(
         run_id=run_id or f"{cell}-{runtime}-{status}",
         cell_id=cell,
@@ -87,7 +93,6 @@ def test_parse_fraction_rejects(text):
         parse_fraction(text)
 
 
-
 def test_match_key_drops_only_the_content_hash():
     assert match_key("tiny-8b__synth-100__bfd__isolated-0a1b2c3d") == "tiny-8b__synth-100__bfd__isolated-0a1b2c3d"
     assert match_key("tiny-8b__synth-100__bfd__isolated-0a1b2c3d", "axes") == "tiny-8b__synth-100__bfd__isolated"
@@ -95,10 +100,13 @@ def test_match_key_drops_only_the_content_hash():
     with pytest.raises(ValueError):
         match_key("a", "model")
 
+
 GOLDEN = SUPPORT_GOLDEN / "compare.md"
 
 
-def steady(cell: str, step: float, *, strategy: str = "bfd", repeat: int = 0, table: str = "t", **training) -> RunResult:
+def steady(
+    cell: str, step: float, *, strategy: str = "bfd", repeat: int = 0, table: str = "t", **training
+) -> RunResult:
     """A result with a steady-state step time, in table `table`, as `packbench run --repeats` records it."""
     return RunResult(
         run_id=f"{cell}-{repeat}-{step}-{sorted(training.items())}",
@@ -106,32 +114,42 @@ def steady(cell: str, step: float, *, strategy: str = "bfd", repeat: int = 0, ta
         matrix="m",
         status="ok",
         axes={"model": table, "dataset": "d", "strategy": strategy},
-        metrics={"training": {"median_step_s": step, "runtime_s": 10 * step, "final_train_loss": 2.0, **training},
-                 "packing": {"efficiency": 0.9}},
+        metrics={
+            "training": {"median_step_s": step, "runtime_s": 10 * step, "final_train_loss": 2.0, **training},
+            "packing": {"efficiency": 0.9},
+        },
         repeat=repeat,
     )
 
 
 class TestLikeWithLike:
     def test_a_missing_candidate_metric_fails(self):
-        comparison = compare_results([steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {"runtime_s": 10.0}})], Limits())
+        comparison = compare_results(
+            [steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {"runtime_s": 10.0}})], Limits()
+        )
         assert comparison.regressed
         assert "- a: training.median_step_s missing in the candidate" in render_comparison(comparison)
 
     def test_an_unreadable_candidate_metric_fails(self):
-        comparison = compare_results([steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {"median_step_s": "fast"}})], Limits())
+        comparison = compare_results(
+            [steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {"median_step_s": "fast"}})], Limits()
+        )
         assert comparison.regressed
         text = render_comparison(comparison)
         assert "training.median_step_s unreadable in the candidate" in text and "| `a` | 1 → unreadable |" in text
 
     def test_a_missing_metric_is_a_warning_with_allow_missing(self):
-        comparison = compare_results([steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {}})], Limits(allow_missing=True))
+        comparison = compare_results(
+            [steady("a", 1.0)], [steady("a", 1.0).replace(metrics={"training": {}})], Limits(allow_missing=True)
+        )
         assert not comparison.regressed
         assert "warning: a: training.median_step_s missing in the candidate" in render_comparison(comparison)
 
     def test_a_slowdown_inside_the_spread_passes(self):
         base = [steady("a", step, repeat=r) for r, step in enumerate([1.00, 1.15, 1.05])]
-        cand = [steady("a", step, repeat=r) for r, step in enumerate([1.12, 1.10, 1.25])]  # median +12%, within the spread
+        cand = [
+            steady("a", step, repeat=r) for r, step in enumerate([1.12, 1.10, 1.25])
+        ]  # median +12%, within the spread
         comparison = compare_results(base, cand, Limits(max_slowdown=0.10))
         assert not comparison.regressed
         assert comparison.cells[0].time[1].median == pytest.approx(1.12)
@@ -141,7 +159,9 @@ class TestLikeWithLike:
         cand = [steady("a", step, repeat=r) for r, step in enumerate([1.20, 1.18, 1.22])]
         comparison = compare_results(base, cand, Limits(max_slowdown=0.10))
         assert comparison.regressed
-        assert "steady-state time (median_step_s) +15.7% beyond the spread (limit +10%)" in render_comparison(comparison)
+        assert "steady-state time (median_step_s) +15.7% beyond the spread (limit +10%)" in render_comparison(
+            comparison
+        )
 
     def test_the_ratio_to_padding_is_measured_within_each_run(self):
         # the candidate machine is 2x slower everywhere: the time regresses, the ratio to padding does not
@@ -150,7 +170,9 @@ class TestLikeWithLike:
         cell = {c.cell_id: c for c in compare_results(base, cand, Limits(max_slowdown=0.10)).cells}["a"]
         assert cell.ratio[0].values == (0.5,) and cell.ratio[1].values == (0.5,)
         assert cell.problems == ("steady-state time (median_step_s) +100.0% beyond the spread (limit +10%)",)
-        slower = compare_results(base, [steady("pad", 2.0, strategy="padding"), steady("a", 1.3)], Limits(max_slowdown=0.10))
+        slower = compare_results(
+            base, [steady("pad", 2.0, strategy="padding"), steady("a", 1.3)], Limits(max_slowdown=0.10)
+        )
         assert "time relative to padding +30.0% beyond the spread" in "; ".join(slower.cells[0].problems)
 
 

@@ -29,28 +29,58 @@ def profile(steps: int = 60, seed: int = 7) -> list[float]:
     return [0.1 + 0.05 * rng.random() for _ in range(steps)]
 
 
-def timed(cell: str, repeat: int, factor: float = 1.0, *, noise: float = 0.05, seed: int = 0, strategy: str = "bfd",
-          versions: dict | None = None, loaded: bool | None = None, heldout: float | None = 3.25, steps: int = 60,
-          equivalence: bool | None = None, axes: dict | None = None) -> RunResult:
+def timed(
+    cell: str,
+    repeat: int,
+    factor: float = 1.0,
+    *,
+    noise: float = 0.05,
+    seed: int = 0,
+    strategy: str = "bfd",
+    versions: dict | None = None,
+    loaded: bool | None = None,
+    heldout: float | None = 3.25,
+    steps: int = 60,
+    equivalence: bool | None = None,
+    axes: dict | None = None,
+) -> RunResult:
     """One repeat of a cell with per-step times: the profile x factor x noise (seeded by cell, repeat, seed)."""
     rng = random.Random(f"{cell}-{repeat}-{seed}-{factor}")
     times = [round(t * factor * (1 + noise * rng.uniform(-1, 1)), 6) for t in profile(steps)]
-    metrics: dict = {"training": {"step_times_s": times, "warmup_steps": 3, "median_step_s": sorted(times[3:])[len(times[3:]) // 2],
-                                  "runtime_s": sum(times), "final_train_loss": 2.0},
-                     "packing": {"efficiency": 0.9}, "versions": versions or VERSIONS_OLD}
+    metrics: dict = {
+        "training": {
+            "step_times_s": times,
+            "warmup_steps": 3,
+            "median_step_s": sorted(times[3:])[len(times[3:]) // 2],
+            "runtime_s": sum(times),
+            "final_train_loss": 2.0,
+        },
+        "packing": {"efficiency": 0.9},
+        "versions": versions or VERSIONS_OLD,
+    }
     if heldout is not None:
         metrics["heldout"] = {"loss": heldout}
     if loaded is not None:
         metrics["runner"] = {"load": {"loaded": loaded}}
     if equivalence is not None:
         metrics["equivalence"] = {"passed": equivalence}
-    return RunResult(run_id=f"{cell}-{repeat}-{seed}-{factor}-{loaded}-{heldout}", cell_id=cell, matrix="gate", status="ok",
-                     axes=axes or {"model": "tiny", "dataset": "d", "strategy": strategy}, metrics=metrics, repeat=repeat)
+    return RunResult(
+        run_id=f"{cell}-{repeat}-{seed}-{factor}-{loaded}-{heldout}",
+        cell_id=cell,
+        matrix="gate",
+        status="ok",
+        axes=axes or {"model": "tiny", "dataset": "d", "strategy": strategy},
+        metrics=metrics,
+        repeat=repeat,
+    )
 
 
 def repeats(factor: float = 1.0, n: int = 3, seed: int = 0, **kwargs) -> list[RunResult]:
-    return [timed(cell, r, factor, seed=seed, strategy=strategy, **kwargs)
-            for cell, strategy in (("pad", "padding"), ("bfd", "bfd")) for r in range(n)]
+    return [
+        timed(cell, r, factor, seed=seed, strategy=strategy, **kwargs)
+        for cell, strategy in (("pad", "padding"), ("bfd", "bfd"))
+        for r in range(n)
+    ]
 
 
 def write(path: Path, results: list[RunResult]) -> Path:
@@ -97,13 +127,17 @@ class TestRefusals:
         base = write(tmp_path / "base.jsonl", repeats())
         cand = tmp_path / "cand.jsonl"
         cand.write_text("")
-        result = invoke("compare", "--baseline", str(base), "--candidate", str(cand), "--allow-missing", "--allow-loaded")
+        result = invoke(
+            "compare", "--baseline", str(base), "--candidate", str(cand), "--allow-missing", "--allow-loaded"
+        )
         assert result.exit_code == 1
         check_golden("zero-cells.md", result.output)
 
     def test_loaded_runs_fail_the_gate_naming_them(self, tmp_path):
         base = write(tmp_path / "base.jsonl", repeats(loaded=False))
-        cand = write(tmp_path / "cand.jsonl", [*repeats(loaded=False)[:4], *[timed("bfd", r, loaded=True) for r in (1, 2)]])
+        cand = write(
+            tmp_path / "cand.jsonl", [*repeats(loaded=False)[:4], *[timed("bfd", r, loaded=True) for r in (1, 2)]]
+        )
         result = invoke("compare", "--baseline", str(base), "--candidate", str(cand))
         assert result.exit_code == 1
         assert "bfd (candidate repeat 1), bfd (candidate repeat 2)" in result.output
@@ -125,10 +159,15 @@ class TestRefusals:
         text = render_comparison(compare_results([old], [new], Limits()))
         assert "rule used instead: bfd: the plain change of one measurement against the limit." in text
 
-    @pytest.mark.parametrize(("value", "why"), [(-135.6, "zero or negative"), (0.0, "zero or negative"), (float("nan"), "not finite")])
+    @pytest.mark.parametrize(
+        ("value", "why"), [(-135.6, "zero or negative"), (0.0, "zero or negative"), (float("nan"), "not finite")]
+    )
     def test_impossible_times_never_pass(self, value, why):
         good = repeats()
-        bad = [run.replace(metrics={**run.metrics, "training": {**run.metrics["training"], "median_step_s": value}}) for run in good]
+        bad = [
+            run.replace(metrics={**run.metrics, "training": {**run.metrics["training"], "median_step_s": value}})
+            for run in good
+        ]
         for baseline, candidate, side in ((good, bad, "candidate"), (bad, good, "baseline")):
             comparison = compare_results(baseline, candidate, Limits())
             assert comparison.regressed
@@ -145,7 +184,9 @@ class TestPairedSteps:
     def test_a_real_slowdown_beyond_the_limit_fails(self):
         comparison = compare_results(repeats(), repeats(1.2, seed=1), Limits())
         assert comparison.regressed
-        assert all("paired by step (95% lower bound +" in problem for cell in comparison.cells for problem in cell.problems)
+        assert all(
+            "paired by step (95% lower bound +" in problem for cell in comparison.cells for problem in cell.problems
+        )
         assert all(0.17 < cell.steps.slowdown < 0.23 for cell in comparison.cells)
 
     def test_a_slowdown_below_the_limit_passes(self):
@@ -177,8 +218,17 @@ class TestQuality:
 
     def test_heldout_over_seeds_beyond_the_seeds_interval_fails(self):
         def seeds(shift: float) -> list[RunResult]:
-            return [timed(f"bfd-s{seed}", 0, heldout=3.2 + 0.01 * seed + shift, seed=seed,
-                          axes={"model": "tiny", "dataset": "d", "strategy": "bfd", "seed": str(seed)}) for seed in range(3)]
+            return [
+                timed(
+                    f"bfd-s{seed}",
+                    0,
+                    heldout=3.2 + 0.01 * seed + shift,
+                    seed=seed,
+                    axes={"model": "tiny", "dataset": "d", "strategy": "bfd", "seed": str(seed)},
+                )
+                for seed in range(3)
+            ]
+
         limits = Limits(heldout_tolerance=0.1)  # each cell within the tolerance: only the seeds see the change
         assert not compare_results(seeds(0.0), seeds(0.0), limits).regressed
         worse = compare_results(seeds(0.0), seeds(0.05), limits)
@@ -187,8 +237,10 @@ class TestQuality:
 
 def test_the_report_heads_with_both_environments(tmp_path):
     text = render_comparison(compare_results(repeats(), repeats(seed=1, versions=VERSIONS_NEW), Limits()))
-    assert text.splitlines()[0] == ("Environments: baseline: axolotl 0.19.0, torch 2.13.0+cpu, transformers 5.16.1, python 3.11.7; "
-                                    "candidate: axolotl 0.21.0, torch 2.14.0+cpu, transformers 5.18.0, python 3.12.1")
+    assert text.splitlines()[0] == (
+        "Environments: baseline: axolotl 0.19.0, torch 2.13.0+cpu, transformers 5.16.1, python 3.11.7; "
+        "candidate: axolotl 0.21.0, torch 2.14.0+cpu, transformers 5.18.0, python 3.12.1"
+    )
 
 
 def test_exit_codes(tmp_path):
@@ -198,5 +250,7 @@ def test_exit_codes(tmp_path):
     assert invoke("compare", "--baseline", str(base), "--candidate", str(same)).exit_code == 0
     assert invoke("compare", "--baseline", str(base), "--candidate", str(slow)).exit_code == 1
     assert invoke("compare", "--baseline", str(base), "--candidate", str(tmp_path / "nope.jsonl")).exit_code == 2
-    assert invoke("compare", "--baseline", str(base), "--candidate", str(same), "--heldout-tolerance", "x").exit_code == 2
+    assert (
+        invoke("compare", "--baseline", str(base), "--candidate", str(same), "--heldout-tolerance", "x").exit_code == 2
+    )
     assert invoke("compare", "--baseline", str(base), "--candidate", str(same), "--format", "yaml").exit_code == 2

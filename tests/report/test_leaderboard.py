@@ -36,8 +36,10 @@ def test_default_board_fits_120_columns_and_wide_keeps_every_column():
     narrow = [line for line in render().splitlines() if line.startswith("| ") and "Failed" not in line]
     tables = [line for line in narrow if not line.startswith(("| paper |", "| smoke |", "| matrix |"))]
     assert tables and max(len(line) for line in tables) <= 120
-    assert ("| strategy | steps | speed-up (time) | efficiency | judge: win_rate | score: gsm8k | score: mmlu "
-            "| leakage | machine |") in tables  # the matrix's own scores decide too; no held-out loss measured, no column
+    assert (
+        "| strategy | steps | speed-up (time) | efficiency | judge: win_rate | score: gsm8k | score: mmlu "
+        "| leakage | machine |"
+    ) in tables  # the matrix's own scores decide too; no held-out loss measured, no column
     wide = render(wide=True)
     assert "| train time (s) | samples/s |" in wide and "train time (s)" not in render()
     assert "--wide" in render().split("## ")[0]
@@ -51,8 +53,9 @@ def test_tables_carry_the_machine_column_even_unmeasured():
 def test_each_table_is_headed_by_its_verdict():
     table = render().split("### wildchat-gpt4 (69K) × llama-3-8b (8B)")[1].split("###")[0]
     verdict_line = next(line for line in table.splitlines() if line.startswith("**Verdict:**"))
-    assert verdict_line == ("**Verdict:** greedy (shared) 3.86× faster (train time), held-out loss not measured"
-                            " — machine load not measured")
+    assert verdict_line == (
+        "**Verdict:** greedy (shared) 3.86× faster (train time), held-out loss not measured — machine load not measured"
+    )
 
 
 def test_rendering_does_not_depend_on_line_order():
@@ -104,12 +107,17 @@ def test_empty_results():
 def test_header_names_hardware_and_versions():
     header = render().split("## ")[0]
     assert "- Hardware: Test CPU (2 CPU cores), 16.0 GiB RAM, no GPU" in header
-    assert "- Software: axolotl 0.19.0, torch 2.13.0+cpu, transformers 5.16.1, python 3.11.7, axolotl_packing_bench 0.1.0" in header
+    assert (
+        "- Software: axolotl 0.19.0, torch 2.13.0+cpu, transformers 5.16.1, python 3.11.7, axolotl_packing_bench 0.1.0"
+        in header
+    )
 
 
 def test_several_environments_are_named_per_table():
     rows = read_results(RESULTS)
-    other = rows[0].replace(run_id="gpu", cell_id="x", metrics={**rows[0].metrics, "hardware": {"gpu": "NVIDIA H100", "gpu_count": 8}})
+    other = rows[0].replace(
+        run_id="gpu", cell_id="x", metrics={**rows[0].metrics, "hardware": {"gpu": "NVIDIA H100", "gpu_count": 8}}
+    )
     text = render_leaderboard([*rows, other])
     assert "Results come from several environments" in text
     assert "8 × NVIDIA H100" in text

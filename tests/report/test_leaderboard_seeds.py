@@ -30,21 +30,41 @@ def seeded_results() -> list[RunResult]:
     results = []
     for strategy, seeds in FIGURES.items():
         for seed, (runtime, heldout, train) in seeds.items():
-            results.append(RunResult(
-                run_id=f"{strategy}{seed}", cell_id=f"tiny-8b__synth-100__{strategy}__isolated__seed={seed}-0000abcd",
-                matrix="smoke", status="ok",
-                axes={"model": "tiny-8b", "dataset": "synth-100", "strategy": strategy, "attention": "isolated",
-                      "seed": str(seed)},
-                labels={"model_size": "8B", "dataset_size": "100"},
-                metrics={"training": {"steps": 30 if strategy != "padding" else 120, "runtime_s": runtime,
-                                      "final_train_loss": train, "median_step_s": runtime / 100},
-                         "runner": {"load": {"loaded": strategy == "random" and seed == 1}},
-                         "heldout": {"loss": heldout, "tokens": 9000, "samples": 240},
-                         "hardware": {"cpu": "Test CPU", "cpu_count": 2, "memory_gb": 16.0, "gpu": None, "gpu_count": 0},
-                         "versions": {"axolotl": "0.19.0", "torch": "2.13.0+cpu", "transformers": "5.16.1",
-                                      "python": "3.11.7", "axolotl_packing_bench": "0.1.0"}},
-                recorded_at="2026-12-01T00:00:00+00:00",
-            ))
+            results.append(
+                RunResult(
+                    run_id=f"{strategy}{seed}",
+                    cell_id=f"tiny-8b__synth-100__{strategy}__isolated__seed={seed}-0000abcd",
+                    matrix="smoke",
+                    status="ok",
+                    axes={
+                        "model": "tiny-8b",
+                        "dataset": "synth-100",
+                        "strategy": strategy,
+                        "attention": "isolated",
+                        "seed": str(seed),
+                    },
+                    labels={"model_size": "8B", "dataset_size": "100"},
+                    metrics={
+                        "training": {
+                            "steps": 30 if strategy != "padding" else 120,
+                            "runtime_s": runtime,
+                            "final_train_loss": train,
+                            "median_step_s": runtime / 100,
+                        },
+                        "runner": {"load": {"loaded": strategy == "random" and seed == 1}},
+                        "heldout": {"loss": heldout, "tokens": 9000, "samples": 240},
+                        "hardware": {"cpu": "Test CPU", "cpu_count": 2, "memory_gb": 16.0, "gpu": None, "gpu_count": 0},
+                        "versions": {
+                            "axolotl": "0.19.0",
+                            "torch": "2.13.0+cpu",
+                            "transformers": "5.16.1",
+                            "python": "3.11.7",
+                            "axolotl_packing_bench": "0.1.0",
+                        },
+                    },
+                    recorded_at="2026-12-01T00:00:00+00:00",
+                )
+            )
     return results
 
 
@@ -62,7 +82,10 @@ def test_matches_golden_markdown():
 
 def test_narrow_rows_show_speed_up_and_paired_heldout_difference():
     rows = table_rows(render_leaderboard(seeded_results()))
-    assert rows["strategy"] == "| strategy | seeds | steps | speed-up (time) | held-out loss (Δ) | efficiency | leakage | machine |"
+    assert (
+        rows["strategy"]
+        == "| strategy | seeds | steps | speed-up (time) | held-out loss (Δ) | efficiency | leakage | machine |"
+    )
     assert rows["padding"] == "| padding | 3 | 120 | 1.00× | 2.5100 ±0.0248 | — | — | idle |"
     assert rows["bfd"] == "| bfd | 3 | 30 | 2.00× | +0.0283 ±0.0072* | — | — | idle |"
     assert rows["random"].endswith("| +0.0017 ±0.0399 | — | — | loaded ⚠ |")

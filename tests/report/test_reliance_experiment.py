@@ -19,8 +19,14 @@ def row(strategy: str, attention: str, seed: int, reliance: float, few_shot: flo
         "heldout_loss": 2.0 + 0.01 * seed,
         "final_train_loss": 1.5,
         "relatedness": {"same_group_adjacent": 0.5, "chance_same_group": 0.04},
-        "reliance": {"effects": effects, "conditions": {}, "disregards_context": reliance < 0.01,
-                     "questions": 96, "confidence": 0.95, "bootstrap": 1000},
+        "reliance": {
+            "effects": effects,
+            "conditions": {},
+            "disregards_context": reliance < 0.01,
+            "questions": 96,
+            "confidence": 0.95,
+            "bootstrap": 1000,
+        },
     }
 
 
@@ -39,7 +45,7 @@ def test_differences_from_bfd_are_paired_by_seed_and_starred_only_beyond_noise()
     few_shot = next(line for line in lines if line.startswith("| few_shot | isolated |"))
     # related - bfd per seed: -0.02, 0, +0.02 -> mean 0, interval 4.303 * 0.02 / sqrt(3) = 0.050: no star
     assert few_shot == "| few_shot | isolated | +0.000 ±0.050 |"
-    second = lines[lines.index("") + 1:]  # shared - isolated, per strategy
+    second = lines[lines.index("") + 1 :]  # shared - isolated, per strategy
     assert second[0] == "| effect | bfd: shared − isolated | related: shared − isolated |"
     attention = next(line for line in second if line.startswith("| reliance |"))
     # bfd +0.01 in every seed (significant); related +0.02, +0.01, 0.00 (interval ±0.025 includes 0)
@@ -47,10 +53,15 @@ def test_differences_from_bfd_are_paired_by_seed_and_starred_only_beyond_noise()
 
 
 def test_positive_control_section_lists_the_base_figures():
-    base = {"base_model": "packbench://model/tiny-8b",
-            "effects": {"fact_use": {"answer_loss": figure(0.9, 0.8, 1.0)}},
-            "conditions": {"none": {"exact_match": 0.05}, "related": {"exact_match": 0.8},
-                           "conflicting": {"exact_match": 0.0, "names_conflicting_value": 0.7}}}
+    base = {
+        "base_model": "packbench://model/tiny-8b",
+        "effects": {"fact_use": {"answer_loss": figure(0.9, 0.8, 1.0)}},
+        "conditions": {
+            "none": {"exact_match": 0.05},
+            "related": {"exact_match": 0.8},
+            "conflicting": {"exact_match": 0.0, "names_conflicting_value": 0.7},
+        },
+    }
     text = "\n".join(positive_control(base))
     assert "packbench://model/tiny-8b" in text and "+0.900 [+0.800, +1.000]*" in text
     assert "0.05 / 0.80 / 0.00" in text and "| 0.70 |" in text

@@ -10,11 +10,19 @@ from axolotl_packing_bench.results.store import RunResult
 
 
 def run(strategy: str, runtime: float, seed: str = "0", loss: float = 2.0, efficiency: float = 0.9) -> RunResult:
-    return RunResult(run_id=f"{strategy}-{seed}-{runtime}", cell_id=f"{strategy}-{seed}", matrix="m", status="ok",
-                     axes={"model": "tiny", "dataset": "d", "strategy": strategy, "attention": "isolated", "seed": seed},
-                     labels={"model_size": "8B", "dataset_size": "100"},
-                     metrics={"training": {"runtime_s": runtime, "steps": 10, "final_train_loss": loss},
-                              "packing": {"efficiency": efficiency}, "heldout": {"loss": loss}})
+    return RunResult(
+        run_id=f"{strategy}-{seed}-{runtime}",
+        cell_id=f"{strategy}-{seed}",
+        matrix="m",
+        status="ok",
+        axes={"model": "tiny", "dataset": "d", "strategy": strategy, "attention": "isolated", "seed": seed},
+        labels={"model_size": "8B", "dataset_size": "100"},
+        metrics={
+            "training": {"runtime_s": runtime, "steps": 10, "final_train_loss": loss},
+            "packing": {"efficiency": efficiency},
+            "heldout": {"loss": loss},
+        },
+    )
 
 
 def test_the_narrow_board_never_shows_an_impossible_figure():
@@ -37,7 +45,12 @@ def test_the_wide_board_shows_impossible_times_and_efficiencies_as_unreadable():
 
 
 def test_sweep_never_plots_an_impossible_time():
-    results = [run("padding", 10.0, "0"), run("padding", 10.0, "1"), run("bfd", 0.0, "0"), run("bfd", float("nan"), "1")]
+    results = [
+        run("padding", 10.0, "0"),
+        run("padding", 10.0, "1"),
+        run("bfd", 0.0, "0"),
+        run("bfd", float("nan"), "1"),
+    ]
     (point,) = sweep_series(results)
     assert point.time_ratio is None
     assert point.quality is not None and point.quality.mean == pytest.approx(0.0)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.matrix.spec import expand, load_matrix
-from axolotl_packing_bench.results.store import read_results
-from axolotl_packing_bench.report.sweep import sweep_series
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
+from axolotl_packing_bench.report.sweep import sweep_series
+from axolotl_packing_bench.results.store import read_results
 from tests.support.helpers import GOLDEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +54,9 @@ def test_series_paired_by_seed():
 
 def test_plot_writes_one_png_for_every_model_and_the_plotted_numbers(tmp_path: Path):
     pytest.importorskip("matplotlib")
-    result = CliRunner().invoke(main, ["plot", "--results", str(FIXTURE), "--out", str(tmp_path), "--name", "toy"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["plot", "--results", str(FIXTURE), "--out", str(tmp_path), "--name", "toy"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy-series.md", "toy.png"]
     assert (tmp_path / "toy.png").read_bytes()[:4] == b"\x89PNG"

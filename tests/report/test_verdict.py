@@ -37,8 +37,10 @@ def test_faster_and_worse_names_the_cost_and_chooses_none():
     entry = found()["synth-470 × tiny-70b"]
     # bfd steady tokens/s 1820/1840/1800 over padding 1000/1010/990: 1820 / 1000 = 1.82
     # held-out loss bfd - padding per seed: +0.530, +0.540, +0.530 -> +0.533, hw 4.303 * 0.00577 / sqrt(3) = 0.014
-    assert entry.line == ("synth-470 × tiny-70b: bfd 1.82× faster (steady tokens/s), held-out loss +0.533 ±0.014 "
-                          "(worse*, 3 seeds) — timings idle")
+    assert entry.line == (
+        "synth-470 × tiny-70b: bfd 1.82× faster (steady tokens/s), held-out loss +0.533 ±0.014 "
+        "(worse*, 3 seeds) — timings idle"
+    )
     assert entry.choice == "none: every faster strategy has a worse held-out loss beyond noise"
     assert not entry.loaded
 
@@ -66,17 +68,28 @@ def _run(strategy: str, seed: int, runtime: float, heldout: float | None) -> Run
     metrics = {"training": {"runtime_s": runtime}}
     if heldout is not None:
         metrics["heldout"] = {"loss": heldout}
-    return RunResult(run_id=f"{strategy}{seed}", cell_id=f"m__d__{strategy}__isolated-{seed}", matrix="x", status="ok",
-                     axes={"model": "m", "dataset": "d", "strategy": strategy, "attention": "isolated"},
-                     labels={}, metrics=metrics)
+    return RunResult(
+        run_id=f"{strategy}{seed}",
+        cell_id=f"m__d__{strategy}__isolated-{seed}",
+        matrix="x",
+        status="ok",
+        axes={"model": "m", "dataset": "d", "strategy": strategy, "attention": "isolated"},
+        labels={},
+        metrics=metrics,
+    )
 
 
 def test_one_seed_gives_no_interval_so_the_choice_is_undecided():
     (table,) = group_tables([_run("padding", 0, 10.0, 3.0), _run("bfd", 0, 5.0, 3.1)])
     entry = verdict(table)
-    assert entry.text == "bfd 2.00× faster (train time), held-out loss +0.100 (no interval, 1 seed) — machine load not measured"
-    assert entry.choice == ("undecided: bfd is 2.00× faster (train time), held-out loss +0.100 over one seed has no "
-                            "interval (add a seed axis)")
+    assert (
+        entry.text
+        == "bfd 2.00× faster (train time), held-out loss +0.100 (no interval, 1 seed) — machine load not measured"
+    )
+    assert entry.choice == (
+        "undecided: bfd is 2.00× faster (train time), held-out loss +0.100 over one seed has no "
+        "interval (add a seed axis)"
+    )
 
 
 def test_slower_strategies_are_said_slower_and_not_chosen():
@@ -93,9 +106,14 @@ def test_tables_without_padding_or_with_only_padding():
     assert verdict(only_padding).text.startswith("only padding ran")
 
 
-@pytest.mark.parametrize("estimate, word", [
-    (Estimate(0.5, 0.1, 3), "worse*"), (Estimate(-0.5, 0.1, 3), "better*"),
-    (Estimate(0.05, 0.1, 3), "within noise"), (Estimate(0.05, None, 1), "no interval"),
-])
+@pytest.mark.parametrize(
+    "estimate, word",
+    [
+        (Estimate(0.5, 0.1, 3), "worse*"),
+        (Estimate(-0.5, 0.1, 3), "better*"),
+        (Estimate(0.05, 0.1, 3), "within noise"),
+        (Estimate(0.05, None, 1), "no interval"),
+    ],
+)
 def test_quality_words(estimate, word):
     assert quality_word(estimate) == word

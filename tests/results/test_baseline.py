@@ -11,7 +11,9 @@ def run(strategy: str, attention: str = "isolated", seed: str | None = None, rep
     axes = {"model": "m", "dataset": "d", "strategy": strategy, "attention": attention, **extra}
     if seed is not None:
         axes["seed"] = seed
-    return SimpleNamespace(axes=axes, cell_id=f"{strategy}-{attention}-{seed}", repeat=repeat, name=f"{strategy}/{attention}/{seed}")
+    return SimpleNamespace(
+        axes=axes, cell_id=f"{strategy}-{attention}-{seed}", repeat=repeat, name=f"{strategy}/{attention}/{seed}"
+    )
 
 
 def test_own_attention_first_then_the_default_then_any():

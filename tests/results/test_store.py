@@ -51,7 +51,11 @@ class TestRunResult:
 
     def test_newer_schema_is_refused(self):
         with pytest.raises(ResultsError, match="newer than this packbench"):
-            RunResult.from_json(json.dumps({"schema_version": SCHEMA_VERSION + 1, "run_id": "x", "cell_id": "c", "matrix": "m", "status": "ok"}))
+            RunResult.from_json(
+                json.dumps(
+                    {"schema_version": SCHEMA_VERSION + 1, "run_id": "x", "cell_id": "c", "matrix": "m", "status": "ok"}
+                )
+            )
 
     @pytest.mark.parametrize("line", ["{not json", "[]", '{"run_id": "x"}', '{"schema_version": 1, "run_id": "x"}'])
     def test_bad_lines_are_refused(self, line):
@@ -63,7 +67,10 @@ class TestRunResult:
             result(status="done")
 
     def test_secrets_are_redacted(self):
-        line = result(status="failed", reason="auth failed for hf_abcdefghijklmnopqrstuvwxyz123 with OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwxyz").to_json()
+        line = result(
+            status="failed",
+            reason="auth failed for hf_abcdefghijklmnopqrstuvwxyz123 with OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwxyz",
+        ).to_json()
         assert "hf_abc" not in line and "sk-abc" not in line and "[REDACTED]" in line
         assert redact("loss 5.1") == "loss 5.1"
 
@@ -97,7 +104,12 @@ class TestResultsFile:
         assert all(line for line in path.read_text().split("\n")[:-1])
 
     def test_latest_per_cell_and_done_cells(self):
-        rows = [result("1", "c1"), result("2", "c1", status="failed"), result("3", "c2"), result("4", "c3", matrix="other")]
+        rows = [
+            result("1", "c1"),
+            result("2", "c1", status="failed"),
+            result("3", "c2"),
+            result("4", "c3", matrix="other"),
+        ]
         latest = latest_per_cell(rows)
         assert latest[("m", "c1")].run_id == "2"
         assert done_cells(rows, "m") == {"c2"}

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.results.store import read_results
-from axolotl_packing_bench.running.runner import parse_train_command, run_cell
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.running.backends.backend import Outcome, UnknownBackend, make_backend, register_backend
+from axolotl_packing_bench.running.runner import parse_train_command, run_cell
 from tests.running.conftest import fake_train_command
 
 MATRIX = """\
@@ -39,8 +39,9 @@ class InlineBackend:
 
     def submit(self, plan) -> None:
         InlineBackend.submitted.append(plan.cell.axes["strategy"])
-        result = run_cell(plan.cell, plan.run_dir, command=self.options.train_command, resolve=lambda uri: uri,
-                          repeat=plan.repeat)
+        result = run_cell(
+            plan.cell, plan.run_dir, command=self.options.train_command, resolve=lambda uri: uri, repeat=plan.repeat
+        )
         self.done.append(Outcome(plan, result))
 
     def poll(self, wait_s: float) -> list[Outcome]:
@@ -63,22 +64,41 @@ def test_a_registered_backend_trains_records_and_runs_the_probes(tmp_path, monke
     from axolotl_packing_bench.probes import registry as probe_registry
 
     probed = []
-    stub = dataclasses.replace(probe_registry.get_probe("reliance"),
-                               run=lambda run_dir, settings: probed.append(settings) or {"effects": {"stub": 1}})
+    stub = dataclasses.replace(
+        probe_registry.get_probe("reliance"),
+        run=lambda run_dir, settings: probed.append(settings) or {"effects": {"stub": 1}},
+    )
     monkeypatch.setitem(probe_registry._LOADED, "reliance", stub)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.yaml").write_text(MATRIX)
     InlineBackend.submitted.clear()
-    outcome = CliRunner().invoke(main, ["run", "--matrix", "m.yaml", "--backend", "inline", "--repeats", "2",
-                                        "--train-command", fake_train_command(calls=tmp_path / "calls.txt")],
-                                 catch_exceptions=False)
+    outcome = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--matrix",
+            "m.yaml",
+            "--backend",
+            "inline",
+            "--repeats",
+            "2",
+            "--train-command",
+            fake_train_command(calls=tmp_path / "calls.txt"),
+        ],
+        catch_exceptions=False,
+    )
     assert outcome.exit_code == 0, outcome.output
     assert InlineBackend.submitted == ["padding", "greedy", "padding", "greedy"]  # repeats interleaved
     lines = [json.loads(line) for line in (tmp_path / "leaderboard/results.jsonl").read_text().splitlines()]
     assert len(lines) == 8  # each repeat: the training result, then the probed one (same run id)
     rows = read_results(tmp_path / "leaderboard/results.jsonl")
     assert len(rows) == 4 and all(row.metrics["reliance"] == {"effects": {"stub": 1}} for row in rows)
-    assert sorted((row.axes["strategy"], row.repeat) for row in rows) == [("greedy", 0), ("greedy", 1), ("padding", 0), ("padding", 1)]
+    assert sorted((row.axes["strategy"], row.repeat) for row in rows) == [
+        ("greedy", 0),
+        ("greedy", 1),
+        ("padding", 0),
+        ("padding", 1),
+    ]
     assert probed == [{"max_questions": 2}] * 4
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.report.leaderboard import render_leaderboard
+from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.follow_up import MatrixFollowUp
 from axolotl_packing_bench.running.runner import CellPlan
-from axolotl_packing_bench.results.store import RunResult
 
 
 def cell(strategy: str, attention: str = "isolated") -> Cell:
@@ -21,8 +21,17 @@ def cell(strategy: str, attention: str = "isolated") -> Cell:
 def reliance_probe(run_dir, settings) -> dict:
     """The reliance probe as `packbench run` calls it after a cell: the matrix's follow-up on the trained cell."""
     follow_up = MatrixFollowUp(None, {"reliance": settings}, run_dir)
-    trained = RunResult(run_id="r", cell_id="c", matrix="m", status="ok", reason=None, axes=dict(cell("bfd").axes),
-                        labels={}, metrics={}, recorded_at="2026-01-01T00:00:00+00:00")
+    trained = RunResult(
+        run_id="r",
+        cell_id="c",
+        matrix="m",
+        status="ok",
+        reason=None,
+        axes=dict(cell("bfd").axes),
+        labels={},
+        metrics={},
+        recorded_at="2026-01-01T00:00:00+00:00",
+    )
     return follow_up(CellPlan(cell("bfd"), run_dir), trained).metrics["reliance"]
 
 
@@ -38,10 +47,17 @@ def test_reliance_probe_runs_on_a_cell_and_reaches_the_leaderboard(tmp_path):
     assert low <= report["effects"]["reliance"]["answer_loss"]["mean"] <= high
 
     rows = [
-        RunResult(run_id=f"r{i}", cell_id=f"c{i}", matrix="m", status="ok", reason=None,
-                  axes={"model": "tiny-8b", "dataset": "d", "strategy": s, "attention": "isolated"},
-                  labels={}, metrics={"reliance": report, "packing": {"relatedness": {"same_group_adjacent": 0.5}}},
-                  recorded_at="2026-01-01T00:00:00+00:00")
+        RunResult(
+            run_id=f"r{i}",
+            cell_id=f"c{i}",
+            matrix="m",
+            status="ok",
+            reason=None,
+            axes={"model": "tiny-8b", "dataset": "d", "strategy": s, "attention": "isolated"},
+            labels={},
+            metrics={"reliance": report, "packing": {"relatedness": {"same_group_adjacent": 0.5}}},
+            recorded_at="2026-01-01T00:00:00+00:00",
+        )
         for i, s in enumerate(["padding", "related"])
     ]
     board = render_leaderboard(rows)
@@ -56,13 +72,17 @@ def test_a_probe_that_cannot_run_is_an_error_entry_not_a_crash(tmp_path):
 
 
 def test_the_eval_baseline_is_the_padding_cell_of_the_same_setup(tmp_path):
-    plans = [CellPlan(cell(s, a), tmp_path / f"{s}-{a}", repeat=r)
-             for s, a in [("padding", "isolated"), ("bfd", "isolated"), ("bfd", "shared"), ("padding", "shared")]
-             for r in (0, 1)]
+    plans = [
+        CellPlan(cell(s, a), tmp_path / f"{s}-{a}", repeat=r)
+        for s, a in [("padding", "isolated"), ("bfd", "isolated"), ("bfd", "shared"), ("padding", "shared")]
+        for r in (0, 1)
+    ]
     follow_up = MatrixFollowUp({"tasks": []}, {}, tmp_path, tuple(plans))
     by = {(p.cell.cell_id, p.repeat): p for p in plans}
     assert follow_up.padding_run_dir(by[("bfd-isolated", 1)]) == tmp_path / "padding-isolated" / "output"
     assert follow_up.padding_run_dir(by[("bfd-shared", 0)]) == tmp_path / "padding-shared" / "output"
     assert follow_up.padding_run_dir(by[("padding-isolated", 0)]) is None
-    only_isolated = MatrixFollowUp({"tasks": []}, {}, tmp_path, tuple(p for p in plans if p.cell.cell_id != "padding-shared"))
+    only_isolated = MatrixFollowUp(
+        {"tasks": []}, {}, tmp_path, tuple(p for p in plans if p.cell.cell_id != "padding-shared")
+    )
     assert only_isolated.padding_run_dir(by[("bfd-shared", 0)]) == tmp_path / "padding-isolated" / "output"

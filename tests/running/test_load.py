@@ -21,9 +21,13 @@ def test_others_cpu_is_machine_busy_minus_packbench_own():
 
 def test_without_proc_stat_the_load_average_decides():
     cores = load.cores()
-    busy = load.summarize(load.Reading(cores + 1.0, None, 0.0), load.Reading(0.5, None, 1.0), wall_s=5, cells_beside=0, threads_per_cell=0)
+    busy = load.summarize(
+        load.Reading(cores + 1.0, None, 0.0), load.Reading(0.5, None, 1.0), wall_s=5, cells_beside=0, threads_per_cell=0
+    )
     assert busy["others_cores"] is None and busy["loaded"] is True
-    idle = load.summarize(load.Reading(0.1, None, 0.0), load.Reading(0.3, None, 1.0), wall_s=5, cells_beside=0, threads_per_cell=1)
+    idle = load.summarize(
+        load.Reading(0.1, None, 0.0), load.Reading(0.3, None, 1.0), wall_s=5, cells_beside=0, threads_per_cell=1
+    )
     assert idle["loaded"] is False
 
 

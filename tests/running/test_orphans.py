@@ -55,12 +55,20 @@ def _descendants(pid: int) -> set[int]:
 def test_kill_9_of_the_runner_leaves_no_cell_process(tmp_path, path):
     (tmp_path / "m.yaml").write_text(MATRIX)
     calls = tmp_path / "calls.txt"
-    env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps({"*": "sleep:120"}), "FAKE_TRAIN_CALLS": str(calls),
-           "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "FAKE_TRAIN_PLAN": json.dumps({"*": "sleep:120"}),
+        "FAKE_TRAIN_CALLS": str(calls),
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+    }
     how = ["--train-entry", "tests.support.fake_train:run"] if path == "warm" else ["--train-command", FAKE]
     runner = subprocess.Popen(
         [sys.executable, "-m", "axolotl_packing_bench.cli", "run", "--matrix", "m.yaml", "--jobs", "2", *how],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not calls.exists() or len(calls.read_text().splitlines()) < 2):
@@ -80,11 +88,30 @@ def test_sigterm_to_the_runners_group_stops_cleanly_on_the_warm_path(tmp_path):
     """As `timeout` or a terminal does: the whole group gets the signal; running cells are stopped, not recorded."""
     (tmp_path / "m.yaml").write_text(MATRIX)
     calls = tmp_path / "calls.txt"
-    env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps({"greedy": "sleep:120"}), "FAKE_TRAIN_CALLS": str(calls),
-           "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "FAKE_TRAIN_PLAN": json.dumps({"greedy": "sleep:120"}),
+        "FAKE_TRAIN_CALLS": str(calls),
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+    }
     runner = subprocess.Popen(
-        [sys.executable, "-m", "axolotl_packing_bench.cli", "run", "--matrix", "m.yaml", "--train-entry", "tests.support.fake_train:run"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "axolotl_packing_bench.cli",
+            "run",
+            "--matrix",
+            "m.yaml",
+            "--train-entry",
+            "tests.support.fake_train:run",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (calls.exists() and "greedy" in calls.read_text()):

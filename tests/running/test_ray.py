@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from axolotl_packing_bench.report.leaderboard import render_leaderboard
-from axolotl_packing_bench.matrix.spec import expand, load_matrix
-from axolotl_packing_bench.results.store import latest_per_cell, read_results
 from axolotl_packing_bench.cli import main
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
+from axolotl_packing_bench.report.leaderboard import render_leaderboard
+from axolotl_packing_bench.results.store import latest_per_cell, read_results
 from tests.running.conftest import fake_train_command
 
-ray = pytest.importorskip(
-    "ray", reason="the Ray backend needs `pip install axolotl-packing-bench[cluster]`"
-)
+ray = pytest.importorskip("ray", reason="the Ray backend needs `pip install axolotl-packing-bench[cluster]`")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,16 +38,10 @@ def run_cli(*args: str, expect: int | None = None) -> str:
 
 
 def calls_of(path: Path) -> list[str]:
-    return (
-        [line.split()[0] for line in path.read_text().splitlines()]
-        if path.exists()
-        else []
-    )
+    return [line.split()[0] for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_failed_cell_is_recorded_others_finish_and_rerun_resumes(
-    tmp_path, cpu_matrix, monkeypatch
-):
+def test_failed_cell_is_recorded_others_finish_and_rerun_resumes(tmp_path, cpu_matrix, monkeypatch):
     monkeypatch.chdir(tmp_path)
     calls = tmp_path / "calls.txt"
     command = fake_train_command({"greedy": "crash"}, calls=calls)
@@ -61,18 +53,11 @@ def test_failed_cell_is_recorded_others_finish_and_rerun_resumes(
     for result in latest.values():
         assert result.metrics["runner"]["backend"] == "ray"
         if result.axes["strategy"] == "greedy":
-            assert (
-                result.status == "failed"
-                and "RuntimeError: boom in greedy" in result.reason
-            )
-            assert (
-                Path(result.log).read_text().count("boom in greedy") == 1
-            )  # the log came back
+            assert result.status == "failed" and "RuntimeError: boom in greedy" in result.reason
+            assert Path(result.log).read_text().count("boom in greedy") == 1  # the log came back
         else:
             assert result.ok
-            assert (
-                Path("runs/hand") / result.cell_id / "output" / "packbench_metrics.json"
-            ).exists()
+            assert (Path("runs/hand") / result.cell_id / "output" / "packbench_metrics.json").exists()
     assert len(calls_of(calls)) == 6
 
     # rerun: the ok cells are skipped, the failed ones run again (now fixed)
@@ -88,15 +73,8 @@ def test_failed_cell_is_recorded_others_finish_and_rerun_resumes(
     )
     assert "4 ok, 0 failed, 2 skipped" in output
     assert calls_of(calls)[6:] == ["greedy"] * 4
-    assert all(
-        result.ok
-        for result in latest_per_cell(
-            read_results("leaderboard/results.jsonl")
-        ).values()
-    )
-    status = CliRunner().invoke(
-        main, ["status", "--matrix", str(cpu_matrix)], catch_exceptions=False
-    )
+    assert all(result.ok for result in latest_per_cell(read_results("leaderboard/results.jsonl")).values())
+    status = CliRunner().invoke(main, ["status", "--matrix", str(cpu_matrix)], catch_exceptions=False)
     assert "6 cells: 6 ok" in status.output
 
 
@@ -136,8 +114,11 @@ def test_leaderboard_equals_the_local_backends(tmp_path, cpu_matrix, monkeypatch
         # `runner` says how and on what load a cell ran, which is the backend's own business
         boards[backend] = render_leaderboard(
             [
-                row.replace(run_id=f"{row.cell_id}", recorded_at="",
-                            metrics={key: value for key, value in row.metrics.items() if key != "runner"})
+                row.replace(
+                    run_id=f"{row.cell_id}",
+                    recorded_at="",
+                    metrics={key: value for key, value in row.metrics.items() if key != "runner"},
+                )
                 for row in read_results("leaderboard/results.jsonl")
             ]
         )
@@ -164,10 +145,10 @@ def test_stop_cancels_running_cells_and_kills_their_training(tmp_path, cpu_matri
     import threading
     import time
 
-    from axolotl_packing_bench.running.runner import Progress, parse_train_command, plan_cells
     from axolotl_packing_bench.running.backends.backend import BackendOptions
     from axolotl_packing_bench.running.backends.ray_backend import RayBackend
     from axolotl_packing_bench.running.driver import drive
+    from axolotl_packing_bench.running.runner import Progress, parse_train_command, plan_cells
 
     calls = tmp_path / "calls.txt"
     matrix = load_matrix(cpu_matrix)
@@ -181,7 +162,9 @@ def test_stop_cancels_running_cells_and_kills_their_training(tmp_path, cpu_matri
         stop.set()
 
     threading.Thread(target=set_stop_when_training, daemon=True).start()
-    backend = RayBackend(BackendOptions(matrix=matrix, command=parse_train_command(fake_train_command({"*": "sleep:60"}, calls=calls))))
+    backend = RayBackend(
+        BackendOptions(matrix=matrix, command=parse_train_command(fake_train_command({"*": "sleep:60"}, calls=calls)))
+    )
     recorded = []
     summary, _ = drive(plans, backend, record=recorded.append, stop=stop, progress=Progress(total=1))
     assert not recorded
@@ -210,10 +193,7 @@ def test_cells_no_node_can_hold_are_named():
     ]
     assert unplaceable(Resources(cpus=8, gpus=4), nodes) is None
     why = unplaceable(Resources(cpus=64, gpus=8), nodes)
-    assert (
-        why
-        == "asks for 8 GPUs and 64 CPUs on one node; the largest node has 4 GPUs and 16 CPUs"
-    )
+    assert why == "asks for 8 GPUs and 64 CPUs on one node; the largest node has 4 GPUs and 16 CPUs"
 
 
 @pytest.mark.slow
@@ -225,12 +205,10 @@ def test_a_real_tiny_axolotl_cell_on_ray(tmp_path, monkeypatch):
     text = REAL_MATRIX.replace("name: real", "name: tiny-ray").replace(
         "packbench://dataset/48", "packbench://dataset/30"
     )
-    text = text.replace(
-        "  logging_steps: 1\n", "  logging_steps: 1\n  max_steps: 2\n"
-    ).replace("[padding, greedy]", "[greedy]")
-    (tmp_path / "m.yaml").write_text(
-        text + "resources:\n  default: {cpus: 2}\n"
-    )  # tiny models: derived gpus 0
+    text = text.replace("  logging_steps: 1\n", "  logging_steps: 1\n  max_steps: 2\n").replace(
+        "[padding, greedy]", "[greedy]"
+    )
+    (tmp_path / "m.yaml").write_text(text + "resources:\n  default: {cpus: 2}\n")  # tiny models: derived gpus 0
     output = run_cli("--matrix", "m.yaml", "--backend", "ray")
     (row,) = read_results("leaderboard/results.jsonl")
     assert row.ok, (output, Path(row.log).read_text()[-3000:])

@@ -48,12 +48,8 @@ def test_paper_cells_ask_for_one_8_gpu_node():
     matrix = load_matrix(PAPER)
     rules = matrix_resources(matrix)
     asked = {cell.axes["model"]: rules.for_cell(cell) for cell in expand(matrix)}
-    assert asked["llama-3-8b"] == Resources(
-        cpus=64, gpus=8, memory_mb=512 * 1024, time_s=None
-    )
-    assert asked["llama-3-70b"] == Resources(
-        cpus=64, gpus=8, memory_mb=1024 * 1024, time_s=None
-    )
+    assert asked["llama-3-8b"] == Resources(cpus=64, gpus=8, memory_mb=512 * 1024, time_s=None)
+    assert asked["llama-3-70b"] == Resources(cpus=64, gpus=8, memory_mb=1024 * 1024, time_s=None)
 
 
 def test_smoke_cells_run_on_cpu():
@@ -71,10 +67,7 @@ def test_overrides_in_both_forms_later_wins(cpu_matrix):
     }
     rules = parse_resources(section, AXES)
     cells = {cell.axes["model"]: cell for cell in expand(load_matrix(cpu_matrix))}
-    assert (
-        rules.for_cell(cells["small"]).cpus == 1
-        and rules.for_cell(cells["small"]).gpus == 0
-    )
+    assert rules.for_cell(cells["small"]).cpus == 1 and rules.for_cell(cells["small"]).gpus == 0
     big = rules.for_cell(cells["big"])
     assert (big.cpus, big.gpus, big.memory, big.time_s) == (3, 2, "100G", 7200)
 
@@ -106,9 +99,7 @@ def test_overrides_in_both_forms_later_wins(cpu_matrix):
     ],
 )
 def test_bad_sections_say_what_to_fix(section, message):
-    with pytest.raises(
-        ResourcesError, match=message.replace("(", r"\(").replace("[", r"\[")
-    ):
+    with pytest.raises(ResourcesError, match=message.replace("(", r"\(").replace("[", r"\[")):
         parse_resources(section, AXES)
 
 
@@ -119,9 +110,7 @@ def test_cli_refuses_a_bad_section(tmp_path, cpu_matrix):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(cpu_matrix.read_text().replace("{cpus: 1, gpus: 0}", "{cpus: many}"))
-    outcome = CliRunner().invoke(
-        main, ["run", "--matrix", str(bad), "--backend", "slurm", "--dry-run"]
-    )
+    outcome = CliRunner().invoke(main, ["run", "--matrix", str(bad), "--backend", "slurm", "--dry-run"])
     assert outcome.exit_code != 0
     assert "resources.default.cpus must be a whole number" in outcome.output
     assert "Traceback" not in outcome.output

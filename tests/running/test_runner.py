@@ -22,8 +22,8 @@ from axolotl_packing_bench.running.runner import (
     threads_per_cell,
     train_command,
 )
-from tests.running.conftest import run_local
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
+from tests.running.conftest import run_local
 from tests.support.helpers import fake_command
 
 
@@ -70,7 +70,9 @@ class TestRunCell:
     def test_the_metrics_file_named_by_the_recipe_is_read(self, write_matrix, tmp_path, fake_env):
         from tests.support.helpers import HAND_MATRIX
 
-        text = HAND_MATRIX.replace("  optimizer: adamw_torch\n", "  optimizer: adamw_torch\n  packbench_metrics_file: run.json\n")
+        text = HAND_MATRIX.replace(
+            "  optimizer: adamw_torch\n", "  optimizer: adamw_torch\n  packbench_metrics_file: run.json\n"
+        )
         cell = expand(load_matrix(write_matrix(text)))[1]
         result = run_cell(cell, tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env())
         assert (tmp_path / "c/output/run.json").exists() and not (tmp_path / "c/output/packbench_metrics.json").exists()
@@ -85,17 +87,25 @@ class TestRunCell:
         assert metrics_file_name({"packbench_metrics_file": "x.json"}) == "x.json"
 
     def test_crash_is_a_failed_result_with_the_error_line(self, cells, tmp_path, fake_env):
-        result = run_cell(cells[1], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"greedy": "crash"}))
+        result = run_cell(
+            cells[1], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"greedy": "crash"})
+        )
         assert result.status == "failed"
         assert result.reason == "training exited with status 1: RuntimeError: boom in greedy"
         assert result.log.endswith("train.log")
 
     def test_failed_metrics_give_the_plugin_error(self, cells, tmp_path, fake_env):
-        result = run_cell(cells[1], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "failed_metrics"}))
-        assert result.status == "failed" and result.reason == "training exited with status 1: ValueError: packing failed"
+        result = run_cell(
+            cells[1], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "failed_metrics"})
+        )
+        assert (
+            result.status == "failed" and result.reason == "training exited with status 1: ValueError: packing failed"
+        )
 
     def test_plain_axolotl_log_gives_training_figures(self, cells, tmp_path, fake_env):
-        result = run_cell(cells[0], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "log_only"}))
+        result = run_cell(
+            cells[0], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "log_only"})
+        )
         assert result.ok
         assert result.metric("training", "runtime_s") == 3.5
         assert result.metric("training", "final_train_loss") == 4.2
@@ -104,7 +114,14 @@ class TestRunCell:
 
     def test_timeout_kills_the_process(self, cells, tmp_path, fake_env):
         started = time.monotonic()
-        result = run_cell(cells[0], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "sleep:60"}), timeout=1.0)
+        result = run_cell(
+            cells[0],
+            tmp_path / "c",
+            command=fake_command(),
+            resolve=identity,
+            env=fake_env({"*": "sleep:60"}),
+            timeout=1.0,
+        )
         assert time.monotonic() - started < 20
         assert result.status == "timeout"
         assert result.reason.startswith("timed out after 1s; last log line: fake train of")
@@ -115,7 +132,14 @@ class TestRunCell:
     def test_stop_returns_nothing_and_kills_the_process(self, cells, tmp_path, fake_env):
         stop = threading.Event()
         threading.Timer(1.0, stop.set).start()
-        result = run_cell(cells[0], tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env({"*": "sleep:60"}), stop=stop)
+        result = run_cell(
+            cells[0],
+            tmp_path / "c",
+            command=fake_command(),
+            resolve=identity,
+            env=fake_env({"*": "sleep:60"}),
+            stop=stop,
+        )
         assert result is None
         pid = int(calls(tmp_path)[0].split()[1])
         with pytest.raises(ProcessLookupError):
@@ -144,8 +168,16 @@ class TestRunMatrix:
         results, board = tmp_path / "results.jsonl", tmp_path / "LEADERBOARD.md"
         plans = plan_cells(cells, [], runs_dir=tmp_path / "runs")
         progress = Progress(total=len(plans), stream=open(os.devnull, "w"))
-        summary = run_local(plans, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
-                             env=fake_env({"greedy": "crash"}), progress=progress, jobs=2)
+        summary = run_local(
+            plans,
+            results_path=results,
+            leaderboard_path=board,
+            command=fake_command(),
+            resolve=identity,
+            env=fake_env({"greedy": "crash"}),
+            progress=progress,
+            jobs=2,
+        )
         assert not summary.all_ok and len(summary.results) == 6
         rows = read_results(results)
         assert sorted(r.status for r in rows) == ["failed"] * 4 + ["ok"] * 2
@@ -154,8 +186,15 @@ class TestRunMatrix:
         again = plan_cells(cells, read_results(results), runs_dir=tmp_path / "runs")
         assert [p.skip for p in again] == [c.axes["strategy"] == "padding" for c in cells]
         before = len(calls(tmp_path))
-        summary = run_local(again, results_path=results, leaderboard_path=board, command=fake_command(), resolve=identity,
-                             env=fake_env(), progress=Progress(total=4, stream=open(os.devnull, "w")))
+        summary = run_local(
+            again,
+            results_path=results,
+            leaderboard_path=board,
+            command=fake_command(),
+            resolve=identity,
+            env=fake_env(),
+            progress=Progress(total=4, stream=open(os.devnull, "w")),
+        )
         assert summary.all_ok and summary.skipped == 2
         assert len(calls(tmp_path)) == before + 4
         assert plan_cells(cells, read_results(results), runs_dir=tmp_path / "runs", fresh=False)[0].skip
@@ -166,8 +205,16 @@ class TestRunMatrix:
         stop = threading.Event()
         plans = plan_cells(cells[:3], [], runs_dir=tmp_path / "runs")
         threading.Timer(4.0, stop.set).start()
-        summary = run_local(plans, results_path=results, leaderboard_path=None, command=fake_command(), resolve=identity,
-                             env=fake_env({"greedy": "sleep:60"}), stop=stop, progress=Progress(total=3, stream=open(os.devnull, "w")))
+        summary = run_local(
+            plans,
+            results_path=results,
+            leaderboard_path=None,
+            command=fake_command(),
+            resolve=identity,
+            env=fake_env({"greedy": "sleep:60"}),
+            stop=stop,
+            progress=Progress(total=3, stream=open(os.devnull, "w")),
+        )
         assert summary.interrupted and summary.not_run == 2
         assert [r.axes["strategy"] for r in read_results(results)] == ["padding"]
 
@@ -184,7 +231,11 @@ class TestRunMatrix:
             def submit(self, plan):
                 if plan.cell.axes["strategy"] == "greedy":
                     raise RuntimeError("bug")
-                self.done.append(Outcome(plan, RunResult(run_id=plan.cell.cell_id, cell_id=plan.cell.cell_id, matrix="hand", status="ok")))
+                self.done.append(
+                    Outcome(
+                        plan, RunResult(run_id=plan.cell.cell_id, cell_id=plan.cell.cell_id, matrix="hand", status="ok")
+                    )
+                )
 
             def poll(self, wait_s):
                 done, self.done = self.done, []
@@ -198,7 +249,9 @@ class TestRunMatrix:
 
         recorded = []
         plans = [CellPlan(cell, tmp_path / cell.cell_id) for cell in cells]
-        summary, handed_off = drive(plans, Flaky(), record=recorded.append, progress=Progress(total=6, stream=open(os.devnull, "w")))
+        summary, handed_off = drive(
+            plans, Flaky(), record=recorded.append, progress=Progress(total=6, stream=open(os.devnull, "w"))
+        )
         assert sorted(r.status for r in summary.results) == ["failed"] * 4 + ["ok"] * 2 and handed_off == 0
         assert recorded == list(summary.results)
         failed = next(r for r in summary.results if not r.ok)
@@ -209,14 +262,26 @@ class TestPlan:
     def test_repeats_interleave_the_cells_of_a_table(self, cells, tmp_path):
         plans = plan_cells(cells, [], runs_dir=tmp_path, repeats=2)
         assert len(plans) == 12
-        small = [(p.cell.axes["strategy"], p.cell.axes["attention"], p.repeat) for p in plans if p.cell.axes["model"] == "small"]
-        assert small == [("padding", "isolated", 0), ("greedy", "isolated", 0), ("greedy", "shared", 0),
-                         ("padding", "isolated", 1), ("greedy", "isolated", 1), ("greedy", "shared", 1)]
+        small = [
+            (p.cell.axes["strategy"], p.cell.axes["attention"], p.repeat)
+            for p in plans
+            if p.cell.axes["model"] == "small"
+        ]
+        assert small == [
+            ("padding", "isolated", 0),
+            ("greedy", "isolated", 0),
+            ("greedy", "shared", 0),
+            ("padding", "isolated", 1),
+            ("greedy", "isolated", 1),
+            ("greedy", "shared", 1),
+        ]
         assert plans[3].run_dir.name == plans[0].run_dir.name + ".repeat1"
         assert plans[3].run_dir.parent == plans[0].run_dir.parent  # the repeats share the prepared data
 
     def test_resume_counts_the_repeats_done(self, cells, tmp_path):
-        done = [RunResult(run_id=f"r{r}", cell_id=cells[0].cell_id, matrix="hand", status="ok", repeat=r) for r in (0, 2)]
+        done = [
+            RunResult(run_id=f"r{r}", cell_id=cells[0].cell_id, matrix="hand", status="ok", repeat=r) for r in (0, 2)
+        ]
         failed = RunResult(run_id="f", cell_id=cells[0].cell_id, matrix="hand", status="failed", repeat=1)
         plans = [p for p in plan_cells(cells, [*done, failed], runs_dir=tmp_path, repeats=3) if p.cell == cells[0]]
         assert [(p.repeat, p.skip) for p in plans] == [(0, True), (1, False), (2, True)]
@@ -233,7 +298,9 @@ def test_progress_lines(cells, tmp_path):
     progress = Progress(total=2, stream=stream)
     plan = CellPlan(cells[0], tmp_path)
     progress.start(plan)
-    progress.finish(plan, RunResult(run_id="x", cell_id="x", matrix="m", status="failed", reason="boom", log="l.log"), 61.0)
+    progress.finish(
+        plan, RunResult(run_id="x", cell_id="x", matrix="m", status="failed", reason="boom", log="l.log"), 61.0
+    )
     text = stream.getvalue()
     assert f"[0/2] start   {cells[0].cell_id}" in text
     assert f"[1/2] FAILED  {cells[0].cell_id} in 1m01s" in text and "ETA 1m01s" in text
@@ -242,7 +309,11 @@ def test_progress_lines(cells, tmp_path):
 
 def test_train_command_template():
     assert train_command(("axolotl", "train", "{config}", "--launcher", "{launcher}"), "r.yml", "accelerate") == [
-        "axolotl", "train", "r.yml", "--launcher", "accelerate"
+        "axolotl",
+        "train",
+        "r.yml",
+        "--launcher",
+        "accelerate",
     ]
     assert parse_train_command("accelerate launch -m axolotl.cli.train {config}")[-1] == "{config}"
     with pytest.raises(ValueError):
@@ -258,13 +329,13 @@ def test_child_env_defaults(monkeypatch):
     assert child_env()["HF_HUB_OFFLINE"] == "1"
 
 
-
 def test_threads_per_cell_honours_omp_num_threads():
     cores = os.cpu_count() or 1
     assert threads_per_cell(1, {}) == max(1, cores)
     assert threads_per_cell(cores * 2, {}) == 1
     assert threads_per_cell(1, {"OMP_NUM_THREADS": "1"}) == 1  # the caller's setting wins, e.g. a one-thread gate
     assert threads_per_cell(2, {"OMP_NUM_THREADS": "bogus"}) == max(1, cores // 2)
+
 
 class TestTrainLog:
     def test_last_error_line_prefers_the_exception(self):
@@ -280,11 +351,20 @@ class TestTrainLog:
         assert len(line) <= 300 and line.endswith("…")
 
     def test_metrics_from_log(self):
-        log = "  5/5 [00:01<00:00]{'loss': '6.1', 'grad_norm': '1.0', 'epoch': '0.5'}\n{'loss': '5.5', 'epoch': '1'}\n" \
-              "{'train_runtime': '65.37', 'train_samples_per_second': '10.46', 'train_loss': '6.082', 'epoch': '1'}\n"
+        log = (
+            "  5/5 [00:01<00:00]{'loss': '6.1', 'grad_norm': '1.0', 'epoch': '0.5'}\n{'loss': '5.5', 'epoch': '1'}\n"
+            "{'train_runtime': '65.37', 'train_samples_per_second': '10.46', 'train_loss': '6.082', 'epoch': '1'}\n"
+        )
         training = metrics_from_log(log)["training"]
-        assert training == {"steps": 5, "epochs": 1.0, "runtime_s": 65.37, "samples_per_s": 10.46, "real_tokens_per_s": None,
-                            "final_train_loss": 5.5, "eval_loss": None}
+        assert training == {
+            "steps": 5,
+            "epochs": 1.0,
+            "runtime_s": 65.37,
+            "samples_per_s": 10.46,
+            "real_tokens_per_s": None,
+            "final_train_loss": 5.5,
+            "eval_loss": None,
+        }
         assert metrics_from_log("no figures") == {}
 
 
@@ -294,10 +374,19 @@ def test_progress_warns_as_a_loaded_cell_finishes(cells, tmp_path):
     (plan,) = plan_cells(cells[:1], [], runs_dir=tmp_path / "runs")
     stream = io.StringIO()
     progress = Progress(total=2, stream=stream)
-    base = RunResult(run_id="r", cell_id=plan.cell.cell_id, matrix="m", status="ok", axes=dict(plan.cell.axes), labels={},
-                     metrics={"runner": {"load": {"loaded": False, "others_cores": 0.1}}})
+    base = RunResult(
+        run_id="r",
+        cell_id=plan.cell.cell_id,
+        matrix="m",
+        status="ok",
+        axes=dict(plan.cell.axes),
+        labels={},
+        metrics={"runner": {"load": {"loaded": False, "others_cores": 0.1}}},
+    )
     progress.finish(plan, base, 3.0)
     assert "loaded machine" not in stream.getvalue()
     progress.finish(plan, base.replace(metrics={"runner": {"load": {"loaded": True, "others_cores": 1.7}}}), 3.0)
-    assert ("⚠ measured on a loaded machine (other programs used 1.7 cores): its times are not comparable; rerun it "
-            "when idle") in stream.getvalue()
+    assert (
+        "⚠ measured on a loaded machine (other programs used 1.7 cores): its times are not comparable; rerun it "
+        "when idle"
+    ) in stream.getvalue()

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from axolotl_packing_bench.cli import main
 from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.results.store import latest_per_cell, read_results
-from axolotl_packing_bench.running.runner import plan_cells
-from axolotl_packing_bench.cli import main
 from axolotl_packing_bench.running import task
 from axolotl_packing_bench.running.backends.resources import matrix_resources
 from axolotl_packing_bench.running.backends.slurm import render_scripts, slurm_time
+from axolotl_packing_bench.running.runner import plan_cells
 from tests.running.conftest import fake_train_command
 
 ROOT = Path(__file__).parents[2]
@@ -36,9 +36,7 @@ def paper_text() -> str:
         matrix_resources(matrix).for_cell,
         python="python",
     )
-    return "".join(
-        f"# ---- runs/paper/slurm/{script.name}\n{script.text}\n" for script in scripts
-    )
+    return "".join(f"# ---- runs/paper/slurm/{script.name}\n{script.text}\n" for script in scripts)
 
 
 def test_paper_scripts_match_golden():
@@ -59,19 +57,14 @@ def test_dry_run_prints_the_scripts_and_writes_nothing(tmp_path, monkeypatch):
     )  # fmt: skip
     assert outcome.exit_code == 0
     assert outcome.output.count("#!/bin/bash") == 2
-    assert (
-        "#SBATCH --array=0-11" in outcome.output
-        and "#SBATCH --gres=gpu:8" in outcome.output
-    )
+    assert "#SBATCH --array=0-11" in outcome.output and "#SBATCH --gres=gpu:8" in outcome.output
     assert not runs.exists()
 
 
 def test_fresh_reaches_the_tasks(tmp_path, cpu_matrix, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["run", "--matrix", str(cpu_matrix), "--backend", "slurm", "--dry-run"]
-    assert (
-        "--fresh" not in CliRunner().invoke(main, args, catch_exceptions=False).output
-    )
+    assert "--fresh" not in CliRunner().invoke(main, args, catch_exceptions=False).output
     fresh = CliRunner().invoke(main, [*args, "--fresh"], catch_exceptions=False).output
     assert "--leaderboard leaderboard/LEADERBOARD.md --fresh\n" in fresh
 
@@ -104,9 +97,7 @@ def test_scripts_are_written_without_done_cells(tmp_path, cpu_matrix, monkeypatc
     assert outcome.exit_code == 0, outcome.output
     (script,) = (tmp_path / "runs" / "hand" / "slurm").glob("*.sbatch")
     text = script.read_text()
-    assert cells[0].cell_id not in text and all(
-        cell.cell_id in text for cell in cells[1:]
-    )
+    assert cells[0].cell_id not in text and all(cell.cell_id in text for cell in cells[1:])
     assert f"#SBATCH --array=0-{len(cells) - 2}" in text and "--gres" not in text
     assert "1 cells already ok were left out" in outcome.output
 
@@ -114,22 +105,15 @@ def test_scripts_are_written_without_done_cells(tmp_path, cpu_matrix, monkeypatc
 def test_submit_without_sbatch_is_one_sentence(tmp_path, cpu_matrix, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    outcome = CliRunner().invoke(
-        main, ["run", "--matrix", str(cpu_matrix), "--backend", "slurm", "--submit"]
-    )
+    outcome = CliRunner().invoke(main, ["run", "--matrix", str(cpu_matrix), "--backend", "slurm", "--submit"])
     assert outcome.exit_code != 0
-    assert (
-        "sbatch is not on PATH" in outcome.output and "Traceback" not in outcome.output
-    )
+    assert "sbatch is not on PATH" in outcome.output and "Traceback" not in outcome.output
 
 
 def test_task_records_ok_and_failed_and_skips_done(tmp_path, cpu_matrix, monkeypatch):
     monkeypatch.chdir(tmp_path)
     results = tmp_path / "results.jsonl"
-    cells = {
-        cell.axes["strategy"] + "/" + cell.axes["model"]: cell
-        for cell in expand(load_matrix(cpu_matrix))
-    }
+    cells = {cell.axes["strategy"] + "/" + cell.axes["model"]: cell for cell in expand(load_matrix(cpu_matrix))}
     command = fake_train_command({"greedy": "crash"}, calls=tmp_path / "calls.txt")
     common = [
         "--matrix",
@@ -141,13 +125,9 @@ def test_task_records_ok_and_failed_and_skips_done(tmp_path, cpu_matrix, monkeyp
     ]
     assert task.main([*common, "--cell", cells["padding/small"].cell_id]) == 0
     assert task.main([*common, "--cell", cells["greedy/small"].cell_id]) == 1
-    assert (
-        task.main([*common, "--cell", cells["padding/small"].cell_id]) == 0
-    )  # already ok: skipped
+    assert task.main([*common, "--cell", cells["padding/small"].cell_id]) == 0  # already ok: skipped
     assert task.main([*common, "--cell", "no-such-cell"]) == 2
-    latest = {
-        key[1]: result for key, result in latest_per_cell(read_results(results)).items()
-    }
+    latest = {key[1]: result for key, result in latest_per_cell(read_results(results)).items()}
     assert latest[cells["padding/small"].cell_id].ok
     failed = latest[cells["greedy/small"].cell_id]
     assert failed.status == "failed" and "RuntimeError: boom in greedy" in failed.reason
@@ -241,20 +221,13 @@ def local_slurm(tmp_path_factory):
     started: list[subprocess.Popen] = []
     munged_pid: Path | None = None
     try:
-        if (
-            subprocess.run(
-                ["pgrep", "-x", "munged"], capture_output=True, check=False
-            ).returncode
-            != 0
-        ):
+        if subprocess.run(["pgrep", "-x", "munged"], capture_output=True, check=False).returncode != 0:
             munged_pid = state / "munged.pid"
             key = Path("/etc/munge/munge.key")
             if not key.exists():
                 subprocess.run(["/usr/sbin/mungekey", "--create"], check=True)
             Path("/run/munge").mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["/usr/sbin/munged", "--force", f"--pid-file={munged_pid}"], check=True
-            )
+            subprocess.run(["/usr/sbin/munged", "--force", f"--pid-file={munged_pid}"], check=True)
         started.append(
             subprocess.Popen(
                 ["/usr/sbin/slurmctld", "-D", "-i", "-f", str(conf)],
@@ -297,9 +270,7 @@ def local_slurm(tmp_path_factory):
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if (
-            munged_pid is not None and munged_pid.exists()
-        ):  # the munged this fixture started
+        if munged_pid is not None and munged_pid.exists():  # the munged this fixture started
             os.kill(int(munged_pid.read_text().split()[0]), 15)
 
 
@@ -325,18 +296,11 @@ def test_real_slurm_array_records_every_cell(tmp_path, local_slurm, monkeypatch)
     assert outcome.exit_code == 0, outcome.output
     assert "submitted" in outcome.output
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (
-        not results.exists() or len(results.read_text().splitlines()) < 2
-    ):
+    while time.monotonic() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 2):
         time.sleep(1)
-    outs = "".join(
-        path.read_text() for path in (tmp_path / "runs" / "two" / "slurm").glob("*.out")
-    )
+    outs = "".join(path.read_text() for path in (tmp_path / "runs" / "two" / "slurm").glob("*.out"))
     assert results.exists() and len(read_results(results)) == 2, outs
-    assert all(
-        result.ok and result.metrics["runner"]["backend"] == "slurm"
-        for result in read_results(results)
-    )
+    assert all(result.ok and result.metrics["runner"]["backend"] == "slurm" for result in read_results(results))
     shown = CliRunner().invoke(
         main,
         ["status", "--matrix", str(matrix), "--results", str(results)],
@@ -352,20 +316,32 @@ def test_task_runs_the_matrix_probes_after_recording_and_counts_repeats(tmp_path
 
     monkeypatch.chdir(tmp_path)
     # the reliance probe's name and settings, with a run that only says where it ran (through the probe seam)
-    fake = dataclasses.replace(probe_registry.get_probe("reliance"),
-                               run=lambda run_dir, settings: {"effects": {"run_dir": run_dir.name}})
+    fake = dataclasses.replace(
+        probe_registry.get_probe("reliance"), run=lambda run_dir, settings: {"effects": {"run_dir": run_dir.name}}
+    )
     monkeypatch.setitem(probe_registry._LOADED, "reliance", fake)
     matrix = tmp_path / "probed.yaml"
     matrix.write_text(cpu_matrix.read_text() + "probes:\n  reliance: {max_questions: 2}\n")
     cell = expand(load_matrix(matrix))[0]
     results = tmp_path / "results.jsonl"
-    common = ["--matrix", str(matrix), "--results", str(results), "--train-command", fake_train_command(), "--cell", cell.cell_id]
+    common = [
+        "--matrix",
+        str(matrix),
+        "--results",
+        str(results),
+        "--train-command",
+        fake_train_command(),
+        "--cell",
+        cell.cell_id,
+    ]
     assert task.main([*common, "--repeat", "1"]) == 0
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert [("reliance" in line["metrics"], line["repeat"]) for line in lines] == [(False, 1), (True, 1)]
     assert lines[1]["metrics"]["reliance"] == {"effects": {"run_dir": f"{cell.cell_id}.repeat1"}}
     assert task.main([*common, "--repeat", "1"]) == 0 and len(results.read_text().splitlines()) == 2  # done: skipped
-    assert task.main([*common, "--repeat", "0"]) == 0 and len(results.read_text().splitlines()) == 4  # repeat 0 still to do
+    assert (
+        task.main([*common, "--repeat", "0"]) == 0 and len(results.read_text().splitlines()) == 4
+    )  # repeat 0 still to do
 
 
 def test_repeats_become_array_tasks():

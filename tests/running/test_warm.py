@@ -32,8 +32,12 @@ def record_state(config: str) -> int:
 
     print(f"child of {os.getppid()} training {config}", flush=True)
     state = {
-        "argv": sys.argv, "cwd": os.getcwd(), "pid": os.getpid(), "own_group": os.getpgrp() == os.getpid(),
-        "own_session": os.getsid(0) == os.getpid(), "env": os.environ.get("WARM_MARK"),
+        "argv": sys.argv,
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+        "own_group": os.getpgrp() == os.getpid(),
+        "own_session": os.getsid(0) == os.getpid(),
+        "env": os.environ.get("WARM_MARK"),
         "sigint_default": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
         "sigterm_default": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
         "random": random.random(),
@@ -66,21 +70,37 @@ def test_raise_hang_and_signal_fail_their_cells_only(four, tmp_path):
     results = tmp_path / "results.jsonl"
     plans = plan_cells(four, [], runs_dir=tmp_path / "runs")
     env = env_for(tmp_path, {"greedy": "raise", "bfd": "sleep:120", "random": "kill:SIGKILL"})
-    summary = run_local(plans, results_path=results, leaderboard_path=None, train_entry="tests.support.fake_train:run",
-                         resolve=identity, env=env, timeout=3.0, jobs=2, progress=quiet(4), runs_dir=tmp_path / "runs")
+    summary = run_local(
+        plans,
+        results_path=results,
+        leaderboard_path=None,
+        train_entry="tests.support.fake_train:run",
+        resolve=identity,
+        env=env,
+        timeout=3.0,
+        jobs=2,
+        progress=quiet(4),
+        runs_dir=tmp_path / "runs",
+    )
     rows = {row.axes["strategy"]: row for row in read_results(results)}
     assert len(summary.results) == 4 and summary.not_run == 0
     assert rows["padding"].ok and rows["padding"].metric("runner", "worker") == "warm"
-    assert rows["padding"].metric("runner", "warm_start_s") >= 0 and rows["padding"].metric("runner", "cpu_s") is not None
+    assert (
+        rows["padding"].metric("runner", "warm_start_s") >= 0 and rows["padding"].metric("runner", "cpu_s") is not None
+    )
     assert rows["greedy"].status == "failed"
     assert rows["greedy"].reason == "training exited with status 1: RuntimeError: raised in greedy"
-    assert rows["bfd"].status == "timeout" and rows["bfd"].reason.startswith("timed out after 3s; last log line: fake train of")
+    assert rows["bfd"].status == "timeout" and rows["bfd"].reason.startswith(
+        "timed out after 3s; last log line: fake train of"
+    )
     assert rows["random"].status == "failed" and rows["random"].reason.startswith("training was killed by SIGKILL")
     for row in rows.values():
         log = (tmp_path / "runs/four" / row.cell_id / "train.log").read_text()
         assert "forked from the warm worker" in log and "fake train of" in log  # the child's output reached its log
     assert "Traceback" in (tmp_path / "runs/four" / rows["greedy"].cell_id / "train.log").read_text()
-    sleeper = int([line for line in (tmp_path / "calls.txt").read_text().splitlines() if line.startswith("bfd")][0].split()[1])
+    sleeper = int(
+        [line for line in (tmp_path / "calls.txt").read_text().splitlines() if line.startswith("bfd")][0].split()[1]
+    )
     with pytest.raises(ProcessLookupError):
         os.kill(sleeper, 0)
 
@@ -94,8 +114,16 @@ def test_each_child_starts_clean(four, tmp_path, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parents[2]))
     env["PYTHONPATH"] = str(__import__("pathlib").Path(__file__).parents[2])
-    summary = run_local(plans, results_path=tmp_path / "r.jsonl", leaderboard_path=None, train_entry="tests.running.test_warm:record_state",
-                         resolve=identity, env=env, progress=quiet(3), runs_dir=tmp_path / "runs")
+    summary = run_local(
+        plans,
+        results_path=tmp_path / "r.jsonl",
+        leaderboard_path=None,
+        train_entry="tests.running.test_warm:record_state",
+        resolve=identity,
+        env=env,
+        progress=quiet(3),
+        runs_dir=tmp_path / "runs",
+    )
     assert len(summary.results) == 3  # no metrics file: each is failed by the log reader, but all ran
     states = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(states) == 3 and len({state["pid"] for state in states}) == 3
@@ -112,7 +140,9 @@ def test_a_warm_worker_that_cannot_start_is_reported_once(tmp_path, capsys):
 
     (tmp_path / "dies_on_import.py").write_text("import os\nos._exit(3)\n")
     env = env_for(tmp_path, {}, PYTHONPATH=str(tmp_path))
-    backend = LocalBackend(BackendOptions(runs_dir=tmp_path / "runs", train_entry="dies_on_import:run", resolve=identity, env=env))
+    backend = LocalBackend(
+        BackendOptions(runs_dir=tmp_path / "runs", train_entry="dies_on_import:run", resolve=identity, env=env)
+    )
     assert backend._worker() is None and backend._worker() is None
     assert "exited with status 3" in backend.warm_error
     assert capsys.readouterr().err.count("warning: no warm worker") == 1

@@ -56,7 +56,7 @@ def run(config: str) -> int:
     output = Path(config["output_dir"])
     output.mkdir(parents=True, exist_ok=True)
     if action == "crash":
-        print("Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>")
+        print('Traceback (most recent call last):\n  File "train.py", line 1, in <module>')
         print(f"RuntimeError: boom in {strategy}")
         print("[2026-01-01 00:00:00] [WARNING] [py.warnings] something harmless")
         return 1
@@ -64,7 +64,9 @@ def run(config: str) -> int:
         print(" 10/10 [00:01<00:00, 9.0it/s]{'loss': '4.2', 'epoch': '1.0'}")
         print("{'train_runtime': '3.5', 'train_samples_per_second': '20.0', 'train_loss': '4.5', 'epoch': '1'}")
         return 0
-    speed = {"padding": 1.0, "random": 2.5, "greedy": 3.0, "bfd": 3.1, "sequential": 2.0, "native": 2.9}.get(strategy, 1.0)
+    speed = {"padding": 1.0, "random": 2.5, "greedy": 3.0, "bfd": 3.1, "sequential": 2.0, "native": 2.9}.get(
+        strategy, 1.0
+    )
     metrics = {
         "schema_version": 1,
         "run_id": f"fake-{os.getpid()}-{time.time_ns()}",
@@ -74,8 +76,19 @@ def run(config: str) -> int:
         "attention": config.get("packbench_attention"),
         "capacity": config.get("sequence_len"),
         "model": {"path": config.get("base_model"), "parameters": 1000},
-        "dataset": {"paths": [entry.get("path") for entry in config.get("datasets", [])], "samples": 100, "real_tokens": 10000},
-        "packing": {"rows": int(100 / speed), "lower_bound": 20, "efficiency": min(0.99, 0.3 * speed), "truncated": 0, "split": 0, "dropped": 0},
+        "dataset": {
+            "paths": [entry.get("path") for entry in config.get("datasets", [])],
+            "samples": 100,
+            "real_tokens": 10000,
+        },
+        "packing": {
+            "rows": int(100 / speed),
+            "lower_bound": 20,
+            "efficiency": min(0.99, 0.3 * speed),
+            "truncated": 0,
+            "split": 0,
+            "dropped": 0,
+        },
         "training": {
             "steps": int(25 / speed),
             "epochs": 1.0,

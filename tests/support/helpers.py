@@ -38,4 +38,3 @@ exclude:
 def fake_command(*extra: str) -> tuple[str, ...]:
     """The fake trainer as a train-command template."""
     return (sys.executable, str(FAKE_TRAIN), "{config}", *extra)
-

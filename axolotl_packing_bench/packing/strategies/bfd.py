@@ -98,9 +98,7 @@ def bitset_next(words: np.ndarray, summary: np.ndarray, value: int) -> int:
 
 
 @njit(cache=True)
-def _best_fit(
-    counts: np.ndarray, max_bins: int, words: np.ndarray, summary: np.ndarray
-) -> tuple[np.ndarray, int]:
+def _best_fit(counts: np.ndarray, max_bins: int, words: np.ndarray, summary: np.ndarray) -> tuple[np.ndarray, int]:
     # Walks lengths longest first straight from the histogram: no gather.
     capacity = counts.shape[0] - 1
     head = np.full(capacity + 1, -1, dtype=np.int64)

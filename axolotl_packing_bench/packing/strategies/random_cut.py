@@ -63,9 +63,7 @@ def _cut(
 
 
 @register_strategy("random", splits_samples=True)
-def random_cut(
-    lengths: np.ndarray, capacity: int, *, seed: int, keep_remainder: bool = False
-) -> Assignment:
+def random_cut(lengths: np.ndarray, capacity: int, *, seed: int, keep_remainder: bool = False) -> Assignment:
     """Concatenate samples in a seeded random order and cut every `capacity`
     tokens; drop the short final remainder unless `keep_remainder`."""
     order = np.random.default_rng(seed).permutation(lengths.shape[0])

@@ -44,7 +44,9 @@ def _concat_bins(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     return offsets, np.concatenate([items for _, items in parts])
 
 
-def _pack_by_group(lengths: np.ndarray, capacity: int, codes: np.ndarray, min_fill: float) -> tuple[np.ndarray, np.ndarray]:
+def _pack_by_group(
+    lengths: np.ndarray, capacity: int, codes: np.ndarray, min_fill: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Pass 1 (bfd within groups, keep bins filled to `min_fill`) and pass 2 (the rest, across groups)."""
     order = np.argsort(codes, kind="stable")  # items of each group, in item order
     bounds = np.flatnonzero(np.diff(codes[order])) + 1

@@ -27,7 +27,9 @@ def _multi_turn_items(turns: object, multi_turn: object, sample_index: np.ndarra
         return np.zeros(sample_index.shape[0], dtype=bool)
     values = np.asarray(given)
     if values.ndim != 1:
-        raise ValueError(f"{name}= of strategy 'single_turn' must be 1-D, one value per sample; got shape {values.shape}.")
+        raise ValueError(
+            f"{name}= of strategy 'single_turn' must be 1-D, one value per sample; got shape {values.shape}."
+        )
     needed = int(sample_index.max()) + 1 if sample_index.shape[0] else 0
     if values.shape[0] < needed:
         raise ValueError(

@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from axolotl_packing_bench.running import load
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.results.store import now_iso
+from axolotl_packing_bench.running import load
+from axolotl_packing_bench.running.backends.backend import BackendOptions, Outcome
 from axolotl_packing_bench.running.runner import (
     CellPlan,
     CellProcess,
@@ -38,7 +39,6 @@ from axolotl_packing_bench.running.runner import (
     train_command,
 )
 from axolotl_packing_bench.running.warm import AXOLOTL_ENTRY, AXOLOTL_PRELOAD, WarmWorker, WarmWorkerError
-from axolotl_packing_bench.running.backends.backend import BackendOptions, Outcome
 
 
 class WarmProcess(CellProcess):
@@ -75,7 +75,9 @@ class LocalBackend:
         self.env = dict(options.env) if options.env is not None else child_env(options.jobs)
         self.threads = threads_per_cell(options.jobs)
         self.entry = options.train_entry or AXOLOTL_ENTRY
-        self.preload: tuple[str, ...] = AXOLOTL_PRELOAD if options.train_entry is None else (options.train_entry.partition(":")[0],)
+        self.preload: tuple[str, ...] = (
+            AXOLOTL_PRELOAD if options.train_entry is None else (options.train_entry.partition(":")[0],)
+        )
         self.resolve = options.resolve
         self.worker: WarmWorker | None = None
         self.warm_error: str | None = None
@@ -119,16 +121,30 @@ class LocalBackend:
         reading = load.read(self.own, self._groups())
         started = time.monotonic()
         if worker is not None:
-            argv = ["axolotl", "train", str(prepared.recipe_path), "--launcher", "python"] if self.entry == AXOLOTL_ENTRY \
+            argv = (
+                ["axolotl", "train", str(prepared.recipe_path), "--launcher", "python"]
+                if self.entry == AXOLOTL_ENTRY
                 else [self.entry, str(prepared.recipe_path)]
-            runner.update(command=shlex.join(argv), worker="warm", entry=self.entry,
-                          warm_start_s=round(worker.preload_s, 2))  # paid once per run, not by this cell
-            atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}  # forked from the warm worker (imports done)\n")
+            )
+            runner.update(
+                command=shlex.join(argv), worker="warm", entry=self.entry, warm_start_s=round(worker.preload_s, 2)
+            )  # paid once per run, not by this cell
+            atomic_write_text(
+                prepared.log_path, f"$ {shlex.join(argv)}  # forked from the warm worker (imports done)\n"
+            )
             self._count += 1
             ident = f"{self._count}"
             try:
-                pid = worker.spawn(ident, entry=self.entry, config=str(prepared.recipe_path), argv=argv,
-                                   log=prepared.log_path, cwd=os.getcwd(), env=self.env, threads=self.threads)
+                pid = worker.spawn(
+                    ident,
+                    entry=self.entry,
+                    config=str(prepared.recipe_path),
+                    argv=argv,
+                    log=prepared.log_path,
+                    cwd=os.getcwd(),
+                    env=self.env,
+                    threads=self.threads,
+                )
                 process: CellProcess = WarmProcess(worker, ident, pid)
             except WarmWorkerError as error:
                 self.warm_error = str(error)
@@ -167,8 +183,12 @@ class LocalBackend:
             self.own.finished_s += run.process.cpu_s or 0.0
             wall = run.wall_s
             end = load.read(self.own, self._groups())
-            result = run.finish(code, load=load.summarize(entry.reading, end, wall_s=wall, cells_beside=entry.beside,
-                                                          threads_per_cell=self.threads))
+            result = run.finish(
+                code,
+                load=load.summarize(
+                    entry.reading, end, wall_s=wall, cells_beside=entry.beside, threads_per_cell=self.threads
+                ),
+            )
             self.ready.append(Outcome(run.prepared.plan, result))
 
     def cancel(self) -> None:

@@ -31,21 +31,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.core.fileio import atomic_write_text
+from axolotl_packing_bench.core.fileio import atomic_write_text, read_tail
+from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.matrix.spec import Cell
 from axolotl_packing_bench.results.store import RunResult, now_iso
-from axolotl_packing_bench.running.runner import CellPlan
-from axolotl_packing_bench.core.fileio import read_tail
-from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.running.backends.backend import BackendOptions, FollowUp, Outcome
 from axolotl_packing_bench.running.backends.resources import Resources
+from axolotl_packing_bench.running.runner import CellPlan
 
 MAX_LOG_BYTES = 8 * 1024 * 1024
 """The log brought back to the driver is cut to its last 8 MiB."""
 
 
 def cell_task(
-    cell: Cell, run_dir: str, command: Sequence[str], timeout: float | None, cpus: int, repeat: int = 0,
+    cell: Cell,
+    run_dir: str,
+    command: Sequence[str],
+    timeout: float | None,
+    cpus: int,
+    repeat: int = 0,
     follow_up: FollowUp | None = None,
 ) -> dict[str, Any]:
     """Body of the Ray task: train one cell on this node (then its follow-up), return what the driver records.
@@ -136,8 +140,11 @@ def lost_result(cell: Cell, run_dir: Path, error: BaseException, repeat: int = 0
     first = str(error).strip().splitlines()
     detail = f"{type(error).__name__}: {first[-1] if first else ''}".strip()
     return RunResult.failed(
-        cell, one_sentence(f"{what}: {detail}"), metrics={"runner": {"backend": "ray", "finished_at": now_iso()}},
-        log=shown_path(run_dir / "train.log"), repeat=repeat,
+        cell,
+        one_sentence(f"{what}: {detail}"),
+        metrics={"runner": {"backend": "ray", "finished_at": now_iso()}},
+        log=shown_path(run_dir / "train.log"),
+        repeat=repeat,
     )
 
 
@@ -161,10 +168,7 @@ def unplaceable(need: Resources, nodes: Sequence[Mapping[str, Any]]) -> str | No
     `nodes` is `ray.nodes()`: alive nodes carry `Resources` totals ({"CPU": 16, "GPU": 8}).
     """
     alive = [node.get("Resources") or {} for node in nodes if node.get("Alive", True)]
-    if any(
-        res.get("CPU", 0) >= need.cpus and res.get("GPU", 0) >= need.gpus
-        for res in alive
-    ):
+    if any(res.get("CPU", 0) >= need.cpus and res.get("GPU", 0) >= need.gpus for res in alive):
         return None
     most_gpus = max((int(res.get("GPU", 0)) for res in alive), default=0)
     most_cpus = max((int(res.get("CPU", 0)) for res in alive), default=0)
@@ -212,10 +216,19 @@ class RayBackend:
             self._nodes = ray.nodes()
         why = unplaceable(need, self._nodes) if attempt == 0 else None
         if why:  # Ray waits (an autoscaler may add such a node); say so rather than hang silently
-            print(f"waiting {plan.label} {why}; Ray holds it until such a node joins (see `resources:`)", file=sys.stderr, flush=True)
+            print(
+                f"waiting {plan.label} {why}; Ray holds it until such a node joins (see `resources:`)",
+                file=sys.stderr,
+                flush=True,
+            )
         timeout = self.options.timeout if self.options.timeout is not None else (plan.cell.timeout or need.time_s)
         ref = remote.options(num_cpus=need.cpus, num_gpus=need.gpus, name=f"packbench:{plan.cell.cell_id}").remote(
-            plan.cell, str(plan.run_dir), tuple(self.options.train_command), timeout, need.cpus, plan.repeat,
+            plan.cell,
+            str(plan.run_dir),
+            tuple(self.options.train_command),
+            timeout,
+            need.cpus,
+            plan.repeat,
             self.options.follow_up,
         )
         self.running[ref] = (plan, attempt)
@@ -240,8 +253,14 @@ class RayBackend:
                 outcomes.append(Outcome(plan, None))
                 continue
             if not result.ok and attempt < self.retries:
-                result = result.replace(reason=one_sentence(f"attempt {attempt + 1} of {self.retries + 1}: {result.reason}"))
-                print(f"retry   {plan.label} (attempt {attempt + 2} of {self.retries + 1}): {result.reason}", file=sys.stderr, flush=True)
+                result = result.replace(
+                    reason=one_sentence(f"attempt {attempt + 1} of {self.retries + 1}: {result.reason}")
+                )
+                print(
+                    f"retry   {plan.label} (attempt {attempt + 2} of {self.retries + 1}): {result.reason}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 outcomes.append(Outcome(plan, result, "attempt"))
                 self.submit(plan, attempt + 1)
                 continue

@@ -70,11 +70,7 @@ class Resources:
         """Memory as Slurm writes it: `64G`, or `1500M` when not whole GiB."""
         if self.memory_mb is None:
             return None
-        return (
-            f"{self.memory_mb // 1024}G"
-            if self.memory_mb % 1024 == 0
-            else f"{self.memory_mb}M"
-        )
+        return f"{self.memory_mb // 1024}G" if self.memory_mb % 1024 == 0 else f"{self.memory_mb}M"
 
     @property
     def shape(self) -> tuple[int, int, int | None, float | None]:
@@ -86,9 +82,7 @@ def parse_size(label: str | None) -> float | None:
     """Billions of parameters from a size label (`8B` -> 8, `350M` -> 0.35); None if unknown."""
     if not label:
         return None
-    match = re.fullmatch(
-        r"\s*([0-9]*\.?[0-9]+)\s*([KMBT]?)\s*", str(label), flags=re.IGNORECASE
-    )
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMBT]?)\s*", str(label), flags=re.IGNORECASE)
     if not match:
         return None
     scale = {"": 1e-9, "K": 1e-6, "M": 1e-3, "B": 1.0, "T": 1e3}[match.group(2).upper()]
@@ -115,36 +109,23 @@ def parse_memory_mb(value: Any) -> int:
         if value <= 0:
             raise ValueError(value)
         return int(value * 1024)
-    match = re.fullmatch(
-        r"\s*([0-9]*\.?[0-9]+)\s*([MGT])i?B?\s*", str(value), flags=re.IGNORECASE
-    )
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([MGT])i?B?\s*", str(value), flags=re.IGNORECASE)
     if not match or float(match.group(1)) <= 0:
         raise ValueError(value)
-    return int(
-        float(match.group(1))
-        * {"M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2).upper()]
-    )
+    return int(float(match.group(1)) * {"M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2).upper()])
 
 
 def derive(cell: Cell) -> Resources:
     """What a cell needs, from its model size label, DeepSpeed stage and micro batch."""
     size = parse_size(cell.labels.get("model_size"))
     if is_asset_uri(cell.config.get("base_model")):
-        size = (
-            None  # the embedded tiny models: labelled 8B/70B for tables, trained on CPU
-        )
+        size = None  # the embedded tiny models: labelled 8B/70B for tables, trained on CPU
     stage = deepspeed_stage(cell.config)
     micro = cell.config.get("micro_batch_size")
-    extra_gb = (
-        4 * max(0, int(micro) - 4)
-        if isinstance(micro, int) and not isinstance(micro, bool)
-        else 0
-    )
+    extra_gb = 4 * max(0, int(micro) - 4) if isinstance(micro, int) and not isinstance(micro, bool) else 0
     if stage is not None or (size is not None and size >= 30):
         gpus = GPUS_PER_NODE
-        memory_gb = (
-            128 if size is not None and size >= 30 else 64
-        ) * gpus  # 30B+: room to load the weights
+        memory_gb = (128 if size is not None and size >= 30 else 64) * gpus  # 30B+: room to load the weights
     elif size is not None and size >= 1:
         gpus, memory_gb = 1, 64 + extra_gb
     else:
@@ -160,21 +141,13 @@ def derive(cell: Cell) -> Resources:
 def _entry(value: Any, where: str) -> dict[str, Any]:
     """Validate one resource entry into `Resources` field changes."""
     if not isinstance(value, Mapping):
-        raise ResourcesError(
-            f"resources.{where} must be a mapping like {{cpus: 4, gpus: 1}}; got {value!r}"
-        )
+        raise ResourcesError(f"resources.{where} must be a mapping like {{cpus: 4, gpus: 1}}; got {value!r}")
     changes: dict[str, Any] = {}
     for key, item in value.items():
         if key not in RESOURCE_KEYS:
-            raise ResourcesError(
-                f"resources.{where}.{key} is not a resource; use one of {', '.join(RESOURCE_KEYS)}"
-            )
+            raise ResourcesError(f"resources.{where}.{key} is not a resource; use one of {', '.join(RESOURCE_KEYS)}")
         if key in ("cpus", "gpus"):
-            if (
-                isinstance(item, bool)
-                or not isinstance(item, int)
-                or item < (1 if key == "cpus" else 0)
-            ):
+            if isinstance(item, bool) or not isinstance(item, int) or item < (1 if key == "cpus" else 0):
                 raise ResourcesError(
                     f"resources.{where}.{key} must be a whole number {'>= 1' if key == 'cpus' else '>= 0'}; got {item!r}"
                 )
@@ -212,9 +185,7 @@ class ResourceRules:
         return resources
 
 
-def parse_resources(
-    section: Any, axes: Mapping[str, tuple[str, ...]] | None = None
-) -> ResourceRules:
+def parse_resources(section: Any, axes: Mapping[str, tuple[str, ...]] | None = None) -> ResourceRules:
     """Validate a matrix's `resources:` section (None: no overrides).
 
     Args:
@@ -237,9 +208,7 @@ def parse_resources(
         if axes is None:
             return
         if axis not in axes:
-            raise ResourcesError(
-                f"resources.{where}: the matrix has no axis {axis!r}; use one of {', '.join(axes)}"
-            )
+            raise ResourcesError(f"resources.{where}: the matrix has no axis {axis!r}; use one of {', '.join(axes)}")
         if label not in axes[axis]:
             raise ResourcesError(
                 f"resources.{where}: axis {axis} has no value {label!r}; use one of {', '.join(axes[axis])}"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 from axolotl_packing_bench.matrix.spec import Cell
-from axolotl_packing_bench.running.runner import CellPlan
 from axolotl_packing_bench.running.backends.resources import Resources
+from axolotl_packing_bench.running.runner import CellPlan
 
 TIME_SLACK_S = 600
 """Added to a cell's time limit for start-up and recording, so its own timeout fires first."""
@@ -151,8 +151,14 @@ def render_scripts(
     return [
         SlurmScript(
             name=f"{matrix_name}-{shape_name(need)}.sbatch",
-            text=render_script(matrix_name, matrix_path, [plan.cell for plan in group], need,
-                               repeats=[plan.repeat for plan in group], **options),
+            text=render_script(
+                matrix_name,
+                matrix_path,
+                [plan.cell for plan in group],
+                need,
+                repeats=[plan.repeat for plan in group],
+                **options,
+            ),
             cells=tuple(plan.cell for plan in group),
             resources=need,
             repeats=tuple(plan.repeat for plan in group),
@@ -189,9 +195,7 @@ def submit(path: str | Path, sbatch: str = "sbatch") -> str:
         ) from None
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip().splitlines()
-        raise RuntimeError(
-            f"sbatch {path} failed: {message[-1] if message else f'exit status {done.returncode}'}"
-        )
+        raise RuntimeError(f"sbatch {path} failed: {message[-1] if message else f'exit status {done.returncode}'}")
     return done.stdout.strip().split(";")[0]
 
 
