@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from axolotl_packing_bench.assets import synthetic
-from axolotl_packing_bench.assets.cache import assets_root, build_once
+from axolotl_packing_bench.assets.cache import AssetError, assets_root, build_once
 from axolotl_packing_bench.assets.specs import (
     DATASETS,
     MODELS,
@@ -92,7 +92,7 @@ def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict
             worker.join()
         failed = [w.name.removeprefix("build-") for w in workers if w.exitcode != 0]
         if failed:
-            raise RuntimeError(
+            raise AssetError(
                 f"pre-training {', '.join(failed)} failed; run `packbench assets --only models` again to see the error."
             )
     return {name: ensure_model(name, rebuild=rebuild and name not in built_aside) for name in names}

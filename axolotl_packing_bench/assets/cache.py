@@ -29,6 +29,10 @@ from axolotl_packing_bench.core.fileio import locked
 HOME_ENV = "PACKBENCH_HOME"
 
 
+class AssetError(RuntimeError):
+    """An embedded asset could not be set up (a damaged install, a failed build); the message is one sentence."""
+
+
 def packbench_home() -> Path:
     """``$PACKBENCH_HOME``, or ``~/.cache/axolotl-packing-bench``."""
     home = os.environ.get(HOME_ENV)

@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from axolotl_packing_bench.assets.cache import AssetError
 from axolotl_packing_bench.assets.specs import MODELS, RECIPE_VERSION, ModelSpec
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
@@ -91,13 +92,14 @@ def install(source: Path, target: Path, expected: dict[str, str]) -> None:
     """Copy the shipped folder ``source`` to ``target``, checking each file's sha256 against ``expected``.
 
     Raises:
-        RuntimeError: a file is missing or differs from the manifest (a damaged install).
+        AssetError: a file is missing or differs from the manifest (a damaged install).
     """
     target.mkdir(parents=True)
     for name, sha256 in sorted(expected.items()):
-        shutil.copyfile(source / name, target / name)
-        if file_sha256(target / name) != sha256:
-            raise RuntimeError(
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+        if not (target / name).is_file() or file_sha256(target / name) != sha256:
+            raise AssetError(
                 f"the shipped file {source / name} does not match its manifest; reinstall "
                 "axolotl-packing-bench or run `packbench assets --rebuild` to build it instead."
             )

@@ -137,5 +137,6 @@ def model_spec(name: str) -> ModelSpec:
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec called ``name``; ValueError listing the valid names otherwise."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or a sample count")
+        by_size = sorted(DATASETS, key=lambda known: DATASETS[known].samples)
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(by_size)} or a sample count")
     return DATASETS[name]

@@ -50,6 +50,12 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UnwritableFile as error:  # full disk, no permission: the file is as it was, said in one sentence
             raise click.ClickException(str(error)) from None
+        except RuntimeError as error:
+            from axolotl_packing_bench.assets.cache import AssetError
+
+            if not isinstance(error, AssetError):
+                raise
+            raise click.ClickException(str(error)) from None
         except ValueError as error:
             from axolotl_packing_bench.results.kinds import WrongKindOfFile
 

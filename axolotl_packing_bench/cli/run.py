@@ -101,7 +101,7 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
     show_default=True,
     callback=_backend_name,
     help="local: processes on this machine; ray: one Ray task per cell; slurm: job-array scripts (see --submit); "
-    "or any backend registered with cluster.backend.register_backend.",
+    "or any backend registered with running.backends.backend.register_backend.",
 )
 @click.option(
     "--ray-address",

@@ -203,7 +203,7 @@ def _read_text(path: Path) -> np.ndarray:
 
 
 def read_records(path: Path) -> list[dict]:
-    """The records of a `.json` list or a `.jsonl` file (read as `dataset_files.read_records` reads them)."""
+    """The records of a `.json` list or a `.jsonl` file (read as `data.files.read_records` reads them)."""
     from axolotl_packing_bench.data.files import read_records as read_dataset_records
 
     return [record for _, record in read_dataset_records(path, shown=path.name, error=LengthsInputError)]

@@ -3,7 +3,7 @@
 Each problem names the file and key to edit (the dataset entry's `path`),
 the dataset file and line, and the fix; a file shared by many cells is
 checked once and reported once, with how many cells read it. Hub ids,
-directories and `packbench://` URIs are not checked (see `dataset_files`).
+directories and `packbench://` URIs are not checked (see `data.files`).
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ class _Parser:
     # ------------------------------------------------------------ sections
 
     def check_probes(self, section: Any) -> None:
-        """`probes:` names registered probes, each with settings its schema accepts (see `probe_registry`)."""
+        """`probes:` names registered probes, each with settings its schema accepts (see `probes.registry`)."""
         from axolotl_packing_bench.probes.registry import settings_problems
 
         if section is None:

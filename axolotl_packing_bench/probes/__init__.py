@@ -10,7 +10,7 @@ Importing this package is cheap; torch loads only when a model does.
 A matrix, `packbench probe run NAME` and the leaderboard find probes in
 `axolotl_packing_bench.probes.registry`; `reliance_entry` registers this one.
 A new probe is one module here ending with its `Probe` entry, plus one line
-in `probe_registry.BUILTIN`.
+in `probes.registry.BUILTIN`.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ _number = number
 class Column(ProbeColumn):
     """One numeric column: where the value lives (`get`), its format, how its delta shows
     ("pct" | "time" | "pp" | "abs" | ""), which way is better ("low" | "high" | ""), and a `note`
-    shown after the figure (e.g. "±0.045"); the fields are `probe_registry.ProbeColumn`'s, so a
+    shown after the figure (e.g. "±0.045"); the fields are `probes.registry.ProbeColumn`'s, so a
     probe's columns are leaderboard columns as they are."""
 
     def show(self, value: float) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from axolotl_packing_bench.assets import MODELS, RECIPE_VERSION, assets_root, ensure_models, ensure_tokenizer, shipping
 from axolotl_packing_bench.assets.api import unbuilt_bases
+from axolotl_packing_bench.assets.cache import AssetError
 from axolotl_packing_bench.assets.models import PRETRAINING_FILE
 from axolotl_packing_bench.assets.specs import ModelSpec
 
@@ -104,8 +105,25 @@ def test_a_damaged_shipped_file_is_refused(home: Path, tmp_path: Path):
     source = tmp_path / "shipped"
     source.mkdir()
     (source / "model.safetensors").write_bytes(b"not the recorded bytes")
-    with pytest.raises(RuntimeError, match="does not match its manifest"):
+    with pytest.raises(AssetError, match="does not match its manifest"):
         shipping.install(source, tmp_path / "target", {"model.safetensors": "0" * 64})
+    with pytest.raises(AssetError, match="config.json does not match its manifest"):  # missing altogether
+        shipping.install(source, tmp_path / "other", {"config.json": "0" * 64})
+
+
+def test_packbench_assets_says_a_damaged_install_in_one_sentence(home: Path, monkeypatch: pytest.MonkeyPatch):
+    from click.testing import CliRunner
+
+    from axolotl_packing_bench.cli import main
+
+    def damaged(source: Path, target: Path, expected: dict[str, str]) -> None:
+        raise AssetError(f"the shipped file {source / 'model.safetensors'} does not match its manifest; reinstall.")
+
+    monkeypatch.setattr(shipping, "install", damaged)
+    result = CliRunner().invoke(main, ["assets", "--only", "tokenizer"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: the shipped file ")
 
 
 @pytest.mark.slow

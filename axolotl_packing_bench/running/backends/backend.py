@@ -1,6 +1,6 @@
 """The backend protocol behind `packbench run`'s one driver loop, and the registry of backends.
 
-A backend only runs cells; the driver (`pipeline.driver`) plans, records,
+A backend only runs cells; the driver (`running.driver`) plans, records,
 shows progress and sees that eval and probes run. The protocol is small:
 
     backend.submit(plan)          start (or queue) one planned cell repeat

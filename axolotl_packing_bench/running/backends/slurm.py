@@ -6,7 +6,7 @@ script, `runs/<matrix>/slurm/<matrix>-<shape>.sbatch`. Array task `i` runs
 cell `CELLS[i]` with `python -m axolotl_packing_bench.running.task`, which
 trains it with the same `axolotl train <recipe> --launcher <launcher>`
 command as `packbench run`, appends its result to the shared results file
-(locked; see `pipeline.task`), then runs the matrix's eval and probes there,
+(locked; see `running.task`), then runs the matrix's eval and probes there,
 where the model is, and records the evaluated result. Cells already ok are
 left out of the arrays.
 
