@@ -125,7 +125,8 @@ def summarize(
     for side in sides:
         row = table[side]
         lines.append(
-            f"| {side} | {row['rounds']} | {row['gate_fails']}/{row['rounds']} | {row['minmax_fails']}/{row['rounds']} |"
+            f"| {side} | {row['rounds']} | {row['gate_fails']}/{row['rounds']} "
+            f"| {row['minmax_fails']}/{row['rounds']} |"
         )
     lines.append("")
     data = {

@@ -97,7 +97,8 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = ()) -> tuple[Any, list
     selected = select(cells, only)
     if only and not selected:
         raise UserInputError(
-            f"no cell of {matrix_path} matches --only {' '.join(only)}; list cells with `packbench run --matrix {matrix_path} --dry-run`."
+            f"no cell of {matrix_path} matches --only {' '.join(only)}; "
+            f"list cells with `packbench run --matrix {matrix_path} --dry-run`."
         )
     return matrix, selected
 

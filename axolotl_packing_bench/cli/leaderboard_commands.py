@@ -83,7 +83,8 @@ def record(
     check_board_or_fail(board_file(leaderboard_path))  # checked before the append, so a swapped pair writes nothing
     record_result(result, results_path, board_file(leaderboard_path))
     click.echo(
-        f"recorded {result.status} run {result.run_id} as cell {result.cell_id} (matrix {result.matrix}) in {results_path}"
+        f"recorded {result.status} run {result.run_id} as cell {result.cell_id} "
+        f"(matrix {result.matrix}) in {results_path}"
     )
     if board_file(leaderboard_path) is None:
         from axolotl_packing_bench.report.leaderboard import render_leaderboard
@@ -143,7 +144,8 @@ def leaderboard(
             current = None
         if current != text:
             click.echo(
-                f"{leaderboard_path} is stale; run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.",
+                f"{leaderboard_path} is stale; "
+                f"run `packbench leaderboard --results {results_path} --leaderboard {leaderboard_path}`.",
                 err=True,
             )
             raise SystemExit(1)

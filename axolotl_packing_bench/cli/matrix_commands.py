@@ -100,7 +100,8 @@ def _validate_recipe(path: Path, *, schema: bool, data: bool) -> None:
 @click.option(
     "--resolve",
     is_flag=True,
-    help="Replace packbench:// URIs with local paths (building the assets); such files are machine-specific: do not commit them.",
+    help="Replace packbench:// URIs with local paths (building the assets); "
+    "such files are machine-specific: do not commit them.",
 )
 @only_option
 @runs_dir_option

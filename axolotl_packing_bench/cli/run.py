@@ -55,7 +55,8 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Cells trained at once (the CPU cores are shared out between them, or each gets OMP_NUM_THREADS when set; time figures are fairest with 1).",
+    help="Cells trained at once (the CPU cores are shared out between them, or each gets OMP_NUM_THREADS when set; "
+    "time figures are fairest with 1).",
 )
 @click.option(
     "--repeats",
@@ -91,7 +92,8 @@ def _backend_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option(
     "--isolated-process",
     is_flag=True,
-    help="Start every cell in a fresh interpreter (`python -m axolotl.cli.main train ...`) instead of forking it from a warm worker.",
+    help="Start every cell in a fresh interpreter (`python -m axolotl.cli.main train ...`) "
+    "instead of forking it from a warm worker.",
 )
 @click.option(
     "--backend",
@@ -261,22 +263,25 @@ def run(
     with runner.matrix_lock(runs_dir, matrix.name) as locked:
         if not locked:  # it records into another results file (the results lock above says so): its runs are not ours
             raise UserInputError(
-                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name} for another results file; "
+                f"another `packbench run` of matrix {matrix.name} is using {runs_dir / matrix.name} "
+                f"for another results file; "
                 f"wait for it to finish, or pass another --runs-dir so each results file keeps its own runs."
             )
         taken = runner.claim_run_dirs(plans, results_path)
         if taken:
             run_dir, owner = taken[0]
             raise UserInputError(
-                f"{_shown(run_dir)} holds the runs of results file {owner}, not {results_path}; pass another --runs-dir "
-                f"to keep both experiments' runs ({len(taken)} cell folder(s) are taken), or --results {owner} to resume that one."
+                f"{_shown(run_dir)} holds the runs of results file {owner}, not {results_path}; "
+                f"pass another --runs-dir to keep both experiments' runs ({len(taken)} cell folder(s) are taken), "
+                f"or --results {owner} to resume that one."
             )
         progress = runner.Progress(total=len(to_run), jobs=jobs)
         if backend == "local":
             _build_embedded_bases(to_run, progress)
         if len(to_run) < len(plans):
             progress.line(
-                f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); running {len(to_run)}"
+                f"matrix {matrix.name}: {len(plans) - len(to_run)} of {len(plans)} cells already done (skipped); "
+                f"running {len(to_run)}"
             )
         elif to_run:
             at_once = f"{jobs} at a time" if chosen.slots else f"as {backend} places them"
@@ -304,7 +309,8 @@ def run(
         if summary.skipped:
             click.echo(f"{summary.skipped} cells already ok were left out")
         click.echo(
-            f"{handed_off} cells handed to {backend}; follow them with: packbench status --matrix {matrix_path} --results {results_path}"
+            f"{handed_off} cells handed to {backend}; "
+            f"follow them with: packbench status --matrix {matrix_path} --results {results_path}"
         )
         return
     failed = [result for result in summary.results if not result.ok]
@@ -334,7 +340,10 @@ def _validate_first(matrix_path: Path, matrix, cells) -> None:
 
 
 def _extras_needed(backend: str, command, train_entry: str | None, eval_spec) -> list[str]:
-    """Modules this run imports somewhere (a worker, a follow-up): checked up front, so a missing extra is one sentence."""
+    """Modules this run imports somewhere (a worker, a follow-up).
+
+    Checked up front, so a missing extra is one sentence.
+    """
     modules = []
     if backend == "ray":
         modules.append("ray")

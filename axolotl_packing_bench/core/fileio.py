@@ -81,7 +81,10 @@ _FIXES = {
 
 
 class UnwritableFile(OSError):
-    """A write that failed (no space, no permission...); the file was left as it was. The message names it and the fix."""
+    """A write that failed (no space, no permission...); the file was left as it was.
+
+    The message names it and the fix.
+    """
 
     def __init__(self, path: str | Path, error: OSError):
         self.path, self.cause = str(path), error
@@ -129,7 +132,9 @@ def _new_file_mode() -> int:
 
 
 class StagedText:
-    """`text` written and fsynced beside `path` in a temp file; `commit` puts it in place (atomically), `discard` drops it.
+    """`text` written and fsynced beside `path` in a temp file.
+
+    `commit` puts it in place (atomically), `discard` drops it.
 
     The temp file gets the mode of the file it will replace (a new file: the
     umask's). A symlink at `path` stays one: the file it names is replaced.

@@ -233,6 +233,7 @@ def pick_baselines(runs: Sequence[RunDir], baseline: RunDir | None) -> dict[Path
             chosen[run.path] = padding[0]
         else:
             raise EvalError(
-                f"pairwise mode needs the padding run of {run.path}'s model and dataset; add its RUN_DIR or pass --baseline RUN_DIR"
+                f"pairwise mode needs the padding run of {run.path}'s model and dataset; "
+                "add its RUN_DIR or pass --baseline RUN_DIR"
             )
     return chosen

@@ -42,7 +42,8 @@ Rubric:
 [Assistant's answer]
 {answer}
 
-Explain your rating in one or two sentences, then end with the rating in exactly this format: "Rating: [[N]]", where N is a whole number from 1 to 10."""
+Explain your rating in one or two sentences, then end with the rating in exactly this format: \
+"Rating: [[N]]", where N is a whole number from 1 to 10."""
 
 PAIRWISE_TEMPLATE = """Compare two AI assistants' answers to the user's question and decide which is better.
 Judge correctness first, then helpfulness, clarity and concision. Do not let the order of the

@@ -80,7 +80,8 @@ def plan_tasks(
     for task, count in (num_fewshot or {}).items():
         if task not in plan:
             raise EvalError(
-                f"--num-fewshot names {task}, which is not among the tasks ({', '.join(plan) or 'none'}); add it to --tasks"
+                f"--num-fewshot names {task}, which is not among the tasks ({', '.join(plan) or 'none'}); "
+                "add it to --tasks"
             )
         plan[task] = count
     return plan

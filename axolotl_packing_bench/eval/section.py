@@ -16,8 +16,10 @@
       judge:                        # optional: the GPT judge
         base_url: https://api.openai.com/v1
         model: gpt-4o-mini
-        api_key_env: OPENAI_API_KEY # the variable's NAME; the key is never written; must be set (checked before training)
-        no_api_key: false           # true: the judge needs no key (default without it: a key unless base_url is local)
+        api_key_env: OPENAI_API_KEY # the variable's NAME; the key is never written;
+                                    # must be set (checked before training)
+        no_api_key: false           # true: the judge needs no key
+                                    # (default without it: a key unless base_url is local)
         mode: absolute              # absolute | pairwise (vs the group's padding run)
         prompts: offline            # offline, offline:N, or a JSONL with a `prompt` field
         max_new_tokens: 256         # answer length
@@ -181,7 +183,10 @@ def lm_eval_settings(section: Mapping[str, Any], base_dir: Path | None = None) -
 
 
 def judge_key_problem(section: Mapping[str, Any] | None) -> str | None:
-    """Why a matrix's ``eval.judge`` cannot start for want of its API key (one sentence), or None; run checks it first."""
+    """Why a matrix's ``eval.judge`` cannot start for want of its API key (one sentence), or None.
+
+    `run` checks it first.
+    """
     from axolotl_packing_bench.eval.judge import DEFAULT_API_KEY_ENV, api_key_problem
 
     judge = (section or {}).get("judge") if isinstance(section, Mapping) else None

@@ -5,7 +5,8 @@ latest line of each ``run_id``, so attaching appends the run's result again
 with the new sections; the training figures already recorded are kept as
 they are. Finding the latest line and appending the updated copy is one
 step under the store's lock (`core.fileio.append_line_from`, the lock
-`append_result` takes), so concurrent attachments never lose each other. Shapes (also documented in `axolotl_packing_bench.eval`)::
+`append_result` takes), so concurrent attachments never lose each other.
+Shapes (also documented in `axolotl_packing_bench.eval`)::
 
     scores = {"<task>": {"metric": "acc", "value": 0.62, "stderr": 0.01,
                          "n": 96, "shots": 0}}          # or {"error": "..."}

@@ -79,7 +79,10 @@ def segment_sdpa_attention(
     position_ids: torch.Tensor | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """transformers attention interface: `query` is (batch, heads, length, head_dim); returns (batch, length, heads, head_dim)."""
+    """transformers attention interface.
+
+    `query` is (batch, heads, length, head_dim); returns (batch, length, heads, head_dim).
+    """
     if attention_mask is not None or position_ids is None or query.shape[2] != key.shape[2]:
         from axolotl_packing_bench.compat.transformers_api import sdpa_attention_forward
 

@@ -545,7 +545,8 @@ def render_comparison(comparison: Comparison) -> str:
     lines = [
         f"Environments: {versions_line(comparison)}",
         "",
-        "| cell | time (s) base → cand | change | spread | paired steps [90% interval] | ÷ padding base → cand | change "
+        "| cell | time (s) base → cand | change | spread | paired steps [90% interval] "
+        "| ÷ padding base → cand | change "
         "| efficiency base → cand | held-out loss base → cand | change | equivalence | last-step loss (numerics) "
         "base → cand | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -471,7 +471,8 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         for result in failed:
             log = f"`{result.log}`" if result.log else "—"
             lines.append(
-                f"| {_escape(result.matrix)} | `{result.cell_id}` | {result.status} | {_escape(result.reason or 'no reason recorded')} | {log} |"
+                f"| {_escape(result.matrix)} | `{result.cell_id}` | {result.status} "
+                f"| {_escape(result.reason or 'no reason recorded')} | {log} |"
             )
         lines.append("")
     return "\n".join(lines)

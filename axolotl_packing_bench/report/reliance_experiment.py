@@ -306,7 +306,8 @@ def render_markdown(
             f"paired-bootstrap interval ({first.get('bootstrap', '?')} resamples); `*` marks an interval that "
             "excludes 0. Positive = related context helps / a conflicting context misleads / an unrelated "
             "context hurts / examples help / the stated value is preferred (`fact use` = loss(conflicting) - "
-            "loss(related), the two passages differing in one word). `same-group adj.` is the share of adjacent segments from one topic "
+            "loss(related), the two passages differing in one word). "
+            "`same-group adj.` is the share of adjacent segments from one topic "
             "(chance in brackets)."
         ),
         "",

@@ -3,7 +3,7 @@
 Pure, for the board and the terminal. Per table (`tables.Table`) the verdict
 names its fastest strategy against the padding row of the same table:
 
-    synth-470 × tiny-70b: bfd 1.82× faster (steady tokens/s), held-out loss +0.535 ±0.010 (worse*, 3 seeds) — timings idle
+  synth-470 × tiny-70b: bfd 1.82× faster (steady tokens/s), held-out loss +0.535 ±0.010 (worse*, 3 seeds) — timings idle
 
 Speed is steady tokens/s (real tokens per second at the median step after the
 warm-up) when every run has it, else train time; quality is the held-out

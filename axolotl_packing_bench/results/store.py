@@ -158,7 +158,8 @@ class RunResult:
             raise ResultsError("a results line has no integer schema_version")
         if version > SCHEMA_VERSION:
             raise ResultsError(
-                f"a results line has schema_version {version}, newer than this packbench reads ({SCHEMA_VERSION}); upgrade axolotl-packing-bench"
+                f"a results line has schema_version {version}, newer than this packbench reads ({SCHEMA_VERSION}); "
+                "upgrade axolotl-packing-bench"
             )
         missing = [key for key in ("run_id", "cell_id", "matrix", "status") if not isinstance(data.get(key), str)]
         if missing:

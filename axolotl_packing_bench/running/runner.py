@@ -69,7 +69,10 @@ def parse_train_command(text: str) -> tuple[str, ...]:
 
 
 def threads_per_cell(jobs: int, environ: Mapping[str, str] | None = None) -> int:
-    """CPU threads each of `jobs` parallel cells gets: OMP_NUM_THREADS when the caller set it, else the cores shared out."""
+    """CPU threads each of `jobs` parallel cells gets.
+
+    OMP_NUM_THREADS when the caller set it, else the cores shared out.
+    """
     explicit = (os.environ if environ is None else environ).get("OMP_NUM_THREADS", "").strip()
     if explicit.isdigit() and int(explicit) > 0:
         return int(explicit)
@@ -513,7 +516,8 @@ class Progress:
 
     def still_running(self, plan: CellPlan, seconds: float) -> None:
         self.line(
-            f"{self._counter()} running {plan.label} ({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})"
+            f"{self._counter()} running {plan.label} "
+            f"({_duration(seconds)}, elapsed {_duration(time.monotonic() - self.started)})"
         )
 
     def finish(self, plan: CellPlan, result: RunResult, seconds: float) -> None:

@@ -78,7 +78,8 @@ def _main(argv: list[str] | None) -> int:
     cells = [cell for cell in expand(matrix) if cell.cell_id == args.cell]
     if not cells:
         print(
-            f"packbench: matrix {args.matrix} has no cell {args.cell}; regenerate the Slurm script after editing the matrix.",
+            f"packbench: matrix {args.matrix} has no cell {args.cell}; "
+            "regenerate the Slurm script after editing the matrix.",
             file=sys.stderr,
         )
         return 2

@@ -28,7 +28,10 @@ def short(spec: ModelSpec, steps: int = 8) -> ModelSpec:
 
 @pytest.mark.parametrize("name", BASES)
 def test_the_shipped_base_is_the_current_recipes_build(name: str, tmp_path: Path):
-    """Folder name = cache folder of the current recipe, pretraining.json records it, every file as the manifest says."""
+    """Folder name = cache folder of the current recipe, pretraining.json records it.
+
+    Every file is as the manifest says.
+    """
     from axolotl_packing_bench.assets.models import model_config
 
     spec = MODELS[name]

@@ -40,7 +40,7 @@ def test_builds_everything_and_prints_a_table(home: Path):
     lines = [line for line in result.stdout.splitlines() if not line.startswith("[")]
     assert lines[0].split() == ["kind", "name", "stands", "for", "path", "size"]
     text = result.stdout
-    for name, spec in MODELS.items():
+    for _name, spec in MODELS.items():
         assert str(assets_root() / "models" / spec.directory_name()) in text and spec.stands_for in text
     assert "690 samples" in text and "held-out QA probe" in text and "tokens" in text
     assert "held-out chats" in text and "240 samples" in text

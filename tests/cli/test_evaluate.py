@@ -34,7 +34,8 @@ def test_help_imports_nothing_heavy():
         "from axolotl_packing_bench.cli import main\n"
         "for name in ('eval', 'judge'):\n"
         "    assert CliRunner().invoke(main, [name, '--help']).exit_code == 0\n"
-        "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'lm_eval', 'openai', 'datasets') if m in sys.modules)))\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'lm_eval', 'openai', 'datasets') "
+        "if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []

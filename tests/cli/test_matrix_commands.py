@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
 
-MATRIX = """\
+MATRIX = (
+    """\
 name: tiny
 base:
   sequence_len: 256
@@ -22,9 +23,12 @@ axes:
   model:
     - {name: small, path: /models/small, size: 1B}
   dataset:
-    - {name: chats, size: 1K, datasets: [{path: /data/chats.jsonl, ds_type: json, type: chat_template, field_messages: messages}]}
+    - {name: chats, size: 1K, datasets: [{path: /data/chats.jsonl, ds_type: json, """
+    """\
+type: chat_template, field_messages: messages}]}
   strategy: [padding, greedy]
 """
+)
 
 
 def invoke(*args: str):
@@ -185,7 +189,10 @@ class TestValidateModelsAndJudgeKey:
         assert f"{recipe}: base_model: the local model path {tmp_path / 'gone'} does not exist" in result.output
 
     def test_unset_judge_key_variable(self, tmp_path, monkeypatch):
-        judge = "eval:\n  tasks: []\n  judge: {base_url: http://localhost:1/v1, model: m, api_key_env: PACKBENCH_TEST_KEY}\n"
+        judge = (
+            "eval:\n  tasks: []\n"
+            "  judge: {base_url: http://localhost:1/v1, model: m, api_key_env: PACKBENCH_TEST_KEY}\n"
+        )
         path = write(tmp_path, with_data(tmp_path) + judge)
         monkeypatch.delenv("PACKBENCH_TEST_KEY", raising=False)
         result = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
@@ -247,12 +254,12 @@ class TestValidateSchema:
         assert result.exit_code == 2
         out = result.output
         assert (
-            f"{path}: base.lerning_rate: unknown Axolotl key (did you mean 'learning_rate'?), which Axolotl would silently ignore (2 cells); fix: rename or remove it."
-            in out
+            f"{path}: base.lerning_rate: unknown Axolotl key (did you mean 'learning_rate'?), "
+            "which Axolotl would silently ignore (2 cells); fix: rename or remove it." in out
         )
         assert (
-            f"{path}: base.sequence_len: Input should be a valid integer, unable to parse string as an integer (2 cells); fix: make it a valid integer"
-            in out
+            f"{path}: base.sequence_len: Input should be a valid integer, unable to parse string as an integer "
+            "(2 cells); fix: make it a valid integer" in out
         )
         assert (
             "axes.dataset[chats].datasets[0].feld_messages: unknown dataset key (did you mean 'field_messages'?)" in out

@@ -80,8 +80,9 @@ def test_explain_failure(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     hub = explain_failure("mmlu", ConnectionError("Couldn't reach 'cais/mmlu' on the Hub (LocalEntryNotFoundError)"))
     assert hub == (
-        "task mmlu needs its dataset from the Hugging Face Hub, which cannot be reached (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE "
-        "is set); run where the Hub is reachable (or with the dataset in the HF cache), or use --preset offline."
+        "task mmlu needs its dataset from the Hugging Face Hub, which cannot be reached "
+        "(HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set); "
+        "run where the Hub is reachable (or with the dataset in the HF cache), or use --preset offline."
     )
     unsafe = explain_failure(
         "humaneval", ValueError("task humaneval is marked as unsafe. Set confirm_run_unsafe_code=True")
@@ -109,7 +110,8 @@ def test_offline_tasks_run_for_real_and_a_hub_task_fails_alone(tiny_model: Path,
     hub_tasks = tmp_path / "my_tasks"
     hub_tasks.mkdir()
     (hub_tasks / "needs_hub.yaml").write_text(
-        "task: needs_hub\ndataset_path: packbench-tests/no-such-dataset\ntest_split: test\noutput_type: multiple_choice\n"
+        "task: needs_hub\ndataset_path: packbench-tests/no-such-dataset\ntest_split: test\n"
+        "output_type: multiple_choice\n"
         "doc_to_text: '{{q}}'\ndoc_to_choice: ['a', 'b']\ndoc_to_target: 0\nmetric_list: [{metric: acc}]\n"
     )
     run = open_run_dir(make_run(tmp_path, tiny_model, name="pad", seed=1))

@@ -1,4 +1,5 @@
-"""The reliability suite: what packbench promises whatever the user types or the machine does, and the tests that hold it to it.
+"""The reliability suite: what packbench promises whatever the user types or the machine does,
+and the tests that hold it to it.
 
 Promises:
 

@@ -1,4 +1,6 @@
-"""Promises that already held, kept from regressing: concurrent writers, signals mid-cell, secrets, hostile names, torn lines.
+"""Promises that already held, kept from regressing.
+
+Concurrent writers, signals mid-cell, secrets, hostile names, torn lines.
 
 Fuller versions live beside the code they cover (tests/results/test_store.py,
 tests/eval/test_store.py, tests/cli/test_run.py, tests/running/test_orphans.py,
@@ -53,15 +55,19 @@ class TestConcurrentWriters:
             if through == "store"
             else f"record_result(row, {str(results)!r}, {str(board)!r})"
         )
-        script = textwrap.dedent(f"""
+        script = textwrap.dedent(
+            f"""
             import sys
             from axolotl_packing_bench.results.store import RunResult, append_result
             from axolotl_packing_bench.report.publish import record_result
             for i in range(15):
-                row = RunResult(run_id=f"{{sys.argv[1]}}-{{i}}", cell_id=f"c{{sys.argv[1]}}-{{i}}", matrix="m", status="ok",
+                row = RunResult(run_id=f"{{sys.argv[1]}}-{{i}}", cell_id=f"c{{sys.argv[1]}}-{{i}}", """
+            f"""\
+matrix="m", status="ok",
                                 axes={{"model": "x", "dataset": "d", "strategy": "bfd"}}, metrics={{"pad": "x" * 2000}})
                 {call}
-        """)
+        """
+        )
         workers = [subprocess.Popen([sys.executable, "-c", script, str(n)]) for n in range(3)]
         assert all(worker.wait(timeout=180) == 0 for worker in workers)
         assert len(read_results(results)) == 45 and len(results.read_text().splitlines()) == 45

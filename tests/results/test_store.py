@@ -122,7 +122,9 @@ class TestResultsFile:
             from axolotl_packing_bench.results.store import RunResult, append_result
             worker = sys.argv[1]
             for i in range(50):
-                append_result({str(path)!r}, RunResult(run_id=f"{{worker}}-{{i}}", cell_id="c" * 500, matrix="m", status="ok",
+                append_result({str(path)!r}, RunResult(run_id=f"{{worker}}-{{i}}", cell_id="c" * 500, """
+            f"""\
+matrix="m", status="ok",
                               metrics={{"pad": "x" * 3000}}))
             """
         )

@@ -339,7 +339,10 @@ def test_threads_per_cell_honours_omp_num_threads():
 
 class TestTrainLog:
     def test_last_error_line_prefers_the_exception(self):
-        log = "step 1\nTraceback (most recent call last):\n  File x\nValueError: bad sequence_len\n[WARNING] py.warnings: Error: ignore\n 50%|#####| 5/10\r 60%|######| 6/10\n"
+        log = (
+            "step 1\nTraceback (most recent call last):\n  File x\nValueError: bad sequence_len\n"
+            "[WARNING] py.warnings: Error: ignore\n 50%|#####| 5/10\r 60%|######| 6/10\n"
+        )
         assert last_error_line(log) == "ValueError: bad sequence_len"
 
     def test_last_line_when_no_error(self):

@@ -51,8 +51,8 @@ def test_dry_run_prints_the_scripts_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     runs = tmp_path / "runs"
     outcome = CliRunner().invoke(
-        main, ["run", "--matrix", "recipes/matrices/paper.yaml", "--backend", "slurm", "--dry-run", "--runs-dir", str(runs),
-               "--results", str(tmp_path / "r.jsonl")],
+        main, ["run", "--matrix", "recipes/matrices/paper.yaml", "--backend", "slurm", "--dry-run",
+               "--runs-dir", str(runs), "--results", str(tmp_path / "r.jsonl")],
         catch_exceptions=False,
     )  # fmt: skip
     assert outcome.exit_code == 0
@@ -280,7 +280,8 @@ def test_real_slurm_array_records_every_cell(tmp_path, local_slurm, monkeypatch)
     matrix.write_text(
         "name: two\nbase: {sequence_len: 256, micro_batch_size: 2, num_epochs: 1, learning_rate: 1.0e-4}\n"
         "axes:\n  model: [{name: small, path: /models/small, size: 1B}]\n"
-        "  dataset: [{name: chats, size: 1K, datasets: [{path: /data/chats.jsonl, ds_type: json, type: chat_template}]}]\n"
+        "  dataset: [{name: chats, size: 1K, datasets: [{path: /data/chats.jsonl, ds_type: json, "
+        "type: chat_template}]}]\n"
         "  strategy: [padding, greedy]\n  attention: [isolated]\n"
         "resources:\n  default: {cpus: 1, gpus: 0, memory: 500M, time: 5m}\n"
     )

@@ -172,7 +172,10 @@ def unplaceable(need: Resources, nodes: Sequence[Mapping[str, Any]]) -> str | No
         return None
     most_gpus = max((int(res.get("GPU", 0)) for res in alive), default=0)
     most_cpus = max((int(res.get("CPU", 0)) for res in alive), default=0)
-    return f"asks for {need.gpus} GPUs and {need.cpus} CPUs on one node; the largest node has {most_gpus} GPUs and {most_cpus} CPUs"
+    return (
+        f"asks for {need.gpus} GPUs and {need.cpus} CPUs on one node; "
+        f"the largest node has {most_gpus} GPUs and {most_cpus} CPUs"
+    )
 
 
 class RayBackend:

@@ -149,7 +149,8 @@ def _entry(value: Any, where: str) -> dict[str, Any]:
         if key in ("cpus", "gpus"):
             if isinstance(item, bool) or not isinstance(item, int) or item < (1 if key == "cpus" else 0):
                 raise ResourcesError(
-                    f"resources.{where}.{key} must be a whole number {'>= 1' if key == 'cpus' else '>= 0'}; got {item!r}"
+                    f"resources.{where}.{key} must be a whole number {'>= 1' if key == 'cpus' else '>= 0'}; "
+                    f"got {item!r}"
                 )
             changes[key] = item
         elif key == "memory":
@@ -225,7 +226,8 @@ def parse_resources(section: Any, axes: Mapping[str, tuple[str, ...]] | None = N
         else:
             if not isinstance(value, Mapping):
                 raise ResourcesError(
-                    f"resources.{key} must map values of axis {key} to resources, e.g. {{{key}: {{<value>: {{gpus: 8}}}}}}"
+                    f"resources.{key} must map values of axis {key} to resources, "
+                    f"e.g. {{{key}: {{<value>: {{gpus: 8}}}}}}"
                 )
             for label, entry in value.items():
                 check(key, str(label), f"{key}.{label}")

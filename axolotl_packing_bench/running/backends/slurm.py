@@ -87,7 +87,8 @@ def render_script(
         f"{resources.gpus} GPU{'s' if resources.gpus != 1 else ''}, {resources.cpus} CPUs"
         + (f", {resources.memory} memory" if resources.memory else "")
         + ".",
-        f"# Written by `packbench run --matrix {matrix_path} --backend slurm`; submit it with `sbatch` from the directory",
+        f"# Written by `packbench run --matrix {matrix_path} --backend slurm`; "
+        "submit it with `sbatch` from the directory",
         "# packbench ran in (paths are relative to it), or pass --submit. Array task i trains CELLS[i] with",
         "# `axolotl train runs/<matrix>/<cell>/recipe.yml --launcher <launcher>` and appends its result to the",
         f"# shared {results_path} (fcntl-locked). Resubmitting skips cells already ok.",

@@ -19,7 +19,8 @@ LIMIT = 0.15
 
 def main() -> None:
     print(
-        "| round | candidate | verdict | padding time | bfd time | bfd ÷ padding | median change (padding, bfd) | smallest flagged slowdown (padding, bfd) |"
+        "| round | candidate | verdict | padding time | bfd time | bfd ÷ padding | median change (padding, bfd) "
+        "| smallest flagged slowdown (padding, bfd) |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rounds = sorted(int(path.name[1:].split("-")[0]) for path in HERE.glob("r*-a.jsonl"))
@@ -36,13 +37,17 @@ def main() -> None:
             flagged = [(1 + LIMIT) * max(cell.time[0].readable) / min(cell.time[1].readable) for cell in (pad, bfd)]
             verdicts[kind].append(comparison.regressed)
             print(
-                f"| {number} | {'B (unchanged)' if kind == 'b' else 'S (one thread)'} | {'FAIL' if comparison.regressed else 'pass'} "
-                f"| {worst_slowdown(pad.time):+.1%} | {worst_slowdown(bfd.time):+.1%} | {worst_slowdown(bfd.ratio):+.1%} "
-                f"| ×{change[0]:.2f}, ×{change[1]:.2f} | {'×%.2f, ×%.2f' % tuple(flagged) if kind == 'b' else '—'} |"
+                f"| {number} | {'B (unchanged)' if kind == 'b' else 'S (one thread)'} "
+                f"| {'FAIL' if comparison.regressed else 'pass'} "
+                f"| {worst_slowdown(pad.time):+.1%} | {worst_slowdown(bfd.time):+.1%} "
+                f"| {worst_slowdown(bfd.ratio):+.1%} "
+                f"| ×{change[0]:.2f}, ×{change[1]:.2f} "
+                f"| {f'×{flagged[0]:.2f}, ×{flagged[1]:.2f}' if kind == 'b' else '—'} |"
             )
     print()
     print(
-        f"B against A failed {sum(verdicts['b'])} of {len(rounds)} rounds; S against A failed {sum(verdicts['s'])} of {len(rounds)}."
+        f"B against A failed {sum(verdicts['b'])} of {len(rounds)} rounds; "
+        f"S against A failed {sum(verdicts['s'])} of {len(rounds)}."
     )
 
 
