@@ -25,6 +25,13 @@ ATTENTIONS = ("isolated", "shared")
 DEFAULT_ATTENTION = "isolated"
 """`packbench_attention` when unset, and a matrix's attention axis when absent."""
 
+
+def sample_packing_for(strategy: str) -> bool:
+    """Axolotl's `sample_packing` a strategy needs: on for `native` (Axolotl packs), off for every packbench strategy
+    (the plugin builds the rows). The matrix writes it into each recipe; the plugin's config check enforces it."""
+    return strategy == NATIVE
+
+
 NATIVE_ATTENTION = DEFAULT_ATTENTION
 """The only attention `native` runs: Axolotl's sample_packing always isolates segments (the plugin's config
 check refuses any other `packbench_attention` with native, and a matrix refuses the combination)."""

@@ -219,6 +219,19 @@ def test_native_is_named_once_and_its_attention_derived_once():
     assert def_homes("known_strategies") == {"packing/registry.py"}
 
 
+def test_what_native_means_for_sample_packing_is_derived_once():
+    """The matrix writes it into recipes and the plugin's config check enforces it, both through one function."""
+    assert def_homes("sample_packing_for") == {"constants.py"}
+    users = {
+        m
+        for m, tree in _trees().items()
+        if any(isinstance(n, ast.Name) and n.id == "sample_packing_for" for n in ast.walk(tree))
+    }
+    assert users == {"matrix/spec.py", "plugin/args.py"}
+    assert constants.sample_packing_for(constants.NATIVE)
+    assert not constants.sample_packing_for(constants.DEFAULT_STRATEGY)
+
+
 def test_dead_paths_stay_gone():
     assert def_homes("run_matrix") == set() and def_homes("default_metrics_file") == set()
     assert string_homes(lambda text: text.endswith("plugin/args.py") or "not wired in" in text) == set()

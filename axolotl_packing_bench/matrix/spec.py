@@ -55,7 +55,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.constants import ATTENTIONS, BASELINE_STRATEGY, DEFAULT_ATTENTION, NATIVE, NATIVE_ATTENTION
+from axolotl_packing_bench.constants import (
+    ATTENTIONS,
+    BASELINE_STRATEGY,
+    DEFAULT_ATTENTION,
+    NATIVE,
+    NATIVE_ATTENTION,
+    sample_packing_for,
+)
 from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
 from axolotl_packing_bench.core.text import did_you_mean
 from axolotl_packing_bench.matrix.problems import MatrixError, Problem
@@ -731,7 +738,7 @@ def compose(matrix: Matrix, chosen: Mapping[str, AxisValue]) -> tuple[dict[str, 
             {"plugins": [*plugins, PLUGIN], "packbench_strategy": strategy, "packbench_attention": attention},
             "axes.strategy",
         )
-    put({"sample_packing": strategy == NATIVE}, "axes.strategy")
+    put({"sample_packing": sample_packing_for(strategy)}, "axes.strategy")
     for name, value in chosen.items():
         if name not in CORE_AXES:
             put({name: value.value}, f"axes.{name}")

@@ -25,6 +25,7 @@ from axolotl_packing_bench.constants import (
     METRICS_FILE,
     NATIVE,
     PLUGIN_PATH,
+    sample_packing_for,
 )
 from axolotl_packing_bench.core.last_word import fatal
 
@@ -222,8 +223,8 @@ class PackingBenchArgs(BaseModel):
                 raise ValueError(
                     fatal("packbench_strategy: native needs Axolotl's sample_packing; remove `sample_packing: false`")
                 )
-            return {**data, "sample_packing": True}
-        if data.get("sample_packing"):
+            return {**data, "sample_packing": sample_packing_for(strategy)}
+        if data.get("sample_packing") and not sample_packing_for(strategy):
             raise ValueError(
                 fatal(
                     f"packbench_strategy: {strategy} builds the packed rows itself; remove "
