@@ -186,7 +186,13 @@ def test_the_baseline_and_the_seed_axis_have_one_home():
             for n in ast.walk(tree)
         )
     }
-    assert users >= {"report/leaderboard.py", "report/compare.py", "report/sweep.py", "running/follow_up.py"}
+    assert users >= {
+        "report/leaderboard.py",
+        "report/compare.py",
+        "report/sweep.py",
+        "running/follow_up.py",
+        "eval/judge.py",
+    }
 
 
 def test_strategy_display_order_has_one_home():

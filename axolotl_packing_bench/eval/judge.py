@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.constants import BASELINE_STRATEGY
 from axolotl_packing_bench.eval import judging
 from axolotl_packing_bench.eval.errors import EvalError
 from axolotl_packing_bench.eval.generate import generate_answers
@@ -216,21 +215,32 @@ def _request(
 
 
 def pick_baselines(runs: Sequence[RunDir], baseline: RunDir | None) -> dict[Path, RunDir | None]:
-    """Each run's pairwise baseline: ``baseline``, else the padding run of its group.
+    """Each run's pairwise baseline: ``baseline``, else its padding run by the one baseline rule
+    (`results.baseline`: same model and datasets, the run's own attention first).
 
     The baseline itself maps to None (nothing to compare). `EvalError` when a
     run has no padding run in its group.
     """
+    from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
+
+    def axes(run: RunDir) -> dict[str, str | None]:
+        model, datasets = run.group_key()
+        return {
+            "strategy": run.strategy,
+            "attention": run.metrics.get("attention"),
+            "model": model,
+            "dataset": "|".join(datasets),
+        }
+
+    find = baseline_finder(runs, axes)
     chosen: dict[Path, RunDir | None] = {}
     for run in runs:
         if baseline is not None:
             chosen[run.path] = None if run.path.resolve() == baseline.path.resolve() else baseline
-            continue
-        padding = [r for r in runs if r.strategy == BASELINE_STRATEGY and r.group_key() == run.group_key()]
-        if run.strategy == BASELINE_STRATEGY or (padding and padding[0].path == run.path):
+        elif is_baseline(axes(run)):
             chosen[run.path] = None
-        elif padding:
-            chosen[run.path] = padding[0]
+        elif (padding := find(run)) is not None:
+            chosen[run.path] = padding
         else:
             raise EvalError(
                 f"pairwise mode needs the padding run of {run.path}'s model and dataset; "
