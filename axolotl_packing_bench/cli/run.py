@@ -299,6 +299,7 @@ def run(
                     follow_up=follow_up,
                     stop=stop,
                     progress=progress,
+                    claims_in=results_path,
                 )
             except BackendError as error:
                 raise UserInputError(str(error)) from None

@@ -11,8 +11,10 @@ on several nodes neither lose a line nor leave a stale leaderboard. Then it
 runs the matrix's eval and probes on the trained model, here on the node
 that holds it, and records the evaluated result the same way. A cell whose
 latest result is already ok is skipped (unless --fresh), so resubmitting an
-array resumes it. Exit status 0 when the cell is ok (or skipped), 1 when it
-failed.
+array resumes it. Before training, the task claims the cell in the results
+file (`results.claims`); a cell another run holds (a local `packbench run`,
+another array) is left to it, exit 0. The claim is released once the result
+is recorded. Exit status 0 when the cell is ok (or skipped), 1 when it failed.
 
 `packbench record RUN_DIR` is not used here because it derives a cell id from
 the metrics alone, while matrix cell ids also hash the recipe; and a crashed
@@ -25,9 +27,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from axolotl_packing_bench.constants import DEFAULT_LEADERBOARD, DEFAULT_RESULTS
 from axolotl_packing_bench.core.fileio import locked
+
+if TYPE_CHECKING:
+    from axolotl_packing_bench.matrix.spec import Matrix
+    from axolotl_packing_bench.running.runner import CellPlan
 
 
 def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:
@@ -70,9 +77,8 @@ def _main(argv: list[str] | None) -> int:
     check_board_path(args.leaderboard)
 
     from axolotl_packing_bench.matrix.spec import expand, load_matrix
-    from axolotl_packing_bench.results.store import read_results
+    from axolotl_packing_bench.results.store import done_repeats, read_results
     from axolotl_packing_bench.running import runner
-    from axolotl_packing_bench.running.follow_up import follow_up_for
 
     matrix = load_matrix(args.matrix)
     cells = [cell for cell in expand(matrix) if cell.cell_id == args.cell]
@@ -88,6 +94,29 @@ def _main(argv: list[str] | None) -> int:
     if plan.skip:
         print(f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)")
         return 0
+    from axolotl_packing_bench.results.claims import claim
+
+    held = claim(args.results, args.cell, plan.repeat)
+    if isinstance(held, str):
+        print(f"packbench: cell {args.cell} is claimed by {held}; left to that run")
+        return 0
+    try:
+        if not args.fresh and plan.repeat in done_repeats(read_results(args.results, warn=False), matrix.name).get(
+            args.cell, set()
+        ):  # recorded by another run between the check above and the claim
+            print(f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)")
+            return 0
+        return _train(args, matrix, plan)
+    finally:
+        held.release()
+
+
+def _train(args: argparse.Namespace, matrix: Matrix, plan: CellPlan) -> int:
+    """Train the claimed cell, record it, run its follow-up and record that too."""
+    from axolotl_packing_bench.matrix.spec import expand
+    from axolotl_packing_bench.running import runner
+    from axolotl_packing_bench.running.follow_up import follow_up_for
+
     command = runner.parse_train_command(args.train_command) if args.train_command else runner.DEFAULT_TRAIN_COMMAND
     timeout = args.timeout if args.timeout is not None else plan.cell.timeout
     result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat)

@@ -1,10 +1,11 @@
-"""Two runs, one results file: never a cell trained twice; each results file owns its run folders."""
+"""Two runs, one results file: never a cell trained twice (run lock, per-cell claims); each owns its run folders."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
+from axolotl_packing_bench.results.claims import claim_path, claims_dir
 from axolotl_packing_bench.results.store import read_results
+from axolotl_packing_bench.running import task
 from tests.support.helpers import FAKE_TRAIN
 
 from .conftest import invoke, one_sentence
@@ -155,3 +159,99 @@ class TestRunDirsBelongToOneResultsFile:
             "greedy",
             "padding",
         ]
+
+
+def cell_id(work: Path, strategy: str) -> str:
+    return next(cell.cell_id for cell in expand(load_matrix(work / "a.yaml")) if cell.axes["strategy"] == strategy)
+
+
+def hold_claim(work: Path, strategy: str, pid: int) -> Path:
+    """A claim on the `strategy` cell of a.yaml as another run of this host (process `pid`) would leave it."""
+    path = claim_path(work / "leaderboard/results.jsonl", cell_id(work, strategy), 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{socket.gethostname()} {pid} 2026-01-01T00:00:00+00:00\n")
+    return path
+
+
+def claim_files(work: Path) -> list[str]:
+    folder = claims_dir(work / "leaderboard/results.jsonl")
+    return sorted(path.name for path in folder.glob("*#*")) if folder.exists() else []
+
+
+def trained(work: Path) -> list[str]:
+    calls = work / "calls.txt"
+    return sorted(line.split()[0] for line in calls.read_text().splitlines()) if calls.exists() else []
+
+
+@pytest.fixture
+def other_run():
+    """A live process of this host standing for another run."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+class TestPerCellClaims:
+    def test_a_slurm_task_leaves_a_cell_a_live_local_run_claimed_and_trains_nothing(self, work, capsys):
+        hold_claim(work, "greedy", os.getpid())
+        common = ["--matrix", str(work / "a.yaml"), "--results", str(work / "leaderboard/results.jsonl")]
+        code = task.main([*common, "--train-command", FAKE, "--cell", cell_id(work, "greedy")])
+        assert code == 0
+        assert f"is claimed by pid {os.getpid()} on {socket.gethostname()}" in capsys.readouterr().out
+        assert trained(work) == [] and not (work / "leaderboard/results.jsonl").exists()
+        assert claim_files(work) == [f"{cell_id(work, 'greedy')}#0"]  # the holder's claim is left alone
+
+        assert task.main([*common, "--train-command", FAKE, "--cell", cell_id(work, "padding")]) == 0
+        assert trained(work) == ["padding"] and claim_files(work) == [f"{cell_id(work, 'greedy')}#0"]
+
+    def test_a_run_skips_a_cell_another_live_run_holds_and_trains_it_once_released(self, work, other_run):
+        claimed = hold_claim(work, "greedy", other_run)
+        result = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE)
+        assert result.exit_code == 0, result.output
+        assert f"skipped {cell_id(work, 'greedy')}: claimed by pid {other_run}" in result.output
+        assert "1 ok, 0 failed, 1 skipped" in result.output
+        assert trained(work) == ["padding"]
+        assert [r.axes["strategy"] for r in read_results(work / "leaderboard/results.jsonl")] == ["padding"]
+        assert claim_files(work) == [claimed.name]  # ours released, theirs kept
+
+        claimed.unlink()  # the other run is done with it
+        again = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE)
+        assert again.exit_code == 0, again.output
+        assert trained(work) == ["greedy", "padding"] and claim_files(work) == []
+
+    def test_a_stale_claim_of_a_dead_process_of_this_host_is_taken_over(self, work):
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        hold_claim(work, "greedy", dead.pid)
+        result = invoke("run", "--matrix", "a.yaml", "--train-command", FAKE)
+        assert result.exit_code == 0, result.output
+        assert trained(work) == ["greedy", "padding"] and claim_files(work) == []
+
+    def test_claims_are_released_after_a_crashing_cell_and_a_stopped_run(self, work, monkeypatch):
+        monkeypatch.setenv("FAKE_TRAIN_PLAN", json.dumps({"greedy": "crash"}))
+        assert invoke("run", "--matrix", "a.yaml", "--train-command", FAKE).exit_code == 1
+        assert claim_files(work) == []
+
+        run = start(work, "--matrix", "a.yaml", "--fresh", plan={"*": "sleep:30"})
+        try:
+            deadline = time.monotonic() + 60
+            while not claim_files(work) and time.monotonic() < deadline and run.poll() is None:
+                time.sleep(0.1)
+            assert claim_files(work), "the run never claimed a cell"
+        finally:
+            run.send_signal(2)
+            run.communicate(timeout=60)
+        assert claim_files(work) == []
+
+    def test_a_cell_another_run_recorded_while_this_one_waited_is_not_trained_again(self, work):
+        first = start(work, "--matrix", "a.yaml", plan={"padding": "sleep:3"})
+        wait_for_training(work, first)
+        # meanwhile a Slurm task trains and records the greedy cell, then releases its claim
+        common = ["--matrix", str(work / "a.yaml"), "--results", str(work / "leaderboard/results.jsonl")]
+        assert task.main([*common, "--train-command", FAKE, "--cell", cell_id(work, "greedy")]) == 0
+        output, _ = first.communicate(timeout=120)
+        assert first.returncode == 0, output
+        assert trained(work) == ["greedy", "padding"], output
+        assert "another run recorded it while this one ran" in output
+        assert claim_files(work) == []

@@ -228,8 +228,8 @@ axes:
 """
 
 
-def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, monkeypatch):
-    """The first cell's result cannot be recorded: one sentence, exit 1, no further cell trained."""
+def test_run_on_a_full_disk_trains_nothing_it_could_not_record(tiny_disk, tmp_path, monkeypatch):
+    """Not even a cell's claim fits beside the results: one sentence, exit 1, no cell trained."""
     import shlex
     import sys
 
@@ -254,11 +254,38 @@ def test_run_stops_starting_cells_when_it_cannot_record(tiny_disk, tmp_path, mon
         tiny_disk / "LEADERBOARD.md",
     )
     assert result.exit_code == 1
+    line = one_sentence(result.output)
+    assert "no space left on device" in line and ".results.jsonl.claims" in line
+    assert not (tmp_path / "calls.txt").exists()
+    left = sorted(p.name for p in tiny_disk.iterdir() if p.name != ".results.jsonl.run.lock")  # the run's lock stays
+    assert left == [".results.jsonl.claims", "filler"]  # no results file, no row
+    assert list((tiny_disk / ".results.jsonl.claims").iterdir()) == []  # the claim that did not fit is gone
+
+
+def test_run_stops_starting_cells_when_it_cannot_record(tmp_path, monkeypatch):
+    """The first cell's result cannot be recorded: one sentence, exit 1, no further cell trained, no claim left."""
+    import shlex
+    import sys
+
+    from axolotl_packing_bench.core.fileio import UnwritableFile
+    from axolotl_packing_bench.running import driver
+    from tests.support.helpers import FAKE_TRAIN
+
+    def full(self, result):
+        raise UnwritableFile(self.results_path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    monkeypatch.setattr(driver.Recorder, "__call__", full)
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(QUICK_MATRIX)
+    monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
+    results = tmp_path / "results.jsonl"
+    result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tmp_path / "runs",
+                    "--results", results, "--leaderboard", tmp_path / "LEADERBOARD.md")  # fmt: skip
+    assert result.exit_code == 1
     assert "no space left on device" in one_sentence(result.output)
     assert len((tmp_path / "calls.txt").read_text().splitlines()) == 1
-    left = sorted(p.name for p in tiny_disk.iterdir() if p.name != ".results.jsonl.run.lock")  # the run's lock stays
-    assert left == ["filler", "results.jsonl"]  # opened for the append lock
-    assert (tiny_disk / "results.jsonl").read_bytes() == b""  # but not one byte of a row
+    assert not results.exists() and list((tmp_path / ".results.jsonl.claims").iterdir()) == []
 
 
 @pytest.mark.parametrize("swap", ["results", "board"])

@@ -15,7 +15,9 @@ follow-up itself (`runs_follow_up`), later the evaluated one
 (`stage="final"`); otherwise the driver runs the follow-up. A failed attempt
 that the backend retries is `stage="attempt"`: recorded, the cell goes on. A backend that
 hands cells to an engine which records them itself (Slurm) reports
-`Outcome(plan, None, "handed_off")`.
+`Outcome(plan, None, "handed_off")` and sets `hands_off = True`: the driver
+then leaves claiming each cell (`results.claims`) to that engine's tasks;
+otherwise the driver claims every cell before `submit`.
 
 Register one with `register_backend("name", factory)`; `factory(options)`
 gets the `BackendOptions` and returns the backend. `packbench run --backend

@@ -206,6 +206,7 @@ class SlurmBackend:
     name = "slurm"
     slots: int | None = None
     runs_follow_up = True  # the array task runs eval and probes where the model is
+    hands_off = True  # each array task claims, trains and records its cell itself (`running.task`)
 
     def __init__(self, options) -> None:
         import sys
