@@ -14,7 +14,9 @@ latest result is already ok is skipped (unless --fresh), so resubmitting an
 array resumes it. Before training, the task claims the cell in the results
 file (`results.claims`); a cell another run holds (a local `packbench run`,
 another array) is left to it, exit 0. The claim is released once the result
-is recorded. Exit status 0 when the cell is ok (or skipped), 1 when it failed.
+is recorded, and on SIGTERM/SIGINT (`scancel`), which stop the training and
+record nothing. Exit status 0 when the cell is ok (or skipped), 1 when it
+failed or was stopped.
 
 `packbench record RUN_DIR` is not used here because it derives a cell id from
 the metrics alone, while matrix cell ids also hash the recipe; and a crashed
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,12 +109,14 @@ def _main(argv: list[str] | None) -> int:
         ):  # recorded by another run between the check above and the claim
             print(f"packbench: cell {args.cell} is already ok in {args.results}; skipped (pass --fresh to rerun)")
             return 0
-        return _train(args, matrix, plan)
+        stop = threading.Event()
+        with runner.stop_on_signals(stop):  # scancel: stop the training, release the claim, record nothing
+            return _train(args, matrix, plan, stop)
     finally:
         held.release()
 
 
-def _train(args: argparse.Namespace, matrix: Matrix, plan: CellPlan) -> int:
+def _train(args: argparse.Namespace, matrix: Matrix, plan: CellPlan, stop: threading.Event) -> int:
     """Train the claimed cell, record it, run its follow-up and record that too."""
     from axolotl_packing_bench.matrix.spec import expand
     from axolotl_packing_bench.running import runner
@@ -119,8 +124,9 @@ def _train(args: argparse.Namespace, matrix: Matrix, plan: CellPlan) -> int:
 
     command = runner.parse_train_command(args.train_command) if args.train_command else runner.DEFAULT_TRAIN_COMMAND
     timeout = args.timeout if args.timeout is not None else plan.cell.timeout
-    result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat)
-    if result is None:
+    result = runner.run_cell(plan.cell, plan.run_dir, command=command, timeout=timeout, repeat=plan.repeat, stop=stop)
+    if result is None or stop.is_set():  # a failure the stop caused is not the cell's
+        print(f"packbench: cell {args.cell} was stopped by a signal; nothing recorded", file=sys.stderr)
         return 1
     metrics = dict(result.metrics)
     metrics["runner"] = {

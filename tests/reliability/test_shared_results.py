@@ -244,6 +244,20 @@ class TestPerCellClaims:
             run.communicate(timeout=60)
         assert claim_files(work) == []
 
+    def test_a_slurm_task_stopped_by_scancel_releases_its_claim_and_records_nothing(self, work):
+        env = {**os.environ, "FAKE_TRAIN_PLAN": json.dumps({"*": "sleep:30"})}
+        argv = [sys.executable, "-m", "axolotl_packing_bench.running.task", "--matrix", "a.yaml",
+                "--train-command", FAKE, "--cell", cell_id(work, "greedy")]  # fmt: skip
+        process = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for_training(work, process)
+            assert claim_files(work) == [f"{cell_id(work, 'greedy')}#0"]
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=60)
+        assert process.returncode == 1 and "stopped by a signal; nothing recorded" in output, output
+        assert claim_files(work) == [] and not (work / "leaderboard/results.jsonl").exists()
+
     def test_a_cell_another_run_recorded_while_this_one_waited_is_not_trained_again(self, work):
         first = start(work, "--matrix", "a.yaml", plan={"padding": "sleep:3"})
         wait_for_training(work, first)
