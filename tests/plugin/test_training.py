@@ -155,8 +155,8 @@ def test_the_readme_recipe_trains_as_written_on_a_cpu(tmp_path, tiny_model, tiny
     block = readme.split("## A whole recipe", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     cfg = yaml.safe_load(block)
     assert cfg["bf16"] is False and cfg["fp16"] is False and "max_steps" not in cfg
-    cfg["base_model"] = tiny_model
-    cfg["datasets"][0]["path"] = tiny_dataset
+    cfg["base_model"] = str(tiny_model)
+    cfg["datasets"][0]["path"] = str(tiny_dataset)
     cfg.update(output_dir=str(tmp_path / "out"), dataset_prepared_path=str(tmp_path / "prepared"), max_steps=2)
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
