@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -17,9 +16,9 @@ from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
 from axolotl_packing_bench.results.store import read_results
+from tests.support.helpers import FAKE_TRAIN_COMMAND as FAKE
 
 FAKE_TRAIN = Path(__file__).parents[1] / "support" / "fake_train.py"
-FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
 
 MATRIX = """\
 name: quick

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,10 @@ import pytest
 from axolotl_packing_bench.compat.internals import Internal, resolve
 from axolotl_packing_bench.eval.judge import api_key_problem, is_local_url
 from axolotl_packing_bench.eval.section import judge_key_problem
-from tests.support.helpers import FAKE_TRAIN
+from tests.support.helpers import FAKE_TRAIN_COMMAND as FAKE
 
 from .conftest import invoke, one_sentence
 
-FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
 KEY = "PACKBENCH_TEST_JUDGE_KEY"
 
 MATRIX = """\

@@ -23,11 +23,9 @@ from pathlib import Path
 import pytest
 
 from axolotl_packing_bench.results.store import RunResult, append_result, read_results
-from tests.support.helpers import FAKE_TRAIN
+from tests.support.helpers import FAKE_TRAIN_COMMAND as FAKE
 
 from .conftest import invoke, one_sentence
-
-FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
 
 MATRIX = """\
 name: {name}

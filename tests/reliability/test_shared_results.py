@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import socket
 import subprocess
 import sys
@@ -17,11 +16,9 @@ from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.results.claims import claim_path, claims_dir
 from axolotl_packing_bench.results.store import read_results
 from axolotl_packing_bench.running import task
-from tests.support.helpers import FAKE_TRAIN
+from tests.support.helpers import FAKE_TRAIN_COMMAND as FAKE
 
 from .conftest import invoke, one_sentence
-
-FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
 
 
 def matrix_text(name: str) -> str:

@@ -17,6 +17,7 @@ from axolotl_packing_bench.core.fileio import (
     append_line_from,
     atomic_write_text,
 )
+from tests.support.helpers import FAKE_TRAIN_COMMAND
 
 from .conftest import invoke, one_sentence, snapshot
 
@@ -162,21 +163,16 @@ class TestRealDisk:
         assert snapshot(results, board) == before
 
     def test_run_with_a_read_only_runs_dir(self, tiny_disk, tmp_path):
-        import shlex
-        import sys
-
-        from tests.support.helpers import FAKE_TRAIN
 
         matrix = tmp_path / "m.yaml"
         matrix.write_text(QUICK_MATRIX)
         subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
-        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
         result = invoke(
             "run",
             "--matrix",
             matrix,
             "--train-command",
-            command,
+            FAKE_TRAIN_COMMAND,
             "--runs-dir",
             tiny_disk / "runs",
             "--results",
@@ -190,21 +186,16 @@ class TestRealDisk:
         assert not (tmp_path / "results.jsonl").exists() or (tmp_path / "results.jsonl").read_bytes() == b""
 
     def test_run_into_a_read_only_folder(self, tiny_disk, tmp_path):
-        import shlex
-        import sys
-
-        from tests.support.helpers import FAKE_TRAIN
 
         matrix = tmp_path / "m.yaml"
         matrix.write_text(QUICK_MATRIX)
         subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
-        command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
         result = invoke(
             "run",
             "--matrix",
             matrix,
             "--train-command",
-            command,
+            FAKE_TRAIN_COMMAND,
             "--runs-dir",
             tmp_path / "runs",
             "--results",
@@ -230,22 +221,17 @@ axes:
 
 def test_run_on_a_full_disk_trains_nothing_it_could_not_record(tiny_disk, tmp_path, monkeypatch):
     """Not even a cell's claim fits beside the results: one sentence, exit 1, no cell trained."""
-    import shlex
-    import sys
-
-    from tests.support.helpers import FAKE_TRAIN
 
     matrix = tmp_path / "m.yaml"
     matrix.write_text(QUICK_MATRIX)
     monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
     fill(tiny_disk)
-    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
     result = invoke(
         "run",
         "--matrix",
         matrix,
         "--train-command",
-        command,
+        FAKE_TRAIN_COMMAND,
         "--runs-dir",
         tmp_path / "runs",
         "--results",
@@ -264,12 +250,9 @@ def test_run_on_a_full_disk_trains_nothing_it_could_not_record(tiny_disk, tmp_pa
 
 def test_run_stops_starting_cells_when_it_cannot_record(tmp_path, monkeypatch):
     """The first cell's result cannot be recorded: one sentence, exit 1, no further cell trained, no claim left."""
-    import shlex
-    import sys
 
     from axolotl_packing_bench.core.fileio import UnwritableFile
     from axolotl_packing_bench.running import driver
-    from tests.support.helpers import FAKE_TRAIN
 
     def full(self, result):
         raise UnwritableFile(self.results_path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
@@ -278,9 +261,8 @@ def test_run_stops_starting_cells_when_it_cannot_record(tmp_path, monkeypatch):
     matrix = tmp_path / "m.yaml"
     matrix.write_text(QUICK_MATRIX)
     monkeypatch.setenv("FAKE_TRAIN_CALLS", str(tmp_path / "calls.txt"))
-    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
     results = tmp_path / "results.jsonl"
-    result = invoke("run", "--matrix", matrix, "--train-command", command, "--runs-dir", tmp_path / "runs",
+    result = invoke("run", "--matrix", matrix, "--train-command", FAKE_TRAIN_COMMAND, "--runs-dir", tmp_path / "runs",
                     "--results", results, "--leaderboard", tmp_path / "LEADERBOARD.md")  # fmt: skip
     assert result.exit_code == 1
     assert "no space left on device" in one_sentence(result.output)

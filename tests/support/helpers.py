@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,6 +34,10 @@ paired:
 exclude:
   - {strategy: padding, attention: shared}
 """
+
+
+FAKE_TRAIN_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAIN))} {{config}}"
+"""The fake trainer as `--train-command` text."""
 
 
 def fake_command(*extra: str) -> tuple[str, ...]:
