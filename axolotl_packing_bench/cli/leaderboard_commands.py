@@ -65,8 +65,8 @@ def record(
     labels of your matrix with --model-name/--model-size/--dataset-name/
     --dataset-size and --matrix to land in its table.
     """
+    from axolotl_packing_bench.report.publish import record_result
     from axolotl_packing_bench.results.record import RecordError, result_from_run_dir
-    from axolotl_packing_bench.running.runner import record_result
 
     try:
         result = result_from_run_dir(

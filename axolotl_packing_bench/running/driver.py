@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axolotl_packing_bench.core.text import one_sentence
+from axolotl_packing_bench.report.publish import record_result
 from axolotl_packing_bench.results.claims import Claim, claim, ok_runs
 from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.backends.backend import Backend, FollowUp
-from axolotl_packing_bench.running.runner import CellPlan, Progress, RunSummary, record_result
+from axolotl_packing_bench.running.runner import CellPlan, Progress, RunSummary
 
 
 @dataclass(frozen=True)

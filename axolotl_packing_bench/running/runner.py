@@ -12,8 +12,8 @@ The pieces every backend (`running.backends.local`, `.ray_backend`,
    around a fresh `axolotl train` process under a guard (`procguard`: it dies
    with the runner), enforcing the timeout. Never raises for a failed cell: a
    crash is a result.
-3. `record_result`: append the result (locked) and re-render the leaderboard
-   (atomically).
+3. Recording is `report.publish.record_result`: the result appended and the
+   leaderboard re-rendered, both or neither.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
 from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
 from axolotl_packing_bench.matrix.spec import Cell
-from axolotl_packing_bench.report import publish
 from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 
@@ -483,11 +482,6 @@ def run_cell(
 
 
 # ---------------------------------------------------------------- 3. record
-
-
-def record_result(result: RunResult, results_path: str | Path, leaderboard_path: str | Path | None) -> None:
-    """Append `result` to the results and re-render the leaderboard: both, or neither (`report.publish`)."""
-    publish.record_result(result, results_path, leaderboard_path)
 
 
 # ---------------------------------------------------------------- driver

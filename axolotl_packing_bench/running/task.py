@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 
 def record_locked(result, results_path: Path, leaderboard_path: Path | None) -> None:
-    """`runner.record_result` under an exclusive lock on `<results>.lock` (append then render, atomically)."""
-    from axolotl_packing_bench.running.runner import record_result
+    """`publish.record_result` under an exclusive lock on `<results>.lock` (append then render, atomically)."""
+    from axolotl_packing_bench.report.publish import record_result
 
     with locked(f"{results_path}.lock", across_nodes=True):  # the cells of a Slurm array share it over NFS
         record_result(result, results_path, leaderboard_path)
