@@ -110,3 +110,34 @@ def axolotl_train(
     metrics_path = Path(cfg["output_dir"]) / "packbench_metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
     return proc, metrics
+
+
+def packed_batch(
+    attention: str, strategy: str = "bfd", *, seed: int = 0, **options: Any
+) -> tuple[dict, list[list[int]]]:
+    """Twelve random samples (seeded) packed by `strategy` into 96-token rows, collated as training collates
+    them; returns the batch and each row's segment lengths."""
+    import numpy as np
+
+    from axolotl_packing_bench.packing import pack
+    from axolotl_packing_bench.plugin.collator import PackedRowCollator
+    from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(5, 40, size=12)
+    ids = rng.integers(1, 100, size=int(lengths.sum()))
+    data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
+    rows = build_rows(data, pack(lengths, 96, strategy, **options), attention=attention)
+    features = [
+        {
+            key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
+            for key in ("input_ids", "labels", "position_ids")
+        }
+        for r in range(rows.num_rows)
+    ]
+    segments = [
+        rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
+        for r in range(rows.num_rows)
+    ]
+    batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
+    return batch, segments

@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from axolotl_packing_bench.packing import pack
-from axolotl_packing_bench.plugin.collator import PackedRowCollator
 from axolotl_packing_bench.plugin.equivalence import LOSS_RTOL, MIN_COSINE, check_equivalence, padded_batch
-from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
 from axolotl_packing_bench.plugin.segment_attention import register
-from tests.plugin.conftest import tiny_llama
+from tests.plugin.conftest import packed_batch, tiny_llama
 
 STRATEGIES = {"padding": {}, "random": {}, "greedy": {}, "bfd": {}, "related": {"groups": [i % 3 for i in range(12)]}}
-
-
-def packed_batch(strategy: str, attention: str) -> tuple[dict[str, torch.Tensor], list[list[int]]]:
-    """Twelve random samples packed by `strategy` into 96-token rows, collated as training collates them."""
-    rng = np.random.default_rng(1)
-    lengths = rng.integers(5, 40, size=12)
-    ids = rng.integers(1, 100, size=int(lengths.sum()))
-    data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
-    rows = build_rows(data, pack(lengths, 96, strategy, **STRATEGIES[strategy]), attention=attention)
-    features = [
-        {
-            key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
-            for key in ("input_ids", "labels", "position_ids")
-        }
-        for r in range(rows.num_rows)
-    ]
-    segments = [
-        rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
-        for r in range(rows.num_rows)
-    ]
-    batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
-    return batch, segments
 
 
 @pytest.mark.parametrize(
     ("strategy", "backend"), [*((name, "sdpa") for name in sorted(STRATEGIES)), ("bfd", "eager"), ("bfd", register())]
 )
 def test_isolated_packing_trains_as_padding(strategy, backend):
-    batch, segments = packed_batch(strategy, "isolated")
+    batch, segments = packed_batch("isolated", strategy, seed=1, **STRATEGIES[strategy])
     model = tiny_llama(backend).train()
     before = [p.detach().clone() for p in model.parameters()]
     report = check_equivalence(model, batch, segments, attention="isolated")
@@ -56,7 +30,7 @@ def test_isolated_packing_trains_as_padding(strategy, backend):
 
 @pytest.mark.parametrize("strategy", ["greedy", "bfd"])
 def test_shared_attention_fails(strategy):
-    batch, segments = packed_batch(strategy, "shared")
+    batch, segments = packed_batch("shared", strategy, seed=1, **STRATEGIES[strategy])
     report = check_equivalence(tiny_llama("sdpa"), batch, segments, attention="shared")
     assert not report.passed and not report.expected
     assert all(not check.passed for check in report.checks)
@@ -66,7 +40,7 @@ def test_shared_attention_fails(strategy):
 
 def test_a_broken_loss_normalisation_fails():
     """A training loss that averages per row instead of per token (a normalisation bug) is caught."""
-    batch, segments = packed_batch("bfd", "isolated")
+    batch, segments = packed_batch("isolated", "bfd", seed=1)
 
     def mean_of_row_means(model, inputs, labels, segment_ids):
         logits = model(**inputs, use_cache=False).logits[:, :-1]

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from axolotl_packing_bench.packing import pack
-from axolotl_packing_bench.plugin.collator import PackedRowCollator
 from axolotl_packing_bench.plugin.leakage import measure_leakage, segments_from_positions
-from axolotl_packing_bench.plugin.rows import TokenizedSamples, build_rows
 from axolotl_packing_bench.plugin.segment_attention import register
-from tests.plugin.conftest import tiny_llama
+from tests.plugin.conftest import packed_batch, tiny_llama
 
 BACKENDS = ["eager", "sdpa", register()]  # register(): packbench_sdpa_varlen, per-segment sdpa
-
-
-def packed_batch(attention: str) -> tuple[dict[str, torch.Tensor], list[list[int]]]:
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(5, 40, size=12)
-    ids = rng.integers(1, 100, size=int(lengths.sum()))
-    data = TokenizedSamples(ids, ids.copy(), np.concatenate([[0], np.cumsum(lengths)]))
-    rows = build_rows(data, pack(lengths, 96, "bfd"), attention=attention)
-    features = [
-        {
-            key: getattr(rows, key)[rows.row_offsets[r] : rows.row_offsets[r + 1]].tolist()
-            for key in ("input_ids", "labels", "position_ids")
-        }
-        for r in range(rows.num_rows)
-    ]
-    segments = [
-        rows.segment_lengths[rows.segment_offsets[r] : rows.segment_offsets[r + 1]].tolist()
-        for r in range(rows.num_rows)
-    ]
-    batch = PackedRowCollator(type("T", (), {"pad_token_id": 0})(), attention=attention)(features)
-    return batch, segments
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
