@@ -31,6 +31,7 @@ from axolotl_packing_bench.assets.specs import (
     RECIPE_VERSION,
     DatasetSpec,
     ModelSpec,
+    default_models,
 )
 from axolotl_packing_bench.assets.synthetic import (
     Fact,
@@ -57,6 +58,7 @@ __all__ = [
     "conversation_num_tokens",
     "count_tokens",
     "dataset_stats",
+    "default_models",
     "ensure_assets",
     "ensure_dataset",
     "ensure_heldout",

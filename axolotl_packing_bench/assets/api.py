@@ -12,6 +12,7 @@ from axolotl_packing_bench.assets.specs import (
     MODELS,
     ModelSpec,
     dataset_spec,
+    default_models,
     model_spec,
 )
 from axolotl_packing_bench.assets.uri import asset_uri, parse_asset_uri
@@ -67,7 +68,8 @@ def unbuilt_bases(names: list[str], rebuild: bool = False) -> list[str]:
 
 
 def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict[str, Path]:
-    """Several models; the bases shipped for this recipe are copied, the others pre-trained side by side.
+    """Several models (default: all but the on-demand bases); the shipped bases are copied, the others pre-trained
+    side by side.
 
     Pre-training is single-threaded (`pretrain.BUILD_THREADS`) and runs one
     process per base, so two bases on a 2-core machine take about as long as
@@ -75,7 +77,7 @@ def ensure_models(names: list[str] | None = None, rebuild: bool = False) -> dict
     """
     import multiprocessing
 
-    names = list(MODELS) if names is None else names
+    names = default_models() if names is None else names
     ensure_tokenizer()
     pending = unbuilt_bases(names, rebuild)
     built_aside = pending if len(pending) > 1 else []

@@ -119,14 +119,14 @@ def install_base(spec: ModelSpec, target: Path, shipped: Path = SHIPPED_DIR) -> 
 def write_shipped(asset_root: Path, shipped: Path = SHIPPED_DIR) -> dict[str, Any]:
     """Replace ``shipped`` with the tokenizer and pre-trained bases built under ``asset_root``; returns the manifest.
 
-    Every base of `MODELS` must be built there from the current recipe (its
+    Every base of `MODELS` but the on-demand ones (never shipped) must be built there from the current recipe (its
     `pretraining.json` records the recipe hash, which is checked).
     """
     from axolotl_packing_bench.assets.models import PRETRAINING_FILE
 
     bases: dict[str, dict[str, Any]] = {}
     for name, spec in MODELS.items():
-        if spec.pretrain is None:
+        if spec.pretrain is None or spec.on_demand:
             continue
         built = asset_root / "models" / spec.directory_name()
         record = json.loads((built / PRETRAINING_FILE).read_text(encoding="utf-8"))

@@ -5,10 +5,17 @@ embedded default stands in for them at a scale a 2-core CPU trains in
 seconds. Scale: models keep the Llama architecture (GQA for the large one);
 datasets are 1/100 of the paper's sample counts.
 
-| name       | stands for     | hidden | layers | heads | kv heads | intermediate |
-| ---------- | -------------- | ------ | ------ | ----- | -------- | ------------ |
-| tiny-8b    | Llama-3-8B     | 64     | 2      | 4     | 4        | 256          |
-| tiny-70b   | Llama-3-70B    | 128    | 4      | 4     | 2        | 512          |
+| name           | stands for  | hidden | layers | heads | kv heads | intermediate | parameters |
+| -------------- | ----------- | ------ | ------ | ----- | -------- | ------------ | ---------- |
+| tiny-8b        | Llama-3-8B  | 64     | 2      | 4     | 4        | 256          | 0.59M      |
+| tiny-70b       | Llama-3-70B | 128    | 4      | 4     | 2        | 512          | 1.90M      |
+| tiny-70b-ratio | Llama-3-70B | 256    | 4      | 8     | 4        | 832          | 5.18M      |
+
+tiny-70b has 3.2x tiny-8b's parameters; tiny-70b-ratio restores the paper's
+8B : 70B ratio (8.78x; Llama-3's 8.03B : 70.6B is 8.79x). Its pre-training
+takes longer than the other two bases together, so it is built on demand
+(`ModelSpec.on_demand`): only when a matrix or a command names it, never by
+`packbench assets` alone, and the package does not ship it.
 
 | name        | stands for (paper) | samples |
 | ----------- | ------------------ | ------- |
@@ -50,6 +57,8 @@ class ModelSpec:
         stands_for: The paper model it stands in for.
         pretrain: How the base is pre-trained (`pretrain.PretrainRecipe`)
             from its random initialization; None for the raw initialization.
+        on_demand: Built only when named (a matrix's model, `ensure_model`,
+            `packbench assets --model`), never by default, and not shipped.
     """
 
     name: str
@@ -60,6 +69,7 @@ class ModelSpec:
     intermediate: int
     stands_for: str
     pretrain: PretrainRecipe | None = None
+    on_demand: bool = False
 
     @property
     def architecture(self) -> tuple[int, int, int, int, int]:
@@ -96,12 +106,22 @@ class DatasetSpec:
 
 _TINY_8B = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 4, "intermediate": 256, "stands_for": "Llama-3-8B"}
 _TINY_70B = {"hidden": 128, "layers": 4, "heads": 4, "kv_heads": 2, "intermediate": 512, "stands_for": "Llama-3-70B"}
+_TINY_70B_RATIO = {
+    "hidden": 256,
+    "layers": 4,
+    "heads": 8,
+    "kv_heads": 4,
+    "intermediate": 832,
+    "stands_for": "Llama-3-70B",
+}
 
 # Pre-training recipes of the bases: long enough that each reads a stated fact
 # from its context (the reliance probe's positive control), short enough
 # that both build in minutes on a 2-core CPU.
 PRETRAIN_8B = PretrainRecipe(steps=1500, batch_size=32, learning_rate=3e-3)
 PRETRAIN_70B = PretrainRecipe(steps=800, batch_size=32, learning_rate=2e-3)
+# tiny-70b's corpus, batch and steps; a lower peak rate for the wider model.
+PRETRAIN_70B_RATIO = PretrainRecipe(steps=800, batch_size=32, learning_rate=1.5e-3)
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -110,9 +130,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("tiny-70b", **_TINY_70B, pretrain=PRETRAIN_70B),
         ModelSpec("tiny-8b-init", **_TINY_8B),
         ModelSpec("tiny-70b-init", **_TINY_70B),
+        ModelSpec("tiny-70b-ratio", **_TINY_70B_RATIO, pretrain=PRETRAIN_70B_RATIO, on_demand=True),
     )
 }
-"""The pre-trained bases matrices fine-tune, and their random initializations (`-init`)."""
+"""The pre-trained bases matrices fine-tune, their random initializations (`-init`), and the on-demand base."""
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -125,6 +146,11 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 MAX_POSITION_EMBEDDINGS = 4096
+
+
+def default_models() -> list[str]:
+    """The models built by default (`packbench assets`, `ensure_models()`): all but the on-demand bases."""
+    return [name for name, spec in MODELS.items() if not spec.on_demand]
 
 
 def model_spec(name: str) -> ModelSpec:

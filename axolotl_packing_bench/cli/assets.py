@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from axolotl_packing_bench.cli.errors import UserInputError
+
 
 @click.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild even what is already cached.")
@@ -12,7 +14,14 @@ import click
     type=click.Choice(["models", "datasets", "tokenizer"]),
     help="Build only this kind of asset.",
 )
-def assets(rebuild: bool, only: str | None) -> None:
+@click.option(
+    "--model",
+    "model_names",
+    multiple=True,
+    metavar="NAME",
+    help="Build only this model (repeatable), an on-demand base such as tiny-70b-ratio included.",
+)
+def assets(rebuild: bool, only: str | None, model_names: tuple[str, ...]) -> None:
     """Build the embedded tiny models, tokenizer and synthetic datasets.
 
     tiny-8b and tiny-70b are pre-trained bases; the package ships them (and
@@ -20,6 +29,9 @@ def assets(rebuild: bool, only: str | None) -> None:
     cache in seconds. --rebuild pre-trains them again (minutes on a 2-core
     CPU, with a progress bar), as happens when the recipe no longer matches
     the shipped bytes. The -init models are their random initializations.
+    tiny-70b-ratio (the paper's 8B : 70B parameter ratio to tiny-8b) is built
+    on demand only: by a matrix that uses it, or with --model tiny-70b-ratio
+    (tens of minutes of pre-training on one core).
     Everything else is built locally (no GPU, no download) under
     $PACKBENCH_HOME (default ~/.cache/axolotl-packing-bench) and reused
     afterwards. Prints
@@ -31,6 +43,11 @@ def assets(rebuild: bool, only: str | None) -> None:
     from axolotl_packing_bench.assets.tokenizer import build_vocab
 
     rows: list[tuple[str, str, str, str, str]] = []
+    unknown = [name for name in model_names if name not in lib.MODELS]
+    if unknown:
+        raise UserInputError(f"--model {unknown[0]!r} is not an embedded model; use one of {', '.join(lib.MODELS)}.")
+    if model_names:
+        only = "models"
     if only in (None, "tokenizer"):
         path = lib.ensure_tokenizer(rebuild=rebuild)
         rows.append(
@@ -44,10 +61,17 @@ def assets(rebuild: bool, only: str | None) -> None:
         )
     if only in (None, "models"):
         vocab_size = len(build_vocab())
-        paths = lib.ensure_models(rebuild=rebuild)
+        paths = lib.ensure_models(list(model_names) or None, rebuild=rebuild)
         for name, spec in lib.MODELS.items():
-            path = paths[name]
             size = f"{spec.num_parameters(vocab_size):,} params"
+            path = paths.get(name)
+            if path is None:  # an on-demand base not asked for: shown with how to build it
+                if model_names:
+                    continue
+                path = lib.assets_root() / "models" / spec.directory_name()
+                if not path.is_dir():
+                    rows.append(("model", name, spec.stands_for, "(built on demand)", f"{size}, --model {name}"))
+                    continue
             if spec.pretrain is not None:
                 size += f", {_pretraining_note(path)}"
                 if not rebuild and shipped_base(spec) is not None:

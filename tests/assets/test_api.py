@@ -135,9 +135,9 @@ class TestResolveAssetUri:
     @pytest.mark.parametrize(
         ("uri", "names"),
         [
-            ("packbench://model/tiny-9b", "tiny-8b, tiny-70b, tiny-8b-init, tiny-70b-init"),
+            ("packbench://model/tiny-9b", "tiny-8b, tiny-70b, tiny-8b-init, tiny-70b-init, tiny-70b-ratio"),
             ("packbench://dataset/synth-1k", "synth-69k"),
-            ("packbench://weights/x", "packbench://model/<tiny-8b|tiny-70b|tiny-8b-init|tiny-70b-init>"),
+            ("packbench://weights/x", "packbench://model/<tiny-8b|tiny-70b|tiny-8b-init|tiny-70b-init|tiny-70b-ratio>"),
             ("packbench://dataset/synth-69k?sed=1", "seed, overlong"),
             ("packbench://dataset/synth-69k?seed=x", "seed must be an integer"),
         ],

@@ -20,7 +20,7 @@ from axolotl_packing_bench.assets.specs import ModelSpec
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-BASES = [name for name, spec in MODELS.items() if spec.pretrain is not None]
+BASES = [name for name, spec in MODELS.items() if spec.pretrain is not None and not spec.on_demand]
 
 
 def short(spec: ModelSpec, steps: int = 12) -> ModelSpec:
@@ -82,13 +82,11 @@ def bases() -> dict[str, Path]:
     return ensure_models(BASES)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", BASES)
-def test_positive_control_the_base_reads_a_fact_from_its_context(bases: dict[str, Path], name: str):
+def assert_reads_a_fact_from_its_context(model_dir: Path) -> None:
     """Held-out questions answered only by the passage: the probe must see the model read it."""
     from axolotl_packing_bench.probes.reliance import run_reliance_probe
 
-    result = run_reliance_probe(bases[name], ensure_heldout(0), k=3, bootstrap=1000, seed=0, threads=2)
+    result = run_reliance_probe(model_dir, ensure_heldout(0), k=3, bootstrap=1000, seed=0, threads=2)
     fact_use = result["effects"]["fact_use"]["answer_loss"]
     # loss with a conflicting passage minus loss with the correct one, per answer token
     assert fact_use["mean"] >= 0.5 and fact_use["ci"][0] > 0, fact_use
@@ -97,3 +95,24 @@ def test_positive_control_the_base_reads_a_fact_from_its_context(bases: dict[str
     # without the passage the value is a guess among the topic's 12 values
     assert conditions["none"]["exact_match"] <= 0.2, conditions
     assert conditions["conflicting"]["names_conflicting_value"] >= 0.5, conditions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BASES)
+def test_positive_control_the_base_reads_a_fact_from_its_context(bases: dict[str, Path], name: str):
+    assert_reads_a_fact_from_its_context(bases[name])
+
+
+ON_DEMAND = [name for name, spec in MODELS.items() if spec.on_demand]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ON_DEMAND)
+def test_positive_control_of_an_on_demand_base_once_built(name: str):
+    """Checked where the base was built (`packbench assets --model NAME` under this PACKBENCH_HOME); never built here."""
+    from axolotl_packing_bench.assets import assets_root
+
+    folder = assets_root() / "models" / MODELS[name].directory_name()
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"{name} is built on demand and is not built under {assets_root()}")
+    assert_reads_a_fact_from_its_context(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -33,14 +34,44 @@ def test_documented_parameter_counts():
     assert MODELS["tiny-70b"].num_parameters(VOCAB_SIZE) == (
         2 * VOCAB_SIZE * 128 + 4 * (2 * 128 * 128 + 2 * 128 * 64 + 3 * 128 * 512 + 2 * 128) + 128
     )
+    assert MODELS["tiny-70b-ratio"].num_parameters(VOCAB_SIZE) == (
+        2 * VOCAB_SIZE * 256 + 4 * (2 * 256 * 256 + 2 * 256 * 128 + 3 * 256 * 832 + 2 * 256) + 256
+    )
+
+
+def test_the_on_demand_base_restores_the_papers_size_ratio():
+    """Llama-3 70B : 8B is 70.6B : 8.03B = 8.79; tiny-70b alone is 3.2x tiny-8b."""
+    small = MODELS["tiny-8b"].num_parameters(VOCAB_SIZE)
+    assert 3.0 < MODELS["tiny-70b"].num_parameters(VOCAB_SIZE) / small < 3.5
+    assert 8.6 < MODELS["tiny-70b-ratio"].num_parameters(VOCAB_SIZE) / small < 8.9
+    ratio = MODELS["tiny-70b-ratio"]
+    assert ratio.pretrain is not None and ratio.on_demand and ratio.stands_for == MODELS["tiny-70b"].stands_for
+    # pre-trained the same way as tiny-70b: the same corpus, batch, steps and schedule, only the peak rate differs
+    same = dataclasses.replace(ratio.pretrain, learning_rate=MODELS["tiny-70b"].pretrain.learning_rate)
+    assert same == MODELS["tiny-70b"].pretrain
+
+
+def test_default_builds_leave_the_on_demand_base_out(monkeypatch: pytest.MonkeyPatch):
+    from axolotl_packing_bench.assets import api, default_models
+
+    assert "tiny-70b-ratio" not in default_models()
+    assert set(default_models()) == set(MODELS) - {"tiny-70b-ratio"}
+    asked: list[list[str]] = []
+    monkeypatch.setattr(api, "ensure_tokenizer", lambda: None)
+    monkeypatch.setattr(api, "unbuilt_bases", lambda names, rebuild=False: asked.append(list(names)) or [])
+    monkeypatch.setattr(api, "ensure_model", lambda name, rebuild=False: Path(name))
+    assert set(api.ensure_models()) == set(default_models())
+    assert asked == [default_models()]
+    assert api.ensure_models(["tiny-70b-ratio"]) == {"tiny-70b-ratio": Path("tiny-70b-ratio")}
 
 
 INIT_MODELS = [name for name, spec in MODELS.items() if spec.pretrain is None]
 
 
-def test_every_base_has_its_initialization():
-    bases = {name: spec for name, spec in MODELS.items() if spec.pretrain is not None}
+def test_every_default_base_has_its_initialization():
+    bases = {name: spec for name, spec in MODELS.items() if spec.pretrain is not None and not spec.on_demand}
     assert set(bases) == {"tiny-8b", "tiny-70b"}
+    assert [name for name, spec in MODELS.items() if spec.on_demand] == ["tiny-70b-ratio"]
     for name, spec in bases.items():
         assert MODELS[f"{name}-init"].architecture == spec.architecture
 

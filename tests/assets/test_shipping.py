@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from axolotl_packing_bench.assets.specs import ModelSpec
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-BASES = [name for name, spec in MODELS.items() if spec.pretrain is not None]
+BASES = [name for name, spec in MODELS.items() if spec.pretrain is not None and not spec.on_demand]
 TRAINING_RECORD = {"seconds"}
 """Fields of pretraining.json that depend on the machine, not on the recipe."""
 
@@ -150,3 +151,20 @@ def test_rebuilding_a_shortened_recipe_twice_gives_the_same_bytes(home: Path, mo
         del first[PRETRAINING_FILE], second[PRETRAINING_FILE]
         assert first == second, name  # weights, config and tokenizer files byte for byte
         assert first["model.safetensors"] != shipping.read_manifest()["bases"][name]["files"]["model.safetensors"]
+
+
+def test_an_on_demand_base_is_neither_shipped_nor_required_to_ship(tmp_path: Path):
+    """`write_shipped` ships the default bases from an asset root that holds no on-demand base."""
+    on_demand = [spec for spec in MODELS.values() if spec.on_demand]
+    assert on_demand and set(shipping.read_manifest()["bases"]) == set(BASES)
+    for spec in on_demand:
+        assert shipping.shipped_base(spec) is None
+    root = tmp_path / "root"
+    shutil.copytree(shipping.SHIPPED_DIR / shipping.TOKENIZER, root / shipping.TOKENIZER)
+    for name in BASES:
+        shutil.copytree(shipping.shipped_base(MODELS[name]), root / "models" / MODELS[name].directory_name())
+    written = shipping.write_shipped(root, tmp_path / "shipped")
+    assert set(written["bases"]) == set(BASES)
+    assert sorted(p.name for p in (tmp_path / "shipped").iterdir()) == sorted(
+        [shipping.MANIFEST_FILE, shipping.TOKENIZER, *(MODELS[name].directory_name() for name in BASES)]
+    )

@@ -40,8 +40,11 @@ def test_builds_everything_and_prints_a_table(home: Path):
     lines = [line for line in result.stdout.splitlines() if not line.startswith("[")]
     assert lines[0].split() == ["kind", "name", "stands", "for", "path", "size"]
     text = result.stdout
-    for _name, spec in MODELS.items():
-        assert str(assets_root() / "models" / spec.directory_name()) in text and spec.stands_for in text
+    for name, spec in MODELS.items():
+        built = str(assets_root() / "models" / spec.directory_name()) in text
+        assert built != spec.on_demand and spec.stands_for in text, name  # an on-demand base is not built
+    assert "(built on demand)" in text and "--model tiny-70b-ratio" in text
+    assert not (assets_root() / "models" / MODELS["tiny-70b-ratio"].directory_name()).exists()
     assert "690 samples" in text and "held-out QA probe" in text and "tokens" in text
     assert "held-out chats" in text and "240 samples" in text
     assert "pre-trained 3 steps" in text
@@ -68,3 +71,23 @@ def test_bad_only_names_the_choices(home: Path):
 def test_help():
     result = CliRunner().invoke(main, ["assets", "--help"])
     assert result.exit_code == 0 and "PACKBENCH_HOME" in result.output
+
+
+def test_model_builds_an_on_demand_base_and_only_it(home: Path):
+    result = run("--model", "tiny-70b-ratio")
+    assert result.exit_code == 0, result.output
+    folder = assets_root() / "models" / MODELS["tiny-70b-ratio"].directory_name()
+    assert (folder / "model.safetensors").is_file() and (folder / "pretraining.json").is_file()
+    rows = [line for line in result.stdout.splitlines() if line.startswith("model ")]
+    assert len(rows) == 1 and str(folder) in rows[0] and "pre-trained 3 steps" in rows[0]
+    assert sorted(p.name for p in (assets_root() / "models").iterdir()) == [folder.name]  # nothing else built
+    # once built, the default listing shows where it is instead of how to build it
+    listing = run("--only", "models")
+    assert str(folder) in listing.stdout and "(built on demand)" not in listing.stdout
+
+
+def test_an_unknown_model_is_one_sentence(home: Path):
+    result = CliRunner().invoke(main, ["assets", "--model", "tiny-9b"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--model 'tiny-9b' is not an embedded model; use one of tiny-8b, tiny-70b," in result.output
+    assert not (assets_root() / "models").exists()
