@@ -40,7 +40,8 @@ existing cell; changing a setting that a cell uses does, on purpose: its old
 result no longer describes it.
 
 Top-level sections for later features (`SECTIONS`: `eval`, `probes`,
-`resources`) are kept, unparsed, in `Matrix.sections`.
+`resources`) are kept, unparsed, in `Matrix.sections`; a probe's `when:` (which cells it runs on, written as
+`paired.when`) is checked against the axes and kept in `Matrix.probe_when`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ TOP_LEVEL_KEYS = (
 )
 SECTIONS = {"eval", "probes", "resources"}
 """Top-level sections kept for later features (evaluation, probes, cluster resources)."""
+PROBE_WHEN = "when"
+"""A setting every probe takes: run it only on the cells matching this assignment, written as `paired.when`
+(`probes: {reliance: {when: {dataset: synth-1.2m-toy}}}`); without it a probe runs on every cell."""
 
 _MODEL_KEYS = ("name", "path", "size", "settings")
 _DATASET_KEYS = ("name", "size", "datasets", "settings")
@@ -172,6 +176,7 @@ class Matrix:
     plugin: bool = True
     description: str = ""
     sections: Mapping[str, Any] = field(default_factory=dict)
+    probe_when: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def axis(self, name: str) -> Axis | None:
         return next((axis for axis in self.axes if axis.name == name), None)
@@ -335,8 +340,24 @@ class _Parser:
             )
             return
         for name, settings in section.items():
+            if isinstance(settings, dict):  # `when` is the matrix's (checked with the axes), not the probe's
+                settings = {key: value for key, value in settings.items() if key != PROBE_WHEN}
             for key, message, fix in settings_problems(str(name), settings):
                 self.problem(key, message, fix)
+
+    def parse_probe_when(
+        self, section: Any, axes: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Each probe's `when:` assignment (see `PROBE_WHEN`), checked against the axes."""
+        if not isinstance(section, dict):
+            return {}
+        found = {}
+        for name, settings in section.items():
+            if isinstance(settings, dict) and PROBE_WHEN in settings:
+                when = self.assignment(settings[PROBE_WHEN], f"probes.{name}.{PROBE_WHEN}", axes)
+                if when is not None:
+                    found[str(name)] = when
+        return found
 
     def parse(self) -> Matrix:
         raw = load_yaml_file(self.path, shown_as=self.shown)
@@ -395,6 +416,7 @@ class _Parser:
         axis_labels = {axis.name: axis.labels() for axis in axes}
         paired, zips = self.parse_paired(raw.get("paired"), axis_labels)
         exclude = self.parse_exclude(raw.get("exclude"), axis_labels)
+        probe_when = self.parse_probe_when(sections.get("probes"), axis_labels)
         if self.problems:
             raise MatrixError(self.problems)
         return Matrix(
@@ -412,6 +434,7 @@ class _Parser:
             plugin=plugin,
             description=str(description),
             sections=sections,
+            probe_when=probe_when,
         )
 
     def parse_base(self, value: Any) -> tuple[dict[str, Any], Path | None]:
@@ -694,6 +717,20 @@ def load_matrix(path: str | Path) -> Matrix:
 
 def _matches(assignment: Mapping[str, tuple[str, ...]], labels: Mapping[str, str]) -> bool:
     return all(labels.get(axis) in wanted for axis, wanted in assignment.items())
+
+
+def matches(assignment: Mapping[str, tuple[str, ...]], labels: Mapping[str, str]) -> bool:
+    """Whether axis labels match a partial assignment (`exclude`, `paired.when`, a probe's `when:`); {} matches all."""
+    return _matches(assignment, labels)
+
+
+def probe_settings(matrix: Matrix) -> dict[str, dict[str, Any]]:
+    """Each probe of the matrix's `probes:` section and the settings it is run with (`when:` is the matrix's)."""
+    section = matrix.sections.get("probes") or {}
+    return {
+        str(name): {key: value for key, value in (settings or {}).items() if key != PROBE_WHEN}
+        for name, settings in section.items()
+    }
 
 
 def _dimensions(matrix: Matrix) -> list[list[dict[str, AxisValue]]]:

@@ -10,11 +10,11 @@ the trained model is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axolotl_packing_bench.matrix.spec import Matrix
+from axolotl_packing_bench.matrix.spec import Matrix, matches, probe_settings
 from axolotl_packing_bench.probes.registry import run_probe
 from axolotl_packing_bench.results.baseline import baseline_finder
 from axolotl_packing_bench.results.store import RunResult
@@ -29,6 +29,7 @@ class MatrixFollowUp:
     probes: Mapping[str, Mapping[str, Any]]  # probe name -> its settings (see `probes.registry`)
     base_dir: Path
     plans: Sequence[CellPlan] = ()
+    when: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # probe -> its cells (`when:`)
 
     def padding_run_dir(self, plan: CellPlan) -> Path | None:
         """The output of the plan's padding cell (`results.baseline`, same repeat); None for a padding cell."""
@@ -39,6 +40,9 @@ class MatrixFollowUp:
         if not result.ok:
             return result
         for name, settings in self.probes.items():
+            when = self.when.get(name)
+            if when is not None and not matches(when, plan.cell.axes):  # a probe with `when:` runs on those cells only
+                continue
             result = result.replace(metrics={**result.metrics, name: run_probe(name, plan.run_dir, settings)})
         if self.eval_spec:
             from axolotl_packing_bench.eval.section import run_eval_section
@@ -57,7 +61,7 @@ class MatrixFollowUp:
 def follow_up_for(matrix: Matrix, plans: Sequence[CellPlan]) -> MatrixFollowUp | None:
     """The matrix's follow-up step, or None when it asks for neither eval nor probes."""
     eval_spec = matrix.sections.get("eval")
-    probes = {name: dict(settings or {}) for name, settings in (matrix.sections.get("probes") or {}).items()}
+    probes = probe_settings(matrix)
     if not eval_spec and not probes:
         return None
-    return MatrixFollowUp(eval_spec or None, probes, matrix.path.parent, tuple(plans))
+    return MatrixFollowUp(eval_spec or None, probes, matrix.path.parent, tuple(plans), matrix.probe_when)

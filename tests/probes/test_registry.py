@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
 from axolotl_packing_bench.matrix.problems import MatrixError
-from axolotl_packing_bench.matrix.spec import load_matrix
+from axolotl_packing_bench.matrix.spec import expand, load_matrix
 from axolotl_packing_bench.probes import registry as probe_registry
 from axolotl_packing_bench.probes.registry import (
     Probe,
@@ -24,6 +24,7 @@ from axolotl_packing_bench.probes.registry import (
 )
 from axolotl_packing_bench.results.store import RunResult
 from axolotl_packing_bench.running.follow_up import follow_up_for
+from axolotl_packing_bench.running.runner import CellPlan
 
 
 def count_tokens(run_dir: Path, settings: dict) -> dict:
@@ -152,6 +153,45 @@ def test_a_matrix_runs_every_probe_it_names_and_stores_each_under_its_name(words
         del probe_registry._LOADED["reliance"]
     assert done.metrics["words"] == {"words": 9} and done.metrics["reliance"] == {"effects": {}}
     assert calls == [{}]
+
+
+def test_a_probe_with_when_runs_only_on_the_cells_it_names(words_probe, tmp_path, cell):
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        MATRIX.replace("strategy: [padding]", "strategy: [padding, bfd]")
+        + "  words: {scale: 2, when: {strategy: bfd}}\n  reliance: {when: {strategy: [padding, bfd]}, k: 2}\n"
+    )
+    matrix = load_matrix(path)
+    assert matrix.probe_when == {"words": {"strategy": ("bfd",)}, "reliance": {"strategy": ("padding", "bfd")}}
+    follow_up = follow_up_for(matrix, [])
+    assert follow_up.probes == {"words": {"scale": 2}, "reliance": {"k": 2}}  # `when` is not passed to a probe
+    calls = []
+    reliance = dataclasses.replace(get_probe("reliance"), run=lambda run_dir, settings: calls.append(settings) or {})
+    probe_registry._LOADED["reliance"] = reliance
+    try:
+        done = {
+            one.axes["strategy"]: follow_up(CellPlan(one, cell), result({}, one.axes["strategy"])).metrics
+            for one in expand(matrix)
+        }
+    finally:
+        del probe_registry._LOADED["reliance"]
+    assert done["bfd"]["words"] == {"words": 6} and "words" not in done["padding"]
+    assert calls == [{"k": 2}, {"k": 2}]
+
+
+def test_a_when_naming_no_axis_or_value_of_the_matrix_is_refused(tmp_path):
+    path = tmp_path / "m.yaml"
+    for when, key, message in [
+        ("{datset: d}", "probes.reliance.when.datset", "unknown axis (did you mean 'dataset'?)"),
+        ("{dataset: e}", "probes.reliance.when.dataset", "'e' is not a value of axis dataset"),
+        ("[d]", "probes.reliance.when", "must be a mapping of axis: value"),
+    ]:
+        path.write_text(MATRIX + f"  reliance: {{when: {when}, k: 2}}\n")
+        with pytest.raises(MatrixError) as raised:
+            load_matrix(path)
+        assert [(p.key, p.message.split(" (did")[0]) for p in raised.value.problems] == [
+            (key, message.split(" (did")[0])
+        ], when
 
 
 def test_a_matrix_with_a_bad_probes_section_is_refused_with_each_problem(tmp_path):
