@@ -120,8 +120,6 @@ _TINY_70B_RATIO = {
 # that both build in minutes on a 2-core CPU.
 PRETRAIN_8B = PretrainRecipe(steps=1500, batch_size=32, learning_rate=3e-3)
 PRETRAIN_70B = PretrainRecipe(steps=800, batch_size=32, learning_rate=2e-3)
-# tiny-70b's corpus, batch and steps; a lower peak rate for the wider model.
-PRETRAIN_70B_RATIO = PretrainRecipe(steps=800, batch_size=32, learning_rate=1.5e-3)
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -130,7 +128,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("tiny-70b", **_TINY_70B, pretrain=PRETRAIN_70B),
         ModelSpec("tiny-8b-init", **_TINY_8B),
         ModelSpec("tiny-70b-init", **_TINY_70B),
-        ModelSpec("tiny-70b-ratio", **_TINY_70B_RATIO, pretrain=PRETRAIN_70B_RATIO, on_demand=True),
+        ModelSpec("tiny-70b-ratio", **_TINY_70B_RATIO, pretrain=PRETRAIN_70B, on_demand=True),
     )
 }
 """The pre-trained bases matrices fine-tune, their random initializations (`-init`), and the on-demand base."""

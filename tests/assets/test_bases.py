@@ -109,7 +109,7 @@ ON_DEMAND = [name for name, spec in MODELS.items() if spec.on_demand]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ON_DEMAND)
 def test_positive_control_of_an_on_demand_base_once_built(name: str):
-    """Checked where the base was built (`packbench assets --model NAME` under this PACKBENCH_HOME); never built here."""
+    """Checked where it was built (`packbench assets --model NAME` under this PACKBENCH_HOME); never built here."""
     from axolotl_packing_bench.assets import assets_root
 
     folder = assets_root() / "models" / MODELS[name].directory_name()
