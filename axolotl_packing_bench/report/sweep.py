@@ -6,18 +6,19 @@ PNG, a column per model on shared y-axes, with two rows of panels:
 
 (a) held-out loss difference from padding (strategy minus padding, paired by
     seed, mean and 95% interval; below zero = better than padding) against
-    dataset size, one line per strategy, with a zero line;
+    dataset size, one line per strategy (`bfd (shared)` apart from isolated `bfd`), with a zero line;
 (b) training time as a fraction of padding's (mean over seeds of the per-seed
     ratio, with its 95% interval) against dataset size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from axolotl_packing_bench.constants import BASELINE_STRATEGY
+from axolotl_packing_bench.constants import BASELINE_STRATEGY, DEFAULT_ATTENTION
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline, pairing_key
 
@@ -31,7 +32,7 @@ class SweepDataError(ValueError):
 
 @dataclass(frozen=True)
 class Point:
-    """One strategy at one dataset size of one model."""
+    """One series (`series_name`: a strategy, with a non-default attention) at one dataset size of one model."""
 
     model: str
     strategy: str
@@ -48,12 +49,16 @@ def _size(label: object) -> float:
     return _size_value(label)
 
 
+def series_name(axes: Mapping[str, Any]) -> str:
+    """A plotted series: the strategy, with its attention when not the default, so `bfd` (isolated) and
+    `bfd (shared)` are two lines, never mixed into one."""
+    strategy = str(axes.get("strategy", "?"))
+    attention = str(axes.get("attention", DEFAULT_ATTENTION))
+    return strategy if attention == DEFAULT_ATTENTION else f"{strategy} ({attention})"
+
+
 def _key(result) -> tuple[str, str, str]:
-    return (
-        str(result.axes.get("model", "?")),
-        str(result.axes.get("dataset", "?")),
-        str(result.axes.get("strategy", "?")),
-    )
+    return (str(result.axes.get("model", "?")), str(result.axes.get("dataset", "?")), series_name(result.axes))
 
 
 def _metric(result, path: Sequence[str]) -> float | None:

@@ -52,6 +52,27 @@ def test_series_paired_by_seed():
     assert bfd_large.dataset_size == 520
 
 
+def test_shared_attention_is_its_own_series_paired_with_the_isolated_padding(tmp_path: Path):
+    """paper-toy-shared's results: bfd with shared attention beside bfd isolated, one padding for both."""
+    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    for row in [row for row in rows if row["axes"]["strategy"] == "bfd"]:
+        twin = json.loads(json.dumps(row))
+        twin["axes"]["attention"] = "shared"
+        twin["cell_id"], twin["run_id"] = row["cell_id"] + "-shared", row["run_id"] + "-shared"
+        twin["metrics"]["heldout"]["loss"] += 0.25
+        rows.append(twin)
+    both = tmp_path / "both.jsonl"
+    both.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    points = {(p.model, p.strategy, p.dataset): p for p in sweep_series(read_results(both))}
+    isolated = points[("tiny-8b", "bfd", "synth-1.2m-toy")]
+    shared = points[("tiny-8b", "bfd (shared)", "synth-1.2m-toy")]
+    assert isolated.quality.mean == pytest.approx(-0.002, abs=1e-9)  # as without the shared rows
+    assert shared.quality.mean == pytest.approx(-0.002 + 0.25, abs=1e-9)
+    assert shared.time_ratio.mean == pytest.approx(isolated.time_ratio.mean)
+    assert len(points) == len(sweep_series(read_results(FIXTURE))) + 4  # bfd (shared): each of bfd's 4 points
+    assert not any(strategy.startswith("padding") for _, strategy, _ in points)
+
+
 def test_plot_writes_one_png_for_every_model_and_the_plotted_numbers(tmp_path: Path):
     pytest.importorskip("matplotlib")
     result = CliRunner().invoke(
