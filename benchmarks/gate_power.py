@@ -130,7 +130,7 @@ def summarize(
         "alarm). "
         + (
             "one-thread: the candidate trained on one thread instead of two (OMP_NUM_THREADS=1)."
-            if args.rejudge
+            if "one-thread" in sides
             else "Slowdowns are real (PACKBENCH_TEST_SLOWDOWN sleeps (factor - 1) x each step's own time)."
         ),
         "gate: the paired per-step bootstrap rule; min/max: the same files judged without per-step times.",
