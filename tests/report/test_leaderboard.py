@@ -85,9 +85,11 @@ def test_layout_of_a_wide_table():
 def test_failed_cells_are_listed_with_reasons():
     text = render()
     failed = text.split("## Failed cells")[1]
-    assert "| smoke | `tiny-8b__synth-200__bfd__isolated__learning_rate=0.001-0000abcd` | failed |" in failed
-    assert "a \\| pipe in the message" in failed
-    assert "| timeout | timed out after 2h00m00s" in failed
+    assert "- smoke · `tiny-8b__synth-200__bfd__isolated__learning_rate=0.001-0000abcd` · failed\n" in failed
+    assert "  - training exited with status 1: RuntimeError: a | pipe in the message\n" in failed  # a list: no escape
+    assert "· timeout\n  - timed out after 2h00m00s" in failed
+    assert "  - log: `runs/paper/llama-3-70b__wildchat-gpt4__greedy__isolated-0000abcd/train.log`" in failed
+    assert max(len(line) for line in failed.splitlines()) <= 120
 
 
 def test_latest_result_of_a_cell_wins():
