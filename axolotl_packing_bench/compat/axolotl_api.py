@@ -45,6 +45,7 @@ INTERNALS: dict[str, Internal] = {
         _internal("datasets_with_name_generator", "axolotl.utils.data.shared:datasets_with_name_generator"),
         _internal("load_dataset_with_config", "axolotl.utils.data.shared:load_dataset_with_config"),
         _internal("merge_datasets", "axolotl.utils.data.shared:merge_datasets"),
+        _internal("AlpacaPrompter", "axolotl.prompters:AlpacaPrompter"),  # `type: alpaca`, for `packbench stats`
         # the train command
         _internal("axolotl_cli", "axolotl.cli.main:cli"),
         # Axolotl's own packer (sample_packing), the packing benchmarks' reference
