@@ -496,10 +496,32 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
         for result in failed:
             lines += failed_cell_lines(result)
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(fit_width(lines))
 
 
 BOARD_WIDTH = 120
+
+
+def fit_width(lines: Iterable[str], width: int = BOARD_WIDTH) -> list[str]:
+    """Prose and list lines wrapped to `width` (a list item's continuation indented, so it renders the same);
+    table rows are left whole (the tables are built to fit), and so is a word longer than the width."""
+    fitted: list[str] = []
+    for line in lines:
+        if len(line) <= width or line.startswith("|"):
+            fitted.append(line)
+            continue
+        indent = len(line) - len(line.lstrip())
+        item = line.lstrip().startswith("- ")
+        fitted += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=" " * (indent + (2 if item else 0)),
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return fitted
+
+
 REASON_LINES = 3
 """A failed cell's reason takes at most this many lines of the board; the results and the JSON keep it whole."""
 CUT_MARK = " … (whole: `packbench leaderboard --format json`)"

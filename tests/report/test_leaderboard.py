@@ -36,6 +36,7 @@ def test_default_board_fits_120_columns_and_wide_keeps_every_column():
     narrow = [line for line in render().splitlines() if line.startswith("| ") and "Failed" not in line]
     tables = [line for line in narrow if not line.startswith(("| paper |", "| smoke |", "| matrix |"))]
     assert tables and max(len(line) for line in tables) <= 120
+    assert max(len(line) for line in render().splitlines()) <= 120  # prose and verdicts wrap to fit too
     assert (
         "| strategy | steps | speed-up (time) | efficiency | judge: win_rate | score: gsm8k | score: mmlu "
         "| leakage | machine |"
