@@ -100,7 +100,8 @@ def stats(
     with --tokenizer, or a packbench://dataset/... URI. Without SOURCE, the
     --config's datasets, else 100,000 synthetic SFT-like lengths, are used.
     A chat dataset's token counts are cached under $PACKBENCH_HOME, keyed by
-    the file's bytes, the tokenizer and its chat template.
+    the file's bytes, the tokenizer and its chat template. A --config dataset
+    of `type: alpaca` is counted as Axolotl's Alpaca prompt, as it trains.
 
     Efficiency is shown two ways: rows of full capacity (what the plan
     fills), and as the trainer computes (each micro batch padded to its
@@ -138,14 +139,16 @@ def stats(
     seed = seed if seed is not None else (settings.seed or 0)
     names = _strategy_names(strategies, STRATEGIES)
     sources = [source] if source is not None else settings.datasets
+    formats = [None] if source is not None else settings.formats
     if not sources:
         samples = None
         lengths = synthetic_lengths(SYNTHETIC_SAMPLES)
         origin = f"{SYNTHETIC_SAMPLES:,} synthetic lengths (lognormal 6.4/0.9, no SOURCE given)"
     else:
-        samples = _read_sources(sources, tokenizer_spec)
+        samples = _read_sources(sources, tokenizer_spec, formats)
         lengths = samples.lengths
-        origin = ", ".join(sources)
+        shown = [text + (f" (as Axolotl's {kind} prompt)" if kind else "") for text, kind in zip(sources, formats)]
+        origin = ", ".join(shown)
         if samples.ids is not None:
             origin += f", tokenized with {tokenizer_spec}" + (" (cached)" if samples.cached else "")
 
@@ -188,8 +191,9 @@ def stats(
         click.echo(_table(summary))
 
 
-def _read_sources(sources: list[str], tokenizer_spec: str | None):
-    """The samples of every source, end to end (packbench:// URIs resolved, but shown as written)."""
+def _read_sources(sources: list[str], tokenizer_spec: str | None, formats: list[str | None]):
+    """The samples of every source, end to end (packbench:// URIs resolved, but shown as written); `formats`:
+    each source's non-chat prompt format from the recipe (`alpaca[:style]`), or None to read it as chats."""
     import numpy as np
 
     from axolotl_packing_bench.data.lengths import (
@@ -199,9 +203,9 @@ def _read_sources(sources: list[str], tokenizer_spec: str | None):
     )
 
     parts = []
-    for text in sources:
+    for text, kind in zip(sources, formats, strict=True):
         try:
-            parts.append(read_samples(Path(_resolve(text)), tokenizer_spec))
+            parts.append(read_samples(Path(_resolve(text)), tokenizer_spec, prompt_format=kind))
         except LengthsInputError as error:
             raise UserInputError(str(error)) from None
     if len(parts) == 1:

@@ -24,10 +24,13 @@ class RecipeSettings:
     pads_to_multiple: bool = True
     seed: int | None = None
     datasets: list[str] = field(default_factory=list)
+    formats: list[str | None] = field(default_factory=list)
+    """Per dataset: the non-chat prompt format its `type` trains on (`alpaca[:style]`), else None."""
 
 
 def read_recipe_settings(path: Path) -> RecipeSettings:
     """The stats settings of an Axolotl YAML; bad input raises `UserInputError` with one sentence."""
+    from axolotl_packing_bench.data.prompt_formats import recipe_format
     from axolotl_packing_bench.matrix.problems import MatrixError
     from axolotl_packing_bench.matrix.yamlio import load_yaml_file
 
@@ -39,12 +42,13 @@ def read_recipe_settings(path: Path) -> RecipeSettings:
         raise UserInputError(f"--config {path} is not a YAML mapping; pass an Axolotl recipe (key: value lines).")
     capacity = _int(config, "sequence_len", path)
     multiple, pads = _pad_multiple(config, capacity, path)
-    datasets = []
+    datasets, formats = [], []
     for index, entry in enumerate(config.get("datasets") or []):
         where = f"datasets[{index}].path of {path}"
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise UserInputError(f"{where} is missing; give each dataset entry a path.")
         datasets.append(_dataset_path(entry, where))
+        formats.append(recipe_format(entry))
     tokenizer = config.get("tokenizer_config") or config.get("base_model")
     return RecipeSettings(
         capacity=capacity,
@@ -54,6 +58,7 @@ def read_recipe_settings(path: Path) -> RecipeSettings:
         pads_to_multiple=pads,
         seed=_int(config, "seed", path),
         datasets=datasets,
+        formats=formats,
     )
 
 

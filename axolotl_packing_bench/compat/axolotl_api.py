@@ -45,6 +45,7 @@ INTERNALS: dict[str, Internal] = {
         _internal("datasets_with_name_generator", "axolotl.utils.data.shared:datasets_with_name_generator"),
         _internal("load_dataset_with_config", "axolotl.utils.data.shared:load_dataset_with_config"),
         _internal("merge_datasets", "axolotl.utils.data.shared:merge_datasets"),
+        _internal("AlpacaPrompter", "axolotl.prompters:AlpacaPrompter"),  # `type: alpaca`, for `packbench stats`
         # the train command
         _internal("axolotl_cli", "axolotl.cli.main:cli"),
         # Axolotl's own packer (sample_packing), the packing benchmarks' reference
@@ -144,9 +145,14 @@ def schema_built_once() -> Iterator[None]:
 
 def reset_plugin_manager() -> None:
     """Forget registered plugins (plugins register process-wide); no-op when Axolotl is not imported yet."""
+    # The manager itself is kept: Axolotl's modules hold it from import time (`PLUGIN_MANAGER =
+    # PluginManager.get_instance()` in axolotl.train and the loaders), so a new instance would leave their hooks
+    # (pre/post_model_load, post_trainer_create, ...) calling a manager without the plugin.
     base = sys.modules.get("axolotl.integrations.base")
-    if base is not None and hasattr(base, "PluginManager"):
-        base.PluginManager._instance = None
+    manager = getattr(getattr(base, "PluginManager", None), "_instance", None) if base is not None else None
+    if manager is not None:
+        manager.plugins.clear()
+        manager._cfg = None
 
 
 def train_command(python: str, config: str, launcher: str) -> list[str]:

@@ -64,10 +64,13 @@ class Samples:
     cache_key: str | None = None
 
 
-def read_samples(path: Path, tokenizer: str | Path | None = None, *, progress: bool = True) -> Samples:
+def read_samples(
+    path: Path, tokenizer: str | Path | None = None, *, progress: bool = True, prompt_format: str | None = None
+) -> Samples:
     """`read_lengths`, plus a chat dataset's turns and token ids (tokenized once, then from the lengths cache).
 
-    `tokenizer` is a local directory, a hub id or `packbench://tokenizer`.
+    `tokenizer` is a local directory, a hub id or `packbench://tokenizer`. `prompt_format`: render the records
+    as a recipe's non-chat dataset type does (`data.prompt_formats`, e.g. `alpaca`) instead of as chats.
     """
     path = Path(path)
     if path.is_file() and path.suffix.lower() in DATASET_SUFFIXES:
@@ -79,22 +82,24 @@ def read_samples(path: Path, tokenizer: str | Path | None = None, *, progress: b
                     "tokenizer; pass a local tokenizer directory or a hub id with --tokenizer."
                 )
             turns = record_turns(records, path.name)  # checks every record's format before any tokenizing
-            return _tokenized(path, records, turns, tokenizer, progress)
+            return _tokenized(path, records, turns, tokenizer, progress, prompt_format)
     return Samples(read_lengths(path, None))
 
 
-def _tokenized(path: Path, records: list, turns: np.ndarray, tokenizer: str | Path, progress: bool) -> Samples:
+def _tokenized(
+    path: Path, records: list, turns: np.ndarray, tokenizer: str | Path, progress: bool, prompt_format: str | None
+) -> Samples:
     """The samples of a chat dataset, from the lengths cache or tokenized (and cached)."""
     from axolotl_packing_bench.data import lengths_cache
 
     folder = tokenizer_folder(tokenizer)
     loaded = None if folder is not None else load_tokenizer(tokenizer)
     identity = lengths_cache.folder_digest(folder) if folder is not None else lengths_cache.tokenizer_digest(loaded)
-    key = lengths_cache.entry_key(path, identity)
+    key = lengths_cache.entry_key(path, identity + (f"|{prompt_format}" if prompt_format else ""))
 
     def tokenize() -> dict[str, np.ndarray]:
         used = loaded if loaded is not None else load_tokenizer(tokenizer)
-        ids, lengths = tokenize_records(records, used, path.name, progress=progress)
+        ids, lengths = tokenize_records(records, used, path.name, progress=progress, prompt_format=prompt_format)
         pad = getattr(used, "pad_token_id", None)
         return {"ids": ids, "lengths": lengths, "pad_token_id": np.asarray([-1 if pad is None else int(pad)])}
 
@@ -313,12 +318,15 @@ def dataset_lengths(records: list, tokenizer, name: str = "dataset") -> np.ndarr
 
 
 def tokenize_records(
-    records: list, tokenizer, name: str = "dataset", *, progress: bool = False
+    records: list, tokenizer, name: str = "dataset", *, progress: bool = False, prompt_format: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(every record's token ids end to end, int64 tokens per record), rendered as for training.
 
-    With `progress`, a bar on stderr when the records are more than one batch.
+    With `progress`, a bar on stderr when the records are more than one batch. With `prompt_format`
+    (`alpaca[:style]`), each record as that Axolotl dataset type tokenizes it (`data.prompt_formats`).
     """
+    if prompt_format is not None:
+        return _prompt_format_records(records, tokenizer, name, prompt_format)
     use_template = bool(getattr(tokenizer, "chat_template", None))
     lengths = np.empty(len(records), dtype=np.int64)
     pieces: list[np.ndarray] = []
@@ -346,5 +354,21 @@ def tokenize_records(
         encoded = tokenizer(texts, add_special_tokens=not use_template, verbose=False)
         lengths[begin : begin + len(texts)] = [len(ids) for ids in encoded["input_ids"]]
         pieces.extend(np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"])
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    return ids, lengths
+
+
+def _prompt_format_records(records: list, tokenizer, name: str, prompt_format: str) -> tuple[np.ndarray, np.ndarray]:
+    """`tokenize_records` for a recipe's non-chat dataset type (one record at a time, as Axolotl tokenizes)."""
+    from axolotl_packing_bench.data.prompt_formats import PromptFormatError, alpaca_ids
+
+    pieces = []
+    for index, record in enumerate(records):
+        try:
+            record_ids = alpaca_ids(record, tokenizer, prompt_format, f"record {index} of {name}")
+        except PromptFormatError as error:
+            raise LengthsInputError(str(error)) from None
+        pieces.append(np.asarray(record_ids, dtype=np.int64))
+    lengths = np.asarray([piece.shape[0] for piece in pieces], dtype=np.int64)
     ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     return ids, lengths

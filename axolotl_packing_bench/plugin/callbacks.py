@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
+from axolotl_packing_bench.plugin.batch_tokens import BatchTokens
 from axolotl_packing_bench.plugin.leakage import LeakageReport, measure_leakage, segments_from_positions
 from axolotl_packing_bench.plugin.metrics import RunMetrics
 
@@ -160,10 +161,11 @@ def timing_summary(timer: StepTimer, state, real_tokens_per_epoch: int | None) -
 class PackBenchCallback(TrainerCallback):
     """Probes leakage when training begins, times each step, and records the run when it ends."""
 
-    def __init__(self, *, cfg, trainer, recorder: RunMetrics) -> None:
+    def __init__(self, *, cfg, trainer, recorder: RunMetrics, batch_tokens: BatchTokens | None = None) -> None:
         self.cfg = cfg
         self.trainer = trainer
         self.recorder = recorder
+        self.batch_tokens = batch_tokens
         self.timer = StepTimer()
         self.slowdown = slowdown_factor()
 
@@ -209,6 +211,9 @@ class PackBenchCallback(TrainerCallback):
             training = training_summary(state, dataset["real_tokens"], dataset["samples"])
             training.update(timing_summary(self.timer, state, dataset["real_tokens"]))
             self.recorder.update(training=training)
+            if self.batch_tokens is not None and (counted := self.batch_tokens.summary()):
+                self.recorder.update(packing={**(self.recorder.data.get("packing") or {}), **counted})
+                _log_batch_tokens(counted)
             self.recorder.finish(status="ok")
 
 
@@ -247,3 +252,15 @@ def training_summary(state, real_tokens_per_epoch: int | None, samples_per_epoch
         "mean_train_loss": final.get("train_loss"),
         "eval_loss": eval_losses[-1] if eval_losses else None,
     }
+
+
+def _log_batch_tokens(counted: dict[str, Any]) -> None:
+    batches = counted["trainer_batches"]
+    efficiency = counted["trainer_efficiency"]
+    LOG.info(
+        "packbench: the trainer's micro batches held %d real tokens in %d token slots (%s) over %d micro batches",
+        batches["real_tokens"],
+        batches["token_slots"],
+        f"{100 * efficiency:.2f}% efficiency" if efficiency is not None else f"{batches['uncounted']} not counted",
+        batches["micro_batches"],
+    )

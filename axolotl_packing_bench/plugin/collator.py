@@ -31,6 +31,10 @@ With `segment_ids=True` (`packbench_loss: sample`) the batch also carries
 on padding; `plugin.loss` removes it before the model's forward:
 
     packbench_segment_ids   0  0  0  1  1  2  2  | 3  3  3  3  -1 -1
+
+Training batches also carry `packbench_row_tokens`, each row's real length
+(7 and 4 above), for the trainer's batch efficiency (`plugin.batch_tokens`,
+which removes it before the model's forward).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class PackedRowCollator:
         tokenizer: gives the pad token id.
         attention: `isolated` or `shared`; decides the padding's positions.
         segment_ids: also return `packbench_segment_ids` (from each row's `seq_lens`).
+        row_tokens: also return `packbench_row_tokens` (each row's real length; training batches only).
         pad_to_multiple_of: round the batch length up to a multiple of this.
         padding, return_tensors: accepted for Axolotl's collator interface.
     """
@@ -60,6 +65,7 @@ class PackedRowCollator:
         *,
         attention: str = DEFAULT_ATTENTION,
         segment_ids: bool = False,
+        row_tokens: bool = False,
         pad_to_multiple_of: int | None = None,
         padding: bool | str = True,
         return_tensors: str = "pt",
@@ -68,6 +74,7 @@ class PackedRowCollator:
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.attention = attention
         self.segment_ids = segment_ids
+        self.row_tokens = row_tokens
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -92,4 +99,8 @@ class PackedRowCollator:
             from axolotl_packing_bench.plugin.loss import SEGMENT_KEY, segment_ids_for_rows
 
             batch_out[SEGMENT_KEY] = segment_ids_for_rows([list(f["seq_lens"]) for f in features], longest)
+        if self.row_tokens:
+            from axolotl_packing_bench.plugin.batch_tokens import ROW_TOKENS_KEY, row_tokens_tensor
+
+            batch_out[ROW_TOKENS_KEY] = row_tokens_tensor([len(f["input_ids"]) for f in features])
         return batch_out

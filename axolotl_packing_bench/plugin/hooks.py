@@ -37,6 +37,9 @@ class PackingBenchPlugin(BasePlugin):
         super().__init__()
         self.recorder = None
         self.train_split = None
+        from axolotl_packing_bench.plugin.batch_tokens import BatchTokens
+
+        self.batch_tokens = BatchTokens()  # filled by the wrapped training_step, recorded when training ends
 
     def get_input_args(self) -> str:
         return "axolotl_packing_bench.plugin.args.PackingBenchArgs"
@@ -102,7 +105,11 @@ class PackingBenchPlugin(BasePlugin):
             return None
         from axolotl_packing_bench.plugin.collator import PackedRowCollator
 
-        return PackedRowCollator, {"attention": cfg.packbench_attention, "segment_ids": cfg.packbench_loss == "sample"}
+        return PackedRowCollator, {
+            "attention": cfg.packbench_attention,
+            "segment_ids": cfg.packbench_loss == "sample",
+            "row_tokens": not is_eval,  # for the trainer's batch efficiency (plugin.batch_tokens pops it)
+        }
 
     def get_training_args(self, cfg) -> dict[str, Any] | None:
         from axolotl_packing_bench.compat.axolotl_api import ranks_without_cuda
@@ -161,6 +168,9 @@ class PackingBenchPlugin(BasePlugin):
             from axolotl_packing_bench.plugin.row_log import install_row_log
 
             install_row_log(trainer, cfg.output_dir or ".")
+        from axolotl_packing_bench.plugin.batch_tokens import install_batch_counter
+
+        install_batch_counter(trainer, self.batch_tokens)
         recorder.update(loss_mode=cfg.packbench_loss)
         recorder.update(
             learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate}
@@ -170,7 +180,9 @@ class PackingBenchPlugin(BasePlugin):
     def add_callbacks_post_trainer(self, cfg, trainer) -> list:
         from axolotl_packing_bench.plugin.callbacks import PackBenchCallback
 
-        callbacks = [PackBenchCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg))]
+        callbacks = [
+            PackBenchCallback(cfg=cfg, trainer=trainer, recorder=self._recorder(cfg), batch_tokens=self.batch_tokens)
+        ]
         if cfg.packbench_heldout:
             from axolotl_packing_bench.plugin.heldout import HeldoutLossCallback
 

@@ -24,6 +24,7 @@ Failed and timed-out cells are listed with their reasons at the end.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -104,7 +105,10 @@ BASE_COLUMNS = (
     Column("samples/s", _metric("training", "samples_per_s"), ",.1f", "pct", "high"),
     Column("real tokens/s", _metric("training", "real_tokens_per_s"), ",.0f", "pct", "high"),
     Column("steady tokens/s", _metric("training", "steady_real_tokens_per_s"), ",.0f", "pct", "high", optional=True),
-    Column("efficiency", _metric("packing", "efficiency"), ".1%", "pp", "high"),
+    # what the trainer computed on: real tokens / token slots of its micro batches, each padded to its longest row
+    Column("trainer efficiency", _metric("packing", "trainer_efficiency"), ".1%", "pp", "high", optional=True),
+    # as if every row were padded to sequence_len (the plan's figure, what compare gates)
+    Column("full-row efficiency", _metric("packing", "efficiency"), ".1%", "pp", "high"),
     Column("held-out loss", _metric("heldout", "loss"), ".4f", "abs", "low", optional=True),
     Column("train loss (last step)", _metric("training", "final_train_loss"), ".3f", "abs", "low"),
     Column("eval loss", _metric("training", "eval_loss"), ".3f", "abs", "low", optional=True),
@@ -297,7 +301,9 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
     return lines
 
 
-_STEPS, _EFFICIENCY, _HELDOUT = BASE_COLUMNS[0], BASE_COLUMNS[6], BASE_COLUMNS[7]
+_BY_TITLE = {column.title: column for column in BASE_COLUMNS}
+_STEPS, _HELDOUT = _BY_TITLE["steps"], _BY_TITLE["held-out loss"]
+_TRAINER_EFFICIENCY, _EFFICIENCY = _BY_TITLE["trainer efficiency"], _BY_TITLE["full-row efficiency"]
 
 
 def _absent(column: Column, runs: Sequence[RunResult]) -> str:
@@ -357,15 +363,30 @@ def _narrow_table(rows: Sequence[Sequence[RunResult]], scores: Sequence[Column] 
         else:
             quality = quality_against(runs, baseline)
             cells.append(quality.text(4) if quality is not None else "—")
-        efficiency = values_by_seed(_EFFICIENCY.get, runs)
-        cells.append(
-            _EFFICIENCY.show(sum(efficiency.values()) / len(efficiency)) if efficiency else _absent(_EFFICIENCY, runs)
-        )
+        cells.append(_efficiency_cell(runs))
         cells += [_score_cell(column, runs, baseline) for column in scores]
         cells.append(_leakage(list(runs)))
         cells.append(_machine(runs))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+FULL_ROW_MARK = "†"
+"""After a narrow board's efficiency: the full-row figure, for runs that did not count the trainer's batches."""
+
+
+def _efficiency_cell(runs: Sequence[RunResult]) -> str:
+    """The trainer's batch efficiency (mean over seeds); the full-row figure marked `†` where a run lacks it."""
+    recorded = [_TRAINER_EFFICIENCY.get(run) for run in runs]
+    if any(value is UNREADABLE for value in recorded):
+        return "unreadable"
+    trainer = values_by_seed(_TRAINER_EFFICIENCY.get, runs)
+    if trainer and all(value is not None for value in recorded):
+        return _TRAINER_EFFICIENCY.show(sum(trainer.values()) / len(trainer))
+    full = values_by_seed(_EFFICIENCY.get, runs)
+    if not full:
+        return _absent(_EFFICIENCY, runs)
+    return f"{_EFFICIENCY.show(sum(full.values()) / len(full))} {FULL_ROW_MARK}"
 
 
 def _score_cell(column: Column, runs: Sequence[RunResult], baseline: Sequence[RunResult] | None) -> str:
@@ -388,6 +409,8 @@ _LEGEND = [
     "scored unpacked the same way for every strategy (lower is better); padding's mean, then each row's Δ.",
     "Over seeds: mean ±95% interval (Student t), differences paired by seed, `*` where the interval excludes",
     "zero. Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
+    "Efficiency: real tokens / token slots of the micro batches the trainer ran (each padded to its longest row);",
+    "`†`: real tokens / (rows × sequence_len) instead, for runs that did not count the trainer's batches.",
     "Machine: `loaded ⚠` when other programs used the machine during a run (its times are not comparable),",
     "`—` when not measured (runs recorded by hand). `packbench leaderboard --wide` shows every column.",
 ]
@@ -398,6 +421,8 @@ _WIDE_LEGEND = [
     "Rows over several seeds: mean ±95% interval (Student t); differences from padding paired by seed,",
     "`*` where their 95% interval excludes zero. Held-out loss: assistant tokens of held-out chats, scored",
     "unpacked, the same way for every strategy (lower is better); the last step's training loss is not quality.",
+    "Trainer efficiency: real tokens / token slots of the micro batches the trainer ran (each padded to its",
+    "longest row); full-row efficiency: real tokens / (rows × sequence_len), the figure `packbench compare` gates.",
     "Leakage: max abs logit difference of a packed segment vs the segment alone (✓ within tolerance).",
     "Step time: median wall time of a step after the warm-up (compare it across runs of one cell; across",
     "strategies compare steady tokens/s, real tokens per second at that median). Machine: `loaded ⚠` when",
@@ -467,15 +492,60 @@ def render_leaderboard(results: Iterable[RunResult], *, source: str = "results.j
     if not tables:
         lines += ["No successful runs yet: `packbench run --matrix recipes/matrices/smoke.yaml` adds some.", ""]
     if failed:
-        lines += ["## Failed cells", "", "| matrix | cell | status | reason | log |", "| --- | --- | --- | --- | --- |"]
+        lines += ["## Failed cells", ""]
         for result in failed:
-            log = f"`{result.log}`" if result.log else "—"
-            lines.append(
-                f"| {_escape(result.matrix)} | `{result.cell_id}` | {result.status} "
-                f"| {_escape(result.reason or 'no reason recorded')} | {log} |"
-            )
+            lines += failed_cell_lines(result)
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(fit_width(lines))
+
+
+BOARD_WIDTH = 120
+
+
+def fit_width(lines: Iterable[str], width: int = BOARD_WIDTH) -> list[str]:
+    """Prose and list lines wrapped to `width` (a list item's continuation indented, so it renders the same);
+    table rows are left whole (the tables are built to fit), and so is a word longer than the width."""
+    fitted: list[str] = []
+    for line in lines:
+        if len(line) <= width or line.startswith("|"):
+            fitted.append(line)
+            continue
+        indent = len(line) - len(line.lstrip())
+        item = line.lstrip().startswith("- ")
+        fitted += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=" " * (indent + (2 if item else 0)),
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return fitted
+
+
+REASON_LINES = 3
+"""A failed cell's reason takes at most this many lines of the board; the results and the JSON keep it whole."""
+CUT_MARK = " … (whole: `packbench leaderboard --format json`)"
+
+
+def failed_cell_lines(result: RunResult) -> list[str]:
+    """A failed cell as a list item (matrix, cell, status), its reason wrapped to the board's width, and its log.
+
+    A reason longer than `REASON_LINES` lines is cut with `CUT_MARK` (a word longer than a line is broken). A
+    cell id or log path longer than the width stays whole on its own line: cut, it could not be copied.
+    """
+    reason = " ".join((result.reason or "no reason recorded").split())
+    wrapped = textwrap.wrap(
+        reason,
+        width=BOARD_WIDTH - 4,
+        max_lines=REASON_LINES,
+        placeholder=CUT_MARK,
+        break_on_hyphens=False,
+    )
+    lines = [f"- {_escape(result.matrix)} · `{result.cell_id}` · {result.status}", "  - " + wrapped[0]]
+    lines += ["    " + line for line in wrapped[1:]]
+    if result.log:
+        lines.append(f"  - log: `{result.log}`")
+    return lines
 
 
 def render_to(results_path: str | Path, leaderboard_path: str | Path, *, wide: bool = False) -> str:

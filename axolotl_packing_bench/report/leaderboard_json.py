@@ -25,6 +25,7 @@ FIGURES: Mapping[str, tuple[str, ...]] = {
     "steady_real_tokens_per_s": ("training", "steady_real_tokens_per_s"),
     "real_tokens_per_s": ("training", "real_tokens_per_s"),
     "efficiency": ("packing", "efficiency"),
+    "trainer_efficiency": ("packing", "trainer_efficiency"),
     "heldout_loss": ("heldout", "loss"),
     "last_step_train_loss": ("training", "final_train_loss"),
 }

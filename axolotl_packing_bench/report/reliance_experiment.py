@@ -449,13 +449,16 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> None:
             "same-topic share of adjacent segments" if name == "relatedness" else EFFECT_TITLES[name], fontsize=10
         )
         ax.set_ylabel("share" if name == "relatedness" else "nats / answer token")
-        ax.legend(fontsize=8)
     fig.suptitle(
         f"{title}: context-reliance probe per packing strategy "
         "(bars: mean over seeds; dots: seeds with 95% paired-bootstrap CI)",
         fontsize=11,
     )
-    fig.tight_layout()
+    # one legend below the panels: inside them it covered bars (the few-shot panel's bars reach its top)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=9, title="attention")
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

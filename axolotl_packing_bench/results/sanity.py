@@ -17,7 +17,7 @@ from typing import Any
 
 TIMES = (("training", "runtime_s"), ("training", "median_step_s"), ("runner", "wall_s"))
 RATES = (("training", "samples_per_s"), ("training", "real_tokens_per_s"), ("training", "steady_real_tokens_per_s"))
-EFFICIENCIES = (("packing", "efficiency"),)
+EFFICIENCIES = (("packing", "efficiency"), ("packing", "trainer_efficiency"))
 LOSSES = (
     ("training", "final_train_loss"),
     ("training", "mean_train_loss"),

@@ -305,6 +305,10 @@ def test_real_axolotl_run_of_two_cells(tmp_path, monkeypatch):
         assert row.metric("training", "steps") > 0
         assert row.metric("dataset", "samples") == 48
         assert row.metric("versions", "axolotl")
+        # the warm worker's cells reach every plugin hook (post_model_load, post_trainer_create)
+        assert row.metric("model", "parameters") > 0 and row.metric("loss_mode") == "token"
+        assert row.metric("packing", "trainer_batches", "uncounted") == 0
+        assert 0 < row.metric("packing", "trainer_efficiency") <= 1
     assert rows["greedy"].metric("packing", "efficiency") > rows["padding"].metric("packing", "efficiency")
     assert rows["greedy"].metric("training", "steps") < rows["padding"].metric("training", "steps")
     board = (tmp_path / "leaderboard/LEADERBOARD.md").read_text()

@@ -408,6 +408,33 @@ class TestTrustworthyStats:
         )
         assert flags["micro_batch_size"] == 1 and flags["capacity"] == 32
 
+    def test_config_counts_an_alpaca_dataset_as_axolotls_alpaca_prompt(self, tmp_path, tokenizer_dir, monkeypatch):
+        """`type: alpaca` trains on Axolotl's Alpaca prompt, tens of tokens longer than the same record as a chat."""
+        pytest.importorskip("axolotl.prompters")
+        from transformers import AutoTokenizer
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("PACKBENCH_HOME", str(tmp_path / "home"))
+        self.write(tmp_path / "alpaca.jsonl", ALPACA)
+        (tmp_path / "axolotl.yml").write_text(
+            f"base_model: {tokenizer_dir}\nsequence_len: 256\ndatasets:\n  - {{path: alpaca.jsonl, type: alpaca}}\n"
+        )
+        as_trained = run_json("--config", "axolotl.yml", "--strategies", "padding")
+        as_chats = run_json(
+            "alpaca.jsonl", "--capacity", "256", "--tokenizer", str(tokenizer_dir), "--strategies", "padding"
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        prompts = [  # Axolotl's instruct style, without and with an input; the output follows, then the EOS
+            "Below is an instruction that describes a task. Write a response that appropriately completes the "
+            "request.\n\n### Instruction:\nsay hi\n\n### Response:\nhi there</s>",
+            "Below is an instruction that describes a task, paired with an input that provides further context. "
+            "Write a response that appropriately completes the request.\n\n### Instruction:\nadd\n\n### Input:\n"
+            "1 and 2\n\n### Response:\n3</s>",
+        ]
+        assert as_trained["input_tokens"] == sum(len(tokenizer(text)["input_ids"]) for text in prompts)
+        assert as_trained["input_tokens"] > as_chats["input_tokens"] + 2 * 15
+        assert as_trained["source"].startswith("alpaca.jsonl (as Axolotl's alpaca prompt), tokenized with")
+
     def test_config_with_a_hub_dataset_is_one_sentence(self, tmp_path):
         (tmp_path / "a.yml").write_text("sequence_len: 64\ndatasets:\n  - {path: tatsu-lab/alpaca, type: alpaca}\n")
         result = run("--config", str(tmp_path / "a.yml"))

@@ -209,3 +209,20 @@ def test_several_ranks_without_cuda_keep_their_models_on_the_cpu(monkeypatch):
     cuda_map = {"": 1}
     assert keep_ranks_on_the_cpu({"world_size": 2, "device_map": cuda_map}) is False and cuda_map == {"": 1}
     assert not ranks_without_cuda({"world_size": 2})
+
+
+def test_resetting_the_plugin_manager_keeps_the_instance_axolotls_modules_hold():
+    """The warm worker resets plugins per cell; Axolotl's train and loaders call hooks through the instance they
+    imported, so a new instance would silently skip post_model_load and post_trainer_create."""
+    train = pytest.importorskip("axolotl.train")
+    from axolotl.integrations.base import PluginManager
+
+    from axolotl_packing_bench.compat.axolotl_api import register_plugin, reset_plugin_manager
+    from axolotl_packing_bench.plugin.args import PLUGIN_PATH
+
+    assert register_plugin(PLUGIN_PATH)
+    reset_plugin_manager()
+    assert PluginManager.get_instance() is train.PLUGIN_MANAGER and not train.PLUGIN_MANAGER.plugins
+    assert register_plugin(PLUGIN_PATH)  # the next cell registers its own: the hooks reach it
+    assert PLUGIN_PATH in train.PLUGIN_MANAGER.plugins
+    reset_plugin_manager()

@@ -57,6 +57,12 @@ def test_strategy_trains_and_records_sane_metrics(
     assert training["steps"] > 0 and training["runtime_s"] > 0
     assert training["real_tokens_per_s"] > 0 and training["samples_per_s"] > 0
     assert training["final_train_loss"] > 0
+    # what the trainer computed on: every micro batch counted, none of it invented
+    batches = packing["trainer_batches"]
+    assert batches["uncounted"] == 0 and batches["micro_batches"] == training["steps"]
+    assert 0 < batches["real_tokens"] <= packing["real_tokens"] and 0 < packing["trainer_efficiency"] <= 1
+    if strategy == "padding":  # padded to the longest in its micro batch, not to sequence_len
+        assert packing["trainer_efficiency"] > packing["efficiency"]
     assert metrics["model"]["parameters"] > 0 and metrics["peak_memory_mb"] > 0
     assert metrics["versions"]["axolotl"] and metrics["versions"]["torch"]
     leakage = metrics["leakage"]
@@ -79,6 +85,9 @@ def test_native_hands_packing_to_axolotl(tiny_model, tiny_dataset, tmp_path):
     assert metrics["packing"]["rows"] >= metrics["packing"]["lower_bound"] > 0
     assert metrics["training"]["real_tokens_per_s"] > 0
     assert metrics["leakage"]["max_abs_diff"] <= 1e-4  # Axolotl's own packing isolates on sdpa
+    batches = metrics["packing"]["trainer_batches"]  # counted from Axolotl's own collator's batches
+    assert batches["uncounted"] == 0 and batches["micro_batches"] == metrics["training"]["steps"]
+    assert 0 < batches["real_tokens"] <= metrics["packing"]["real_tokens"]
 
 
 def test_a_crash_during_training_still_writes_metrics(tiny_model, tiny_dataset, tmp_path):

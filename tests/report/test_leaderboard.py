@@ -36,6 +36,7 @@ def test_default_board_fits_120_columns_and_wide_keeps_every_column():
     narrow = [line for line in render().splitlines() if line.startswith("| ") and "Failed" not in line]
     tables = [line for line in narrow if not line.startswith(("| paper |", "| smoke |", "| matrix |"))]
     assert tables and max(len(line) for line in tables) <= 120
+    assert max(len(line) for line in render().splitlines()) <= 120  # prose and verdicts wrap to fit too
     assert (
         "| strategy | steps | speed-up (time) | efficiency | judge: win_rate | score: gsm8k | score: mmlu "
         "| leakage | machine |"
@@ -85,9 +86,11 @@ def test_layout_of_a_wide_table():
 def test_failed_cells_are_listed_with_reasons():
     text = render()
     failed = text.split("## Failed cells")[1]
-    assert "| smoke | `tiny-8b__synth-200__bfd__isolated__learning_rate=0.001-0000abcd` | failed |" in failed
-    assert "a \\| pipe in the message" in failed
-    assert "| timeout | timed out after 2h00m00s" in failed
+    assert "- smoke · `tiny-8b__synth-200__bfd__isolated__learning_rate=0.001-0000abcd` · failed\n" in failed
+    assert "  - training exited with status 1: RuntimeError: a | pipe in the message\n" in failed  # a list: no escape
+    assert "· timeout\n  - timed out after 2h00m00s" in failed
+    assert "  - log: `runs/paper/llama-3-70b__wildchat-gpt4__greedy__isolated-0000abcd/train.log`" in failed
+    assert max(len(line) for line in failed.splitlines()) <= 120
 
 
 def test_latest_result_of_a_cell_wins():
