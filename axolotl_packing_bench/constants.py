@@ -77,3 +77,6 @@ RELIANCE_SEED = 0
 
 SEED_AXIS = "seed"
 """The matrix axis whose values are repeats of one set-up: rows average over it and pair differences by it."""
+
+PROCESSES_AXIS = "num_processes"
+"""Training processes per cell (matrix key or axis; `torchrun`/`accelerate launch` ranks); never an Axolotl key."""

@@ -159,7 +159,9 @@ def run(
     Locally, each cell is forked from a warm worker that imported Axolotl
     once, and runs `axolotl train <recipe> --launcher python` in process;
     --isolated-process, --train-command or a launcher other than python
-    starts a fresh interpreter per cell instead.
+    starts a fresh interpreter per cell instead, as does a cell of several
+    training processes (`num_processes: N` in the matrix: `axolotl train
+    <recipe> --launcher torchrun -- --standalone --nproc_per_node N`).
 
     Training runs offline (HF_HUB_OFFLINE=1) unless your environment sets
     HF_HUB_OFFLINE itself, e.g. HF_HUB_OFFLINE=0 to download hub models.
@@ -201,7 +203,7 @@ def run(
         if not _is_entry(train_entry):
             raise UserInputError(f"--train-entry {train_entry!r} is not of the form module:function.")
     if check_first:
-        _validate_first(matrix_path, matrix, cells)
+        _validate_first(matrix_path, matrix, cells, local=backend == "local")
     results = read_results_or_fail(results_path)
     check_board_or_fail(board)
     if not dry_run:
@@ -330,12 +332,12 @@ def run(
         raise SystemExit(1)
 
 
-def _validate_first(matrix_path: Path, matrix, cells) -> None:
+def _validate_first(matrix_path: Path, matrix, cells, *, local: bool = True) -> None:
     """Refuse with `packbench validate`'s sentences when the cells to run have any problem."""
     from axolotl_packing_bench.cli.bench_options import ProblemsError
     from axolotl_packing_bench.cli.validation import matrix_problems, stderr_lines
 
-    problems = matrix_problems(matrix, cells, progress=stderr_lines())
+    problems = matrix_problems(matrix, cells, progress=stderr_lines(), local=local)
     if problems:
         raise ProblemsError(problems, f"{matrix_path} (nothing trained; fix them, or pass --no-validate)")
 
@@ -411,9 +413,12 @@ def _print_plan(name: str, plans, command, timeout: float | None, runner, *, iso
     click.echo(f"matrix {name}: {what}, {len(to_run)} to run, {len(plans) - len(to_run)} already done")
     for plan in plans:
         argv = runner.train_command(
-            command or runner.DEFAULT_TRAIN_COMMAND, plan.run_dir / "recipe.yml", plan.cell.launcher
+            command or runner.DEFAULT_TRAIN_COMMAND,
+            plan.run_dir / "recipe.yml",
+            plan.cell.launcher,
+            plan.cell.num_processes,
         )
-        warm = command is None and not isolated and plan.cell.launcher == "python"
+        warm = command is None and not isolated and plan.cell.launcher == "python" and plan.cell.num_processes == 1
         if warm:
             argv = ["axolotl", "train", str(plan.run_dir / "recipe.yml"), "--launcher", "python"]
         cell_timeout = timeout if timeout is not None else plan.cell.timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,16 @@ def matrix_problems(
     schema: bool = True,
     data: bool = True,
     progress: Callable[[str], None] | None = None,
+    local: bool = True,
 ) -> list[Problem]:
-    """Every problem of a loaded matrix: Axolotl's schema and unknown keys, dataset files, local models, judge key.
+    """Every problem of a loaded matrix: Axolotl's schema and unknown keys, dataset files, local models, judge key,
+    and (`local`: the cells train on this machine) more training processes than its cores.
 
     `progress` receives a line now and then while the schema check runs past a few seconds.
     """
-    problems: list[Problem] = []
+    from axolotl_packing_bench.matrix.processes import processes_problems
+
+    problems: list[Problem] = processes_problems(matrix, cells, cores=os.cpu_count() if local else None)
     if schema:
         from axolotl_packing_bench.matrix.schema import check_cells
 

@@ -12,8 +12,9 @@ depend on an Axolotl signature.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from axolotl_packing_bench.compat.internals import Internal, lazy_names
@@ -173,16 +174,39 @@ def train_sampler(trainer: Any) -> Any:
 
 
 def ranks_without_cuda(cfg: Any) -> bool:
-    """Several processes train on a machine without CUDA (torchrun or accelerate with gloo).
-
-    They need `use_cpu` in the trainer's arguments: without it transformers leaves its distributed state
-    at NO ("process group is initialized, but parallel_mode != DISTRIBUTED") and each rank takes itself for
-    the main process. Not enough yet: the trainer's Accelerator still runs one process per rank (no row
-    sharding, no DDP), see tests/plugin/test_multi_rank.py.
-    """
+    """Several processes train on a machine without CUDA (torchrun or accelerate with gloo)."""
     import torch
 
     return (cfg.get("world_size") or 1) > 1 and not torch.cuda.is_available()
+
+
+USE_CPU_ENV = "ACCELERATE_USE_CPU"
+"""Makes accelerate's `AcceleratorState` take the CPU (and so gloo across ranks) whatever it is given."""
+
+
+def several_ranks_training_args(cfg: Any, environ: MutableMapping[str, str] | None = None) -> dict[str, Any]:
+    """Trainer arguments that make several processes one data-parallel run; empty for one process.
+
+    - `average_tokens_across_devices`: Axolotl turns it off. A loss divided by the trainer's count of the
+      accumulated batch (`num_items_in_batch`: the plugin's `packbench_loss: sample`, or a model for which
+      Axolotl keeps `model_accepts_loss_kwargs`) is then divided by each rank's own count, and DDP averages
+      those means; on, the count is summed over the ranks first, as one process accumulating the ranks'
+      micro batches counts it. (Axolotl 0.19 turns `model_accepts_loss_kwargs` off for Llama, so the token
+      loss is each micro batch's token mean averaged over micro batches and ranks, with or without it.)
+    - Without CUDA, `use_cpu` and the gloo backend, and `ACCELERATE_USE_CPU=true` in this process's
+      environment (`environ`, default `os.environ`): Axolotl's trainer resets accelerate's state before
+      it builds its `Accelerator` (`create_accelerator_and_postprocess`), and that `Accelerator` is built
+      with `cpu=False`, so on a machine without CUDA its state comes back as `DistributedType.NO` with one
+      process: no row sharding, no DDP, each rank trains every row on its own. accelerate reads the
+      variable there and takes `MULTI_CPU` with the process group torchrun set up.
+    """
+    if (cfg.get("world_size") or 1) <= 1:
+        return {}
+    args: dict[str, Any] = {"average_tokens_across_devices": True}
+    if ranks_without_cuda(cfg):
+        (os.environ if environ is None else environ)[USE_CPU_ENV] = "true"
+        args.update(use_cpu=True, ddp_backend="gloo")
+    return args
 
 
 def keep_ranks_on_the_cpu(cfg: Any) -> bool:

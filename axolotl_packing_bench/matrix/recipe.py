@@ -28,7 +28,7 @@ from typing import Any
 from axolotl_packing_bench.assets.uri import is_asset_uri
 from axolotl_packing_bench.constants import METRICS_FILE
 from axolotl_packing_bench.core.text import shown_path
-from axolotl_packing_bench.matrix.spec import PLUGIN, Cell
+from axolotl_packing_bench.matrix.spec import PLUGIN, Cell, launcher_args
 from axolotl_packing_bench.matrix.yamlio import dump_yaml
 
 MARKER = "# packbench cell "
@@ -128,9 +128,11 @@ def recipe_config(cell: Cell, *, run_dir: str | Path, resolve: Callable[[str], s
     return resolve_uris(ordered, resolve) if resolve is not None else ordered
 
 
-def run_command(recipe_path: str | Path, launcher: str = "python") -> str:
-    """The shell command that trains one recipe with Axolotl's own CLI."""
-    return f"axolotl train {Path(recipe_path).as_posix()} --launcher {launcher}"
+def run_command(recipe_path: str | Path, launcher: str = "python", processes: int = 1) -> str:
+    """The shell command that trains one recipe with Axolotl's own CLI (on `processes` ranks)."""
+    command = f"axolotl train {Path(recipe_path).as_posix()} --launcher {launcher}"
+    extra = launcher_args(launcher, processes)
+    return f"{command} -- {' '.join(extra)}" if extra else command
 
 
 def render_recipe(
@@ -151,7 +153,7 @@ def render_recipe(
     config = recipe_config(cell, run_dir=run_dir, resolve=resolve)
     axes = " ".join(f"{name}={label}" for name, label in cell.axes.items())
     lines = [
-        f"# {run_command(recipe_path, cell.launcher)}",
+        f"# {run_command(recipe_path, cell.launcher, cell.num_processes)}",
         f"{MARKER}{cell.cell_id} (matrix {cell.matrix}): {axes}",
     ]
     if isinstance(config.get("deepspeed"), str) and config["deepspeed"].startswith("deepspeed_configs/"):

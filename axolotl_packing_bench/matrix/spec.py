@@ -7,6 +7,8 @@ A matrix is data (YAML), never code::
     overrides: {num_epochs: 1}       # applied on top of base
     timeout: 15m                     # per cell (seconds, or 90s / 15m / 2h)
     launcher: python                 # python | accelerate | torchrun (the recipe comment, `run`)
+    num_processes: 1                 # training processes per cell (default 1); more than one runs
+                                     # `torchrun` unless `launcher: accelerate`; also an axis: [1, 2]
     axes:
       model:                         # name, path (local, hub id or packbench:// URI), size label;
                                      # an embedded asset's name and size default to its own (`labels`)
@@ -39,6 +41,11 @@ any path is resolved). Adding an axis value therefore never renames an
 existing cell; changing a setting that a cell uses does, on purpose: its old
 result no longer describes it.
 
+`num_processes` is the runner's, never an Axolotl key: a cell with N > 1
+trains with `axolotl train ... --launcher torchrun -- --standalone
+--nproc_per_node N` (`launcher_args`), its id changes with N, and as an
+axis it is left out of the recipe.
+
 Top-level sections for later features (`SECTIONS`: `eval`, `probes`,
 `resources`) are kept, unparsed, in `Matrix.sections`; a probe's `when:` (which cells it runs on, written as
 `paired.when`) is checked against the axes and kept in `Matrix.probe_when`.
@@ -62,6 +69,7 @@ from axolotl_packing_bench.constants import (
     DEFAULT_ATTENTION,
     NATIVE,
     NATIVE_ATTENTION,
+    PROCESSES_AXIS,
     sample_packing_for,
 )
 from axolotl_packing_bench.constants import PLUGIN_PATH as PLUGIN
@@ -71,6 +79,8 @@ from axolotl_packing_bench.matrix.yamlio import load_yaml_file
 
 CORE_AXES = ("model", "dataset", "strategy", "attention")
 LAUNCHERS = ("python", "accelerate", "torchrun")
+MULTI_PROCESS_LAUNCHER = "torchrun"
+"""What runs a cell of several processes when the matrix names no launcher (or `python`, which runs one)."""
 STRATEGY_ORDER = (
     BASELINE_STRATEGY,
     "random",
@@ -103,6 +113,7 @@ TOP_LEVEL_KEYS = (
     "overrides",
     "timeout",
     "launcher",
+    "num_processes",
     "plugin",
     "axes",
     "paired",
@@ -173,6 +184,7 @@ class Matrix:
     exclude: tuple[Mapping[str, tuple[str, ...]], ...] = ()
     timeout: float | None = None
     launcher: str = "python"
+    num_processes: int = 1
     plugin: bool = True
     description: str = ""
     sections: Mapping[str, Any] = field(default_factory=dict)
@@ -195,6 +207,7 @@ class Cell:
         sources: Config key -> where it came from in the matrix (for errors).
         timeout: Per-cell timeout in seconds, or None.
         launcher: Axolotl launcher for the recipe comment and the runner.
+        num_processes: Training processes (ranks) the launcher starts.
     """
 
     cell_id: str
@@ -205,6 +218,7 @@ class Cell:
     sources: Mapping[str, str]
     timeout: float | None = None
     launcher: str = "python"
+    num_processes: int = 1
 
 
 # ---------------------------------------------------------------- helpers
@@ -254,13 +268,41 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def make_cell_id(axes: Mapping[str, str], config: Mapping[str, Any] | None = None) -> str:
-    """`<core axis labels>__<key=value...>-<hash8>` for an axis assignment."""
+def make_cell_id(axes: Mapping[str, str], config: Mapping[str, Any] | None = None, *, processes: int = 1) -> str:
+    """`<core axis labels>__<key=value...>-<hash8>` for an axis assignment.
+
+    `processes` other than 1 from the matrix's top-level `num_processes` (not an axis) joins both parts,
+    so a cell trained on several processes never takes the result of its one-process twin.
+    """
     parts = [axes[name] for name in CORE_AXES if name in axes]
     parts += [f"{name}={label}" for name, label in axes.items() if name not in CORE_AXES]
+    payload: dict[str, Any] = {"axes": dict(axes), "config": config}
+    if processes != 1 and PROCESSES_AXIS not in axes:
+        parts.append(f"{PROCESSES_AXIS}={processes}")
+        payload[PROCESSES_AXIS] = processes
     readable = "__".join(sanitize(part) for part in parts)
-    digest = hashlib.sha256(canonical_json({"axes": dict(axes), "config": config}).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:8]
     return f"{readable}-{digest}"
+
+
+def process_count(value: Any) -> int | None:
+    """A number of training processes (a whole number >= 1), or None when `value` is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
+
+def launcher_args(launcher: str, processes: int) -> list[str]:
+    """What follows `--` in `axolotl train RECIPE --launcher LAUNCHER -- ...` to start `processes` ranks.
+
+    torchrun: `--standalone --nproc_per_node N` (standalone: a free port of its own, so cells side by side
+    never meet); accelerate: `--num_processes N` (its own config decides how they run). Nothing for one.
+    """
+    if processes <= 1 or launcher not in ("torchrun", "accelerate"):
+        return []
+    if launcher == "torchrun":
+        return ["--standalone", "--nproc_per_node", str(processes)]
+    return ["--num_processes", str(processes)]
 
 
 def parse_duration(value: Any) -> float:
@@ -404,6 +446,7 @@ class _Parser:
                 f"use one of {', '.join(LAUNCHERS)}",
             )
             launcher = "python"
+        num_processes = self.parse_processes(raw.get(PROCESSES_AXIS, 1), PROCESSES_AXIS)
         plugin = raw.get("plugin", True)
         if not isinstance(plugin, bool):
             self.problem(
@@ -414,6 +457,7 @@ class _Parser:
 
         axes = self.parse_axes(raw.get("axes"), plugin)
         axis_labels = {axis.name: axis.labels() for axis in axes}
+        self.check_launcher_processes(raw, axes, num_processes)
         paired, zips = self.parse_paired(raw.get("paired"), axis_labels)
         exclude = self.parse_exclude(raw.get("exclude"), axis_labels)
         probe_when = self.parse_probe_when(sections.get("probes"), axis_labels)
@@ -431,11 +475,44 @@ class _Parser:
             exclude=exclude,
             timeout=timeout,
             launcher=launcher,
+            num_processes=num_processes,
             plugin=plugin,
             description=str(description),
             sections=sections,
             probe_when=probe_when,
         )
+
+    def parse_processes(self, value: Any, key: str) -> int:
+        """A number of training processes, or 1 after recording the problem."""
+        count = process_count(value)
+        if count is None:
+            self.problem(
+                key,
+                f"{value!r} is not a number of training processes",
+                "write a whole number, 1 or more (e.g. num_processes: 2)",
+            )
+            return 1
+        return count
+
+    def check_launcher_processes(self, raw: Mapping[str, Any], axes: tuple[Axis, ...], processes: int) -> None:
+        """`num_processes` at the top and as an axis, or several processes under the one-process launcher."""
+        axis = next((axis for axis in axes if axis.name == PROCESSES_AXIS), None)
+        if axis is not None and PROCESSES_AXIS in raw:
+            self.problem(
+                PROCESSES_AXIS,
+                "is set at the top and as an axis",
+                "keep one: the top-level key for every cell, or the axis to compare process counts",
+            )
+        counts = [processes]
+        if axis is not None:
+            counts += [count for value in axis.values if (count := process_count(value.value)) is not None]
+        most = max(counts)
+        if most > 1 and raw.get("launcher") == "python":
+            self.problem(
+                "launcher",
+                f"python starts one training process, and num_processes asks for {most}",
+                "use launcher: torchrun (or accelerate), or leave launcher out (torchrun is then used)",
+            )
 
     def parse_base(self, value: Any) -> tuple[dict[str, Any], Path | None]:
         if value is None:
@@ -490,6 +567,9 @@ class _Parser:
             labels = [value.name for value in values]
             for label in sorted({label for label in labels if labels.count(label) > 1}):
                 self.problem(key, f"value {label!r} appears twice", "give each value a distinct name")
+            if name == PROCESSES_AXIS:
+                for value in values:
+                    self.parse_processes(value.value, key)
             if name == "strategy":
                 self.check_strategies(values, plugin)
             if name == "attention":
@@ -777,7 +857,7 @@ def compose(matrix: Matrix, chosen: Mapping[str, AxisValue]) -> tuple[dict[str, 
         )
     put({"sample_packing": sample_packing_for(strategy)}, "axes.strategy")
     for name, value in chosen.items():
-        if name not in CORE_AXES:
+        if name not in CORE_AXES and name != PROCESSES_AXIS:  # the runner's key, not Axolotl's
             put({name: value.value}, f"axes.{name}")
     labels = {name: value.name for name, value in chosen.items()}
     for rule in matrix.paired:
@@ -816,16 +896,19 @@ def expand(matrix: Matrix) -> list[Cell]:
             continue
         config, sources = compose(matrix, chosen)
         model, dataset = chosen.get("model"), chosen.get("dataset")
+        processes = int(chosen[PROCESSES_AXIS].value) if PROCESSES_AXIS in chosen else matrix.num_processes
+        launcher = MULTI_PROCESS_LAUNCHER if processes > 1 and matrix.launcher == "python" else matrix.launcher
         cells.append(
             Cell(
-                cell_id=make_cell_id(labels, config),
+                cell_id=make_cell_id(labels, config, processes=processes),
                 matrix=matrix.name,
                 axes=labels,
                 labels={"model_size": model.size if model else None, "dataset_size": dataset.size if dataset else None},
                 config=config,
                 sources=sources,
                 timeout=matrix.timeout,
-                launcher=matrix.launcher,
+                launcher=launcher,
+                num_processes=processes,
             )
         )
     if not cells and not problems:

@@ -186,8 +186,8 @@ class PackBenchCallback(TrainerCallback):
             report = run_check(self.cfg, self.trainer, model if model is not None else self.trainer.model)
             self.recorder.update(equivalence=report)
             LOG.info("packbench equivalence check: %s", report)
-        if not self.cfg.packbench_probe_leakage:
-            return
+        if not self.cfg.packbench_probe_leakage or not state.is_world_process_zero:
+            return  # several processes: every rank holds the same model; the first one probes it and records
         attention = self.cfg.packbench_attention  # native: always NATIVE_ATTENTION (the args check refuses others)
         report = measure_leakage(
             model if model is not None else self.trainer.model,
@@ -248,6 +248,7 @@ def training_summary(state, real_tokens_per_epoch: int | None, samples_per_epoch
         "runtime_s": runtime,
         "samples_per_s": per_second(samples_per_epoch),
         "real_tokens_per_s": per_second(real_tokens_per_epoch),
+        "train_losses": losses,  # one per logging step, the mean over every process's rows
         "final_train_loss": losses[-1] if losses else None,
         "mean_train_loss": final.get("train_loss"),
         "eval_loss": eval_losses[-1] if eval_losses else None,

@@ -19,6 +19,7 @@ The file is any chat JSONL/JSON that `packbench stats` reads (OpenAI
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from transformers import TrainerCallback
 
 if TYPE_CHECKING:
     import torch
+
+LOG = logging.getLogger("axolotl.packbench")
 
 
 class HeldoutDataError(ValueError):
@@ -188,3 +191,10 @@ class HeldoutLossCallback(TrainerCallback):
             batch_size=self.cfg.packbench_heldout_batch_size,
         )
         self.recorder.update(heldout={"source": self.source, **figures})
+        LOG.info(
+            "packbench: held-out loss %.4f over %d tokens of %d chats (%.2fs)",
+            figures["loss"],
+            figures["tokens"],
+            figures["samples"],
+            figures["seconds"],
+        )

@@ -112,11 +112,10 @@ class PackingBenchPlugin(BasePlugin):
         }
 
     def get_training_args(self, cfg) -> dict[str, Any] | None:
-        from axolotl_packing_bench.compat.axolotl_api import ranks_without_cuda
+        from axolotl_packing_bench.compat.axolotl_api import several_ranks_training_args
 
-        args: dict[str, Any] = {}
-        if ranks_without_cuda(cfg):  # else each CPU rank trains alone, on the same rows (no DDP, no sharding)
-            args["use_cpu"] = True
+        # several processes: one data-parallel run (rows shared out, DDP, the token mean over every rank)
+        args: dict[str, Any] = several_ranks_training_args(cfg)
         if cfg.packbench_strategy != NATIVE:
             # Rows carry `seq_lens` for the probe; the collator drops it before the model.
             args["remove_unused_columns"] = False
@@ -171,7 +170,7 @@ class PackingBenchPlugin(BasePlugin):
         from axolotl_packing_bench.plugin.batch_tokens import install_batch_counter
 
         install_batch_counter(trainer, self.batch_tokens)
-        recorder.update(loss_mode=cfg.packbench_loss)
+        recorder.update(loss_mode=cfg.packbench_loss, processes=trainer.args.world_size)
         recorder.update(
             learning_rate={**(recorder.data.get("learning_rate") or {}), "used": trainer.args.learning_rate}
         )

@@ -61,6 +61,7 @@ class RunMetrics:
             "packing": None,
             "eval_packing": None,
             "training": None,
+            "processes": None,
             "peak_memory_mb": None,
             "leakage": None,
             "versions": collect_versions(),

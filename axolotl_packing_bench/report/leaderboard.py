@@ -34,7 +34,7 @@ from axolotl_packing_bench.core.environment import describe_hardware, describe_v
 from axolotl_packing_bench.core.fileio import atomic_write_text
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval, mean_interval
 from axolotl_packing_bench.probes.registry import ProbeColumn, probe_columns
-from axolotl_packing_bench.report.tables import Table, group_tables, load_of, number, values_by_seed
+from axolotl_packing_bench.report.tables import Table, group_tables, load_of, number, processes_of, values_by_seed
 from axolotl_packing_bench.report.verdict import quality_against, row_name, speed_against, summary_lines, verdicts
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.results.kinds import check_board_path, check_has_rows, check_results_path
@@ -250,6 +250,7 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
     """Every column: one line per row of runs (one run, or one per seed), with differences from the padding row."""
     baseline_of = baseline_finder(rows, lambda runs: runs[0].axes, over_seeds=True)
     seeded = any(len(runs) > 1 for runs in rows)
+    several = any(processes_of(run) > 1 for runs in rows for run in runs)  # the set-up column, when it matters
     values = [[values_by_seed(column.get, runs) for column in columns] for runs in rows]
     means = [[sum(v.values()) / len(v) if v else None for v in row_values] for row_values in values]
     best: list[str | None] = []  # the shown text of each column's best figure
@@ -262,6 +263,7 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
     header = [
         "strategy",
         "attention",
+        *(["processes"] if several else []),
         *(["seeds"] if seeded else []),
         *(column.title for column in columns),
         "leakage",
@@ -271,6 +273,8 @@ def _wide_table(rows: Sequence[Sequence[RunResult]], columns: list[Column]) -> l
     for runs, row_values, row_means in zip(rows, values, means, strict=True):
         first = runs[0]
         cells = [_escape(first.axes.get("strategy", "?")), _escape(first.axes.get("attention", "—"))]
+        if several:
+            cells.append(str(processes_of(first)))
         if seeded:
             cells.append(str(len(runs)))
         for index, column in enumerate(columns):

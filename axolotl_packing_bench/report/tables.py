@@ -1,8 +1,8 @@
 """The tables of a board: results grouped like the paper, rows per strategy, runs per seed.
 
 One table per matrix × dataset × model (× any other axis values), one row per
-strategy and attention (padding first), and in each row one run per seed (or
-repeat). The leaderboard renders these tables and the verdict reads them, so
+strategy and attention (padding first) and number of training processes, and
+in each row one run per seed (or repeat). The leaderboard renders these tables and the verdict reads them, so
 both pair a strategy with the same padding row.
 """
 
@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from axolotl_packing_bench.constants import DEFAULT_ATTENTION, SEED_AXIS
+from axolotl_packing_bench.constants import DEFAULT_ATTENTION, PROCESSES_AXIS, SEED_AXIS
 from axolotl_packing_bench.matrix.labels import model_title
 from axolotl_packing_bench.matrix.spec import CORE_AXES, strategy_sort_key
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline
 from axolotl_packing_bench.results.baseline import pairing_key as seed_of
 from axolotl_packing_bench.results.store import RunResult
 
-__all__ = ["Table", "group_tables", "load_of", "number", "seed_of", "size_value", "values_by_seed"]
+__all__ = ["Table", "group_tables", "load_of", "number", "processes_of", "seed_of", "size_value", "values_by_seed"]
 
 
 def number(value: Any) -> float | None:
@@ -54,9 +54,28 @@ def load_of(result: RunResult) -> bool | None:
     return loaded if isinstance(loaded, bool) else None
 
 
+def processes_of(result: RunResult) -> int:
+    """The training processes a run used: its `num_processes` axis, else what the plugin or the runner
+    recorded, else 1 (runs recorded before processes were)."""
+    for value in (
+        result.axes.get(PROCESSES_AXIS),
+        result.metric("processes"),
+        result.metric("runner", PROCESSES_AXIS),
+    ):
+        try:
+            count = int(value)  # an axis label is text
+        except (TypeError, ValueError):
+            continue
+        if count >= 1 and not isinstance(value, bool):
+            return count
+    return 1
+
+
 def _group_key(result: RunResult) -> tuple:
     extras = tuple(
-        (name, label) for name, label in sorted(result.axes.items()) if name not in CORE_AXES and name != SEED_AXIS
+        (name, label)
+        for name, label in sorted(result.axes.items())
+        if name not in CORE_AXES and name not in (SEED_AXIS, PROCESSES_AXIS)  # processes: a row of the table
     )
     return (
         result.matrix,
@@ -70,7 +89,8 @@ def _group_key(result: RunResult) -> tuple:
 
 def _row_key(result: RunResult) -> tuple:
     attention = result.axes.get("attention", "")
-    return (strategy_sort_key(result.axes.get("strategy", "")), attention != DEFAULT_ATTENTION, attention)
+    strategy = strategy_sort_key(result.axes.get("strategy", ""))
+    return (strategy, attention != DEFAULT_ATTENTION, attention, processes_of(result))
 
 
 def dataset_title(name: Any, size: Any) -> str:

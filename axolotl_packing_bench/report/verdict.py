@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from axolotl_packing_bench.constants import DEFAULT_ATTENTION, SEED_AXIS
 from axolotl_packing_bench.core.intervals import Estimate, difference_interval
-from axolotl_packing_bench.report.tables import Table, group_tables, load_of, seed_of, values_by_seed
+from axolotl_packing_bench.report.tables import Table, group_tables, load_of, processes_of, seed_of, values_by_seed
 from axolotl_packing_bench.results.sanity import figure
 from axolotl_packing_bench.results.store import RunResult, latest_per_run
 
@@ -49,9 +49,13 @@ def _mean(values: dict[str, float]) -> float:
 
 
 def row_name(row: Sequence[RunResult]) -> str:
-    """The strategy, with its attention when it is not the default (`bfd (shared)`)."""
+    """The strategy, with its attention when it is not the default and its training processes when there are
+    several (`bfd (shared)`, `bfd (2 processes)`)."""
     strategy, attention = row[0].axes.get("strategy", "?"), row[0].axes.get("attention", DEFAULT_ATTENTION)
-    return strategy if attention == DEFAULT_ATTENTION else f"{strategy} ({attention})"
+    processes = processes_of(row[0])
+    notes = [attention] if attention != DEFAULT_ATTENTION else []
+    notes += [f"{processes} processes"] if processes > 1 else []
+    return f"{strategy} ({', '.join(notes)})" if notes else strategy
 
 
 @dataclass(frozen=True)

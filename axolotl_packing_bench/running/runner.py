@@ -40,7 +40,7 @@ from axolotl_packing_bench.core.procguard import guard_argv
 from axolotl_packing_bench.core.quiet import PYTREE_PYTHONWARNINGS
 from axolotl_packing_bench.core.text import one_sentence, shown_path
 from axolotl_packing_bench.matrix.recipe import RECIPE_FILE, cell_run_dir, metrics_file_name, render_recipe
-from axolotl_packing_bench.matrix.spec import Cell
+from axolotl_packing_bench.matrix.spec import Cell, launcher_args
 from axolotl_packing_bench.results.store import RunResult, done_repeats, now_iso
 from axolotl_packing_bench.running.trainlog import last_error_line, metrics_from_log
 
@@ -53,10 +53,37 @@ RUNNING_MARKER = ".running"
 """In a cell's run directory while it trains: the runner's and the training process's pids."""
 
 
-def train_command(template: Sequence[str], config: str | Path, launcher: str = "python") -> list[str]:
-    """The argv of one training run: `{config}`, `{launcher}`, `{python}` filled in."""
-    values = {"config": str(config), "launcher": launcher, "python": sys.executable}
-    return [part.format(**values) for part in template]
+def train_command(
+    template: Sequence[str], config: str | Path, launcher: str = "python", processes: int = 1
+) -> list[str]:
+    """The argv of one training run: `{config}`, `{launcher}`, `{python}`, `{processes}` filled in.
+
+    A template of Axolotl's CLI (one with `{launcher}`) gets the launcher's arguments for several
+    processes after `--` (`matrix.spec.launcher_args`); any other template places `{processes}` itself.
+    """
+    values = {"config": str(config), "launcher": launcher, "python": sys.executable, "processes": str(processes)}
+    argv = [part.format(**values) for part in template]
+    extra = launcher_args(launcher, processes)
+    if extra and any("{launcher}" in part for part in template):
+        argv += ["--", *extra]
+    return argv
+
+
+def launch_env(env: Mapping[str, str], processes: int) -> dict[str, str]:
+    """`env` for a cell of `processes` ranks (a copy; unchanged for one).
+
+    For several: the interpreter's own bin directory first on PATH, where Axolotl's CLI finds the
+    `torchrun` / `accelerate` of this environment, and the cell's CPU threads (`OMP_NUM_THREADS`, else
+    every core) shared out between its ranks.
+    """
+    env = dict(env)
+    if processes > 1:
+        bin_dir = str(Path(sys.executable).parent)
+        path = env.get("PATH", "")
+        if path.split(os.pathsep)[0] != bin_dir:
+            env["PATH"] = os.pathsep.join(filter(None, (bin_dir, path)))
+        env["OMP_NUM_THREADS"] = str(max(1, threads_per_cell(1, env) // processes))
+    return env
 
 
 def parse_train_command(text: str) -> tuple[str, ...]:
@@ -278,6 +305,14 @@ def cell_result(
         return cell_failure(plan, one_sentence(reason), metrics=metrics, runner=runner)
     if metrics is None:
         metrics = metrics_from_log(tail)
+    ran = metrics.get("processes")
+    if isinstance(ran, int) and not isinstance(ran, bool) and ran != plan.cell.num_processes:
+        reason = (
+            f"num_processes asked for {plan.cell.num_processes} training processes and training ran on {ran}; "
+            f"with launcher {plan.cell.launcher} check how it starts them (torchrun starts them on any machine, "
+            "accelerate as its own config says)"
+        )
+        return cell_failure(plan, one_sentence(reason), metrics=metrics, runner=runner)
     if metrics.get("status") == "failed":
         reason = metrics.get("error") or "the plugin recorded a failed run"
         return cell_failure(plan, one_sentence(str(reason)), metrics=metrics, runner=runner)
@@ -443,7 +478,7 @@ def run_cell(
     Args:
         cell: The cell to run.
         run_dir: Its directory: recipe.yml, train.log, output/, prepared/.
-        command: Train command template (`{config}`, `{launcher}`, `{python}`).
+        command: Train command template (`{config}`, `{launcher}`, `{python}`, `{processes}`).
         timeout: Seconds before the cell is killed and recorded as timeout.
         resolve: Maps `packbench://` URIs to local paths (default: the assets).
         env: Environment of the training process (default: `child_env()`).
@@ -458,16 +493,19 @@ def run_cell(
     prepared = prepare_cell(plan, resolve)
     if isinstance(prepared, RunResult):
         return prepared
-    argv = train_command(command, prepared.recipe_path, cell.launcher)
+    argv = train_command(command, prepared.recipe_path, cell.launcher, cell.num_processes)
     runner: dict[str, Any] = {
         "started_at": now_iso(),
         "timeout_s": timeout,
         "command": shlex.join(argv),
         "worker": "isolated",
+        "num_processes": cell.num_processes,
     }
     atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
     started = time.monotonic()
-    process = IsolatedProcess(argv, log_path=prepared.log_path, env=env if env is not None else child_env())
+    process = IsolatedProcess(
+        argv, log_path=prepared.log_path, env=launch_env(env if env is not None else child_env(), cell.num_processes)
+    )
     run = CellRun.start(prepared, process, runner, timeout=timeout, started=started)
     try:
         while (code := run.check()) is None:

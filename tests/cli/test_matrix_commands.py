@@ -94,6 +94,34 @@ class TestValidateStructure:
             f"1 problem in {path}.",
         ]
 
+    @pytest.mark.parametrize(
+        ("count", "problem"),
+        [
+            (
+                "0",
+                "num_processes: 0 is not a number of training processes; fix: write a whole number, 1 or more "
+                "(e.g. num_processes: 2).",
+            ),
+            (
+                "4",
+                "num_processes: asks for 4 training processes and this machine has 2 CPU cores (2 cells); fix: "
+                "lower num_processes to 2 or fewer, or run the matrix with --backend ray or slurm on machines with "
+                "more cores.",
+            ),
+        ],
+    )
+    def test_a_process_count_below_one_or_above_the_cores_is_refused(self, tmp_path, monkeypatch, count, problem):
+        import os
+
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        path = write(tmp_path, f"num_processes: {count}\n" + MATRIX)
+        result = invoke("validate", "--matrix", str(path), "--no-schema", "--no-data")
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines() == [f"Error: {path}: {problem}", f"1 problem in {path}."]
+        two = write(tmp_path, "num_processes: 2\n" + MATRIX)
+        ok = invoke("validate", "--matrix", str(two), "--no-schema", "--no-data")
+        assert ok.exit_code == 0 and "OK, 2 cells" in ok.output
+
     def test_missing_dataset_file(self, tmp_path):
         result = invoke("validate", "--matrix", str(write(tmp_path, MATRIX)), "--no-schema")
         assert result.exit_code == 2

@@ -192,6 +192,27 @@ def test_the_attention_and_item_count_accessors_work_on_the_installed_release():
     assert holder._get_num_items_in_batch is len
 
 
+def test_several_ranks_train_as_one_data_parallel_run(monkeypatch):
+    """Two ranks: the token mean over both; without CUDA the CPU and gloo, and accelerate told so."""
+    import torch
+
+    from axolotl_packing_bench.compat.axolotl_api import USE_CPU_ENV, several_ranks_training_args
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    environ: dict[str, str] = {}
+    assert several_ranks_training_args({"world_size": 1}, environ) == {} and environ == {}
+    assert several_ranks_training_args({"world_size": 2}, environ) == {
+        "average_tokens_across_devices": True,
+        "use_cpu": True,
+        "ddp_backend": "gloo",
+    }
+    assert environ == {USE_CPU_ENV: "true"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    environ.clear()
+    assert several_ranks_training_args({"world_size": 4}, environ) == {"average_tokens_across_devices": True}
+    assert environ == {}  # GPUs: accelerate picks its own backend (nccl)
+
+
 def test_several_ranks_without_cuda_keep_their_models_on_the_cpu(monkeypatch):
     import torch
 

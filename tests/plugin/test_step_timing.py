@@ -83,7 +83,24 @@ def test_the_callback_records_steps_into_the_training_section(tmp_path):
     assert training["step_times_s"] == [1.0, 0.5, 0.5, 0.5] and training["warmup_steps"] == 2
     assert training["median_step_s"] == 0.5 and training["steady_real_tokens_per_s"] == 200.0
     assert training["runtime_s"] == 2.5 and training["cpu_s"] == 1.0
+    assert training["train_losses"] == [1.0] and training["final_train_loss"] == 1.0
     assert (tmp_path / "m.json").exists()
+
+
+def test_only_the_first_process_probes_leakage(tmp_path):
+    """Every rank holds the same model: rank 0 probes it and records; the others go straight to training."""
+    from axolotl_packing_bench.plugin.callbacks import PackBenchCallback
+    from axolotl_packing_bench.plugin.metrics import RunMetrics
+
+    recorder = RunMetrics(
+        path=tmp_path / "m.json", strategy="bfd", attention="isolated", eval_strategy="bfd", capacity=64
+    )
+    cfg = SimpleNamespace(packbench_probe_leakage=True, packbench_attention="isolated", packbench_probe_batches=1)
+    callback = PackBenchCallback(cfg=cfg, trainer=None, recorder=recorder)  # no trainer: a probe would fail
+    callback.on_train_begin(None, SimpleNamespace(is_world_process_zero=False), None)
+    assert recorder.data["leakage"] is None
+    with pytest.raises(AttributeError):  # rank 0 does probe (here on the missing trainer)
+        callback.on_train_begin(None, SimpleNamespace(is_world_process_zero=True), None)
 
 
 def test_the_slowdown_hook_makes_each_step_really_longer(monkeypatch):

@@ -114,3 +114,20 @@ def test_cli_refuses_a_bad_section(tmp_path, cpu_matrix):
     assert outcome.exit_code != 0
     assert "resources.default.cpus must be a whole number" in outcome.output
     assert "Traceback" not in outcome.output
+
+
+def test_several_processes_ask_for_a_core_or_a_gpu_each(write_matrix):
+    """HAND_MATRIX: `small` is 1B (one GPU), `big` 7B; a tiny embedded model trains on the CPU."""
+    from dataclasses import replace
+
+    from axolotl_packing_bench.running.backends.resources import derive
+    from tests.support.helpers import HAND_MATRIX
+
+    one = {cell.axes["model"]: derive(cell) for cell in expand(load_matrix(write_matrix(HAND_MATRIX)))}
+    cells = expand(load_matrix(write_matrix("num_processes: 4\n" + HAND_MATRIX, "four.yaml")))
+    four = {cell.axes["model"]: derive(cell) for cell in cells}
+    assert one["small"].gpus == 1 and four["small"] == replace(one["small"], gpus=4, cpus=32)
+    cpu_cell = replace(cells[0], labels={"model_size": None, "dataset_size": None})
+    cpu_one = derive(replace(cpu_cell, num_processes=1))
+    assert cpu_one.gpus == 0 and cpu_one.cpus == 2
+    assert derive(cpu_cell) == replace(cpu_one, cpus=4, memory_mb=4 * cpu_one.memory_mb)  # each rank its model

@@ -320,6 +320,63 @@ def test_train_command_template():
         parse_train_command("axolotl train")
 
 
+def test_train_command_for_several_processes():
+    """Axolotl's CLI gets the launcher's arguments after `--`; another template places `{processes}` itself."""
+    import sys
+
+    from axolotl_packing_bench.running.runner import DEFAULT_TRAIN_COMMAND
+
+    argv = train_command(DEFAULT_TRAIN_COMMAND, "r.yml", "torchrun", 2)
+    assert argv == [
+        sys.executable,
+        *("-m", "axolotl.cli.main", "train", "r.yml", "--launcher", "torchrun"),
+        *("--", "--standalone", "--nproc_per_node", "2"),
+    ]
+    assert train_command(DEFAULT_TRAIN_COMMAND, "r.yml", "python", 1)[-2:] == ["--launcher", "python"]
+    own = ("torchrun", "--nproc_per_node", "{processes}", "-m", "axolotl.cli.train", "{config}")
+    assert train_command(own, "r.yml", "torchrun", 4) == [
+        *("torchrun", "--nproc_per_node", "4", "-m", "axolotl.cli.train", "r.yml")
+    ]
+
+
+def test_several_processes_find_this_environments_launcher_first_on_path():
+    import sys
+    from pathlib import Path
+
+    from axolotl_packing_bench.running.runner import launch_env
+
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": "/usr/bin", "X": "1", "OMP_NUM_THREADS": "8"}
+    assert launch_env(env, 1) == env
+    assert launch_env(env, 2) == {"PATH": f"{bin_dir}{os.pathsep}/usr/bin", "X": "1", "OMP_NUM_THREADS": "4"}
+    assert launch_env({**env, "PATH": bin_dir}, 3)["PATH"] == bin_dir  # already first: not twice
+    assert launch_env({**env, "OMP_NUM_THREADS": "1"}, 4)["OMP_NUM_THREADS"] == "1"  # never none
+    assert env == {"PATH": "/usr/bin", "X": "1", "OMP_NUM_THREADS": "8"}  # the caller's mapping is left alone
+
+
+class TestProcessCount:
+    def cells(self, write_matrix):
+        from tests.support.helpers import HAND_MATRIX
+
+        return expand(load_matrix(write_matrix("num_processes: 2\n" + HAND_MATRIX)))
+
+    def test_a_run_on_fewer_processes_than_asked_fails_the_cell(self, write_matrix, tmp_path, fake_env):
+        cell = self.cells(write_matrix)[1]
+        result = run_cell(cell, tmp_path / "c", command=fake_command(), resolve=identity, env=fake_env())
+        assert result.status == "failed"
+        assert result.reason == (
+            "num_processes asked for 2 training processes and training ran on 1; with launcher torchrun check "
+            "how it starts them (torchrun starts them on any machine, accelerate as its own config says)"
+        )
+        assert result.metric("runner", "num_processes") == 2 and result.metric("processes") == 1
+
+    def test_the_processes_asked_for_are_recorded(self, write_matrix, tmp_path, fake_env):
+        cell = self.cells(write_matrix)[1]
+        env = {**fake_env(), "FAKE_TRAIN_PROCESSES": "2"}
+        result = run_cell(cell, tmp_path / "c", command=fake_command(), resolve=identity, env=env)
+        assert result.ok and result.metric("processes") == 2 and result.metric("runner", "num_processes") == 2
+
+
 def test_child_env_defaults(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     env = child_env(jobs=2)

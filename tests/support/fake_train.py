@@ -11,7 +11,8 @@ Reads the recipe, then behaves as `FAKE_TRAIN_PLAN` (JSON: strategy -> action,
 - `raise`: raises `RuntimeError: raised in <strategy>` (an uncaught exception);
 - `kill:SIG`: kills itself with signal SIG (e.g. `kill:SIGKILL`, `kill:SIGSEGV`).
 
-Each call appends `<cell strategy> <pid>` to `$FAKE_TRAIN_CALLS` when set.
+Each call appends `<cell strategy> <pid>` to `$FAKE_TRAIN_CALLS` when set. The metrics record
+`processes: $FAKE_TRAIN_PROCESSES` (default 1), as the plugin records the ranks it trained on.
 As a command: `python fake_train.py CONFIG`; as a warm worker's train entry:
 `tests.support.fake_train:run` (called with the config path).
 """
@@ -99,6 +100,7 @@ def run(config: str) -> int:
             "eval_loss": None,
         },
         "peak_memory_mb": 100.0,
+        "processes": int(os.environ.get("FAKE_TRAIN_PROCESSES", "1")),  # the ranks the plugin would have seen
         "leakage": None,
         "versions": {"axolotl": "0.19.0", "python": "3.11.7"},
         "hardware": {"cpu": "Fake CPU", "cpu_count": 2, "memory_gb": 8.0, "gpu": None, "gpu_count": 0},

@@ -34,6 +34,7 @@ from axolotl_packing_bench.running.runner import (
     IsolatedProcess,
     PreparedCell,
     child_env,
+    launch_env,
     prepare_cell,
     threads_per_cell,
     train_command,
@@ -89,7 +90,12 @@ class LocalBackend:
     # -- which path a cell takes ------------------------------------------------
     def warm_path(self, plan: CellPlan) -> bool:
         """Whether the cell runs in a warm worker's child (else a fresh interpreter)."""
-        return not self.options.isolated and self.options.command is None and plan.cell.launcher == "python"
+        return (
+            not self.options.isolated
+            and self.options.command is None
+            and plan.cell.launcher == "python"
+            and plan.cell.num_processes == 1
+        )
 
     def _worker(self) -> WarmWorker | None:
         if self.worker is not None and self.worker.alive:
@@ -116,7 +122,12 @@ class LocalBackend:
             self.ready.append(Outcome(plan, prepared))
             return
         timeout = self.options.timeout if self.options.timeout is not None else plan.cell.timeout
-        runner: dict[str, Any] = {"started_at": now_iso(), "timeout_s": timeout, "backend": self.name}
+        runner: dict[str, Any] = {
+            "started_at": now_iso(),
+            "timeout_s": timeout,
+            "backend": self.name,
+            "num_processes": plan.cell.num_processes,
+        }
         worker = self._worker() if self.warm_path(plan) else None
         reading = load.read(self.own, self._groups())
         started = time.monotonic()
@@ -150,12 +161,16 @@ class LocalBackend:
                 self.warm_error = str(error)
                 worker = None
         if worker is None:
-            argv = train_command(self.options.train_command, prepared.recipe_path, plan.cell.launcher)
+            argv = train_command(
+                self.options.train_command, prepared.recipe_path, plan.cell.launcher, plan.cell.num_processes
+            )
             runner.update(command=shlex.join(argv), worker="isolated")
             if self.warm_error and self.warm_path(plan):
                 runner["warm_error"] = self.warm_error
             atomic_write_text(prepared.log_path, f"$ {shlex.join(argv)}\n")
-            process = IsolatedProcess(argv, log_path=prepared.log_path, env=self.env)
+            process = IsolatedProcess(
+                argv, log_path=prepared.log_path, env=launch_env(self.env, plan.cell.num_processes)
+            )
         run = CellRun.start(prepared, process, runner, timeout=timeout, started=started)
         for other in self.running.values():
             other.beside = max(other.beside, len(self.running))

@@ -3,8 +3,9 @@
 Each planned cell becomes one Ray task asking for the cell's `Resources`
 (`num_cpus`, `num_gpus`). On whichever node Ray places it, the task calls
 `runner.run_cell` (so the cell trains with the same `axolotl train ...
---launcher <launcher>` command as locally; multi-GPU cells use Axolotl's own
-accelerate path on the GPUs Ray assigned through CUDA_VISIBLE_DEVICES) and
+--launcher <launcher>` command as locally, `num_processes` ranks included;
+multi-GPU cells use Axolotl's own launcher on the GPUs Ray assigned through
+CUDA_VISIBLE_DEVICES, one GPU per rank, see `resources`) and
 returns the `RunResult`, `train.log` and `packbench_metrics.json` as its
 value: workers need not share a file system with the driver. The driver
 writes them back under its own `runs/<matrix>/<cell_id>/`, appends the

@@ -29,6 +29,11 @@ DeepSpeed shards across data-parallel GPUs, so a DeepSpeed cell gets one
 whole 8-GPU node; ZeRO-3 or 30B+ needs it to fit at all. The micro batch
 scales the memory of CPU and single-GPU cells (activations: +4G per sample
 over 4). Time is the cell's `timeout:` when it has one.
+
+A cell of several training processes (`num_processes: N`) asks for them
+the same way on every backend: a GPU cell for at least N GPUs (one per
+rank), a CPU cell for at least N CPUs and N times the memory (each rank
+holds the model); on one node, where its launcher starts them.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ def parse_memory_mb(value: Any) -> int:
 
 
 def derive(cell: Cell) -> Resources:
-    """What a cell needs, from its model size label, DeepSpeed stage and micro batch."""
+    """What a cell needs, from its model size label, DeepSpeed stage, micro batch and training processes."""
     size = parse_size(cell.labels.get("model_size"))
     if is_asset_uri(cell.config.get("base_model")):
         size = None  # the embedded tiny models: labelled 8B/70B for tables, trained on CPU
@@ -130,8 +135,13 @@ def derive(cell: Cell) -> Resources:
         gpus, memory_gb = 1, 64 + extra_gb
     else:
         gpus, memory_gb = 0, 16 + extra_gb
+    processes = cell.num_processes
+    if gpus:
+        gpus = max(gpus, processes)  # one GPU per rank
+    else:
+        memory_gb *= processes  # every rank holds its own model
     return Resources(
-        cpus=max(2, 8 * gpus),
+        cpus=max(2, 8 * gpus, processes),
         gpus=gpus,
         memory_mb=memory_gb * 1024,
         time_s=cell.timeout,

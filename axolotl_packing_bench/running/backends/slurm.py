@@ -5,7 +5,8 @@ Tasks of one job array share its `#SBATCH` resources, so cells are grouped by
 script, `runs/<matrix>/slurm/<matrix>-<shape>.sbatch`. Array task `i` runs
 cell `CELLS[i]` with `python -m axolotl_packing_bench.running.task`, which
 trains it with the same `axolotl train <recipe> --launcher <launcher>`
-command as `packbench run`, appends its result to the shared results file
+command as `packbench run` (`num_processes` ranks on the task's node, which
+asks for a core or GPU each; see `resources`), appends its result to the shared results file
 (locked; see `running.task`), then runs the matrix's eval and probes there,
 where the model is, and records the evaluated result. Cells already ok are
 left out of the arrays.
