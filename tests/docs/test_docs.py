@@ -57,6 +57,9 @@ GENERATED_NAMES = {"packbench_metrics.json", "recipe.yml", "pretraining.json"}
 EXTERNAL_OPTIONS = {
     "--no-build-isolation",  # pip
     "--launcher",  # axolotl train
+    "--standalone",
+    "--nproc_per_node",  # torchrun
+    "--num_processes",  # accelerate launch
     "--head",
     "--address",  # ray start
     "--gres",
