@@ -115,7 +115,8 @@ def unsupported_reason(trainer: Any, loss_mode: str) -> str | None:
     if getattr(trainer, "label_smoother", None) is not None:
         return "label smoothing reads every position's logits"
     if not has_stock_causal_lm_forward(model):
-        return f"{type(model).__name__}.forward is not transformers' own (a fused or patched forward: Liger, Cut Cross Entropy)"
+        name = type(model).__name__
+        return f"{name}.forward is not transformers' own (a fused or patched forward: Liger, Cut Cross Entropy)"
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if not isinstance(head, torch.nn.Module):
         return "the model has no output layer (get_output_embeddings)"
