@@ -41,15 +41,21 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-SETTINGS = {
-    "padding": {"packbench_strategy": "padding", "micro_batch_size": 8},
-    "greedy": {"packbench_strategy": "greedy", "micro_batch_size": 1},
-    "bfd": {"packbench_strategy": "bfd", "micro_batch_size": 1},
-    "bfd_block_mask": {"packbench_strategy": "bfd", "micro_batch_size": 1, "packbench_sdpa_varlen": False},
-    "native": {"packbench_strategy": "native", "micro_batch_size": 1, "pad_to_sequence_len": True},
-}
+PADDING = {"packbench_strategy": "padding", "micro_batch_size": 8}
+BFD = {"packbench_strategy": "bfd", "micro_batch_size": 1}
+NATIVE = {"packbench_strategy": "native", "micro_batch_size": 1, "pad_to_sequence_len": True}
 FULL_LOGITS = {"packbench_trained_logits_only": False}
-SETTINGS.update({f"{run}_full_logits": {**SETTINGS[run], **FULL_LOGITS} for run in ("padding", "bfd", "native")})
+FULL_LOGITS_RUNS = ("padding", "bfd", "native")
+SETTINGS = {  # each `*_full_logits` run right after its counterpart: a change of the machine's load skews it least
+    "padding": PADDING,
+    "padding_full_logits": {**PADDING, **FULL_LOGITS},
+    "greedy": {"packbench_strategy": "greedy", "micro_batch_size": 1},
+    "bfd": BFD,
+    "bfd_full_logits": {**BFD, **FULL_LOGITS},
+    "bfd_block_mask": {**BFD, "packbench_sdpa_varlen": False},
+    "native": NATIVE,
+    "native_full_logits": {**NATIVE, **FULL_LOGITS},
+}
 
 
 RUNS: dict[str, dict] = {}
@@ -126,7 +132,7 @@ def test_packing_beats_padding_and_matches_axolotl(runs, strategy):
 
 def test_trained_logits_effect(runs):
     """Each run's trainer runtime with the output layer on trained positions only, against every position."""
-    for run in ("padding", "bfd", "native"):
+    for run in FULL_LOGITS_RUNS:
         used, full = runs[run], runs[f"{run}_full_logits"]
         assert used["trained_logits"]["enabled"] and not full["trained_logits"]["enabled"]
         ratio = used["training"]["runtime_s"] / full["training"]["runtime_s"]
