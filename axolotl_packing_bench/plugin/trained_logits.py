@@ -120,8 +120,11 @@ def unsupported_reason(trainer: Any, loss_mode: str) -> str | None:
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if not isinstance(head, torch.nn.Module):
         return "the model has no output layer (get_output_embeddings)"
-    if loss_mode == "token" and not has_stock_causal_lm_loss(model):
-        return "the model's loss is not transformers' ForCausalLMLoss (a patched loss)"
+    if loss_mode == "token":  # the model's own loss reads the logits
+        if getattr(trainer, "compute_loss_func", None) is not None:
+            return "the trainer computes the loss with its own function (compute_loss_func)"
+        if not has_stock_causal_lm_loss(model):
+            return "the model's loss is not transformers' ForCausalLMLoss (a patched loss)"
     return None
 
 
@@ -145,6 +148,7 @@ def install_trained_logits(
     selection = OutputLayerSelection(trainer.model.get_output_embeddings())
     counts = {"scored_positions": 0, "positions": 0}
     compute_loss = trainer.compute_loss
+    model_loss = loss_mode == "token"
 
     def summary() -> dict[str, Any]:
         total = counts["positions"]
@@ -157,7 +161,7 @@ def install_trained_logits(
         if return_outputs or labels is None or SHIFT_LABELS in inputs:
             return compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
         keep = scored_positions(labels)
-        if trainer.compute_loss_func is None:  # the model's own loss: it reads the targets of the kept logits
+        if model_loss:  # it reads the kept logits' targets; the per-sample loss reads the labels itself
             inputs = {**inputs, SHIFT_LABELS: scored_targets(labels)}
         with selection.selecting(keep):
             loss = compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)

@@ -151,6 +151,13 @@ def test_a_patched_loss_keeps_the_full_logits_for_the_token_loss_only(tmp_path):
     assert install_trained_logits(real_trainer(model, tmp_path / "s"), loss_mode="sample")["enabled"] is True
 
 
+def test_a_trainer_loss_function_keeps_the_full_logits_for_the_token_loss(tmp_path):
+    trainer = real_trainer(tiny_llama("sdpa"), tmp_path)
+    trainer.compute_loss_func = lambda outputs, labels, num_items_in_batch=None: outputs.logits.sum()  # e.g. EAFT
+    figures = install_trained_logits(trainer, loss_mode="token")
+    assert figures["enabled"] is False and "compute_loss_func" in figures["reason"]
+
+
 def test_an_output_layer_that_never_runs_or_sees_other_shapes_is_a_clear_error():
     head = torch.nn.Linear(4, 3)
     selection = OutputLayerSelection(head)
