@@ -27,9 +27,11 @@ Only the training loss uses it (`Trainer.compute_loss` without
 `return_outputs`, which is also how the equivalence check computes the run's
 own loss). Evaluation, the leakage probe, held-out scoring and anything else
 that calls the model gets every position's logits. It stays off, saying why
-in the metrics, under label smoothing (which reads every logit) and on a model
-whose forward or loss is not transformers' own (Liger, Cut Cross Entropy and
-Axolotl's chunked cross-entropy already avoid the full logits their own way).
+in the metrics (`trained_logits`), under label smoothing (which reads every
+logit), on a model whose forward or loss is not transformers' own (Liger, Cut
+Cross Entropy and Axolotl's chunked cross-entropy avoid the full logits their
+own way) and, for the token loss, when the trainer brings its own loss
+function (`compute_loss_func`, e.g. Axolotl's EAFT loss).
 """
 
 from __future__ import annotations
