@@ -12,8 +12,9 @@ same files without per-step times).
     python benchmarks/gate_power.py --rounds 1 --factors 1.4 --label loaded-smoke --allow-loaded
     python benchmarks/gate_power.py --rejudge leaderboard/reference/gate-2cpu --label gate-2cpu-rejudged
 
-`--rejudge DIR` trains nothing: it judges rounds measured before (r<N>-a.jsonl the baseline,
-r<N>-b.jsonl an unchanged rerun, r<N>-s.jsonl the candidate on one thread instead of two) by both rules.
+`--rejudge DIR` trains nothing: it judges rounds measured before by both rules, this script's own
+(r<N>-base.jsonl against each r<N>-<side>.jsonl) or the earlier layout (r<N>-a.jsonl the baseline,
+r<N>-b.jsonl an unchanged rerun, r<N>-s.jsonl the candidate on one thread instead of two).
 
 Writes, under leaderboard/reference/gate-power-<label>/: r<N>-<side>.jsonl (the results),
 r<N>-<side>.compare.md (the gate's report), summary.md and summary.json (false alarms and catches
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +66,7 @@ def train(packbench: str, matrix: Path, repeat: int, results: Path, runs: Path, 
         str(results),
         "--leaderboard",
         str(results.with_suffix(".md")),
+        "--no-validate",  # the matrix is validated once, before the first round
     ]
     return subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=False).returncode
 
@@ -94,6 +97,19 @@ def judge(base: list[RunResult], cand: list[RunResult], limits: Limits) -> dict:
     }
 
 
+def realized(rounds: list[dict], side: str) -> str:
+    """Each cell's paired slowdown over the rounds: what the candidate really was, whatever its nominal factor."""
+    by_cell: dict[str, list[float]] = {}
+    for r in rounds:
+        for cell, value in (r["sides"].get(side) or {}).get("paired_slowdowns", {}).items():
+            if value is not None:
+                by_cell.setdefault(cell.split("__")[2] if cell.count("__") >= 3 else cell, []).append(value)
+    parts = []
+    for cell, values in sorted(by_cell.items()):
+        parts.append(f"{cell} {statistics.median(values):+.1%} ({min(values):+.1%} to {max(values):+.1%})")
+    return "; ".join(parts) or "n/a"
+
+
 def summarize(
     rounds: list[dict], sides: list[str], args: argparse.Namespace, loaded: int, runs: int
 ) -> tuple[str, dict]:
@@ -114,19 +130,19 @@ def summarize(
         "alarm). "
         + (
             "one-thread: the candidate trained on one thread instead of two (OMP_NUM_THREADS=1)."
-            if args.rejudge
+            if "one-thread" in sides
             else "Slowdowns are real (PACKBENCH_TEST_SLOWDOWN sleeps (factor - 1) x each step's own time)."
         ),
         "gate: the paired per-step bootstrap rule; min/max: the same files judged without per-step times.",
         "",
-        "| candidate | rounds | gate fails | min/max fails |",
-        "| --- | --- | --- | --- |",
+        "| candidate | rounds | gate fails | min/max fails | paired slowdown per cell: median (range over rounds) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for side in sides:
         row = table[side]
         lines.append(
             f"| {side} | {row['rounds']} | {row['gate_fails']}/{row['rounds']} "
-            f"| {row['minmax_fails']}/{row['rounds']} |"
+            f"| {row['minmax_fails']}/{row['rounds']} | {realized(rounds, side)} |"
         )
     lines.append("")
     data = {
@@ -149,23 +165,33 @@ def summarize(
 
 
 def rejudge(args: argparse.Namespace, limits: Limits, out: Path) -> int:
-    """Both rules on rounds measured before: a = baseline, b = unchanged rerun (null), s = one thread."""
-    sides = {"b": NULL, "s": "one-thread"}
-    numbers = sorted(int(path.name[1:].split("-")[0]) for path in args.rejudge.glob("r*-a.jsonl"))
-    rounds = []
+    """The gate's rule and the min/max rule on rounds measured before; trains nothing.
+
+    Two layouts: this script's own (r<N>-base.jsonl against every other r<N>-<side>.jsonl), and the
+    earlier one (r<N>-a.jsonl the baseline, b an unchanged rerun, s one thread).
+    """
+    own = bool(list(args.rejudge.glob("r*-base.jsonl")))
+    base_name = "base" if own else "a"
+    numbers = sorted(int(path.name[1:].split("-")[0]) for path in args.rejudge.glob(f"r*-{base_name}.jsonl"))
+    rounds, sides = [], []
     for number in numbers:
-        base = read_results(args.rejudge / f"r{number}-a.jsonl", warn=False)
+        base = read_results(args.rejudge / f"r{number}-{base_name}.jsonl", warn=False)
         verdicts = {}
-        for letter, name in sides.items():
-            path = args.rejudge / f"r{number}-{letter}.jsonl"
-            if path.exists():
-                verdicts[name] = judge(base, read_results(path, warn=False), limits)
-                (out / f"r{number}-{name}.compare.md").write_text(verdicts[name]["report"])
+        for path in sorted(args.rejudge.glob(f"r{number}-*.jsonl")):
+            side = path.stem.split("-", 1)[1]
+            if side == base_name:
+                continue
+            name = side if own else {"b": NULL, "s": "one-thread"}.get(side, side)
+            verdicts[name] = judge(base, read_results(path, warn=False), limits)
+            (out / f"r{number}-{name}.compare.md").write_text(verdicts[name]["report"])
+            sides += [name] if name not in sides else []
         rounds.append({"round": number, "sides": verdicts})
+    sides.sort(key=lambda name: (name != NULL, name))
     every = [result for path in args.rejudge.glob("r*-*.jsonl") for result in read_results(path, warn=False)]
     loaded = sum(result.metric("runner", "load", "loaded") is True for result in every)
-    text, data = summarize(rounds, list(sides.values()), args, loaded, len(every))
-    text += f"\nRe-judged from {args.rejudge} (trained before; not interleaved A B per repeat).\n"
+    text, data = summarize(rounds, sides, args, loaded, len(every))
+    how = "repeats interleaved per round" if own else "not interleaved A B per repeat"
+    text += f"\nRe-judged from {args.rejudge} (trained before; {how}).\n"
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     print(text)
@@ -187,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--packbench", default=str(Path(sys.executable).with_name("packbench")))
     parser.add_argument(
-        "--rejudge", type=Path, default=None, help="Judge earlier rounds (r<N>-a/b/s.jsonl) of DIR; train nothing."
+        "--rejudge", type=Path, default=None, help="Judge the rounds measured before in DIR; train nothing."
     )
     args = parser.parse_args(argv)
 
@@ -198,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rejudge is not None:
         return rejudge(args, limits, out)
     runs_root = args.runs_root or Path(tempfile.mkdtemp(prefix="gate-power-"))
+    if subprocess.run([args.packbench, "validate", "--matrix", str(args.matrix)], check=False).returncode != 0:
+        return 2
     sides: list[float | None] = [None, *factors]
     names = [side_name(factor) for factor in sides]
     rounds = []

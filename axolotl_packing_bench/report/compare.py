@@ -605,7 +605,8 @@ def rule_text(limits: Limits) -> str:
     return (
         f"time: the steady-state step time (median after the warm-up), else the trainer's runtime. Slowdown limit "
         f"{slowdown}: with per-step times on every repeat a cell fails when its slowdown paired by step index "
-        "exceeds the limit and the bootstrap's 95% lower bound is above zero (interval over repeats and steps); "
+        "exceeds the limit and the bootstrap's 95% lower bound is above zero (interval over blocks of steps, and "
+        "over repeats from 5 a side); "
         "without them, when min(candidate) / max(baseline) − 1 exceeds it; the ratio to padding uses the latter. "
         f"spread: (max − min) / median over ≥ {MIN_REPEATS} repeats. Held-out loss tolerance {heldout} (absolute). "
         "The last-step train loss is a numerics check, gated only with --max-loss-increase."

@@ -65,7 +65,8 @@ EXTERNAL_OPTIONS = {
     "--cell",
     "--repeat",  # python -m axolotl_packing_bench.running.task (the Slurm array task)
     "--rounds",
-    "--label",  # benchmarks/gate_power.py
+    "--label",
+    "--factors",  # benchmarks/gate_power.py
 }
 """Options of other tools the docs show (pip, axolotl, ray, sbatch, pytest, the Slurm array task)."""
 

@@ -193,9 +193,28 @@ class TestPairedSteps:
         assert not compare_results(repeats(), repeats(1.08, seed=1), Limits()).regressed
 
     def test_more_repeats_narrow_the_interval(self):
-        three = compare_results(repeats(n=3), repeats(n=3, seed=1), Limits()).cells[0].steps
+        five = compare_results(repeats(n=5), repeats(n=5, seed=1), Limits()).cells[0].steps
         nine = compare_results(repeats(n=9), repeats(n=9, seed=1), Limits()).cells[0].steps
-        assert nine.high - nine.low < three.high - three.low
+        assert five.repeats_resampled and nine.repeats_resampled
+        assert nine.high - nine.low < five.high - five.low
+
+    def test_more_steps_narrow_the_interval_at_three_repeats(self):
+        short = compare_results(repeats(steps=30), repeats(seed=1, steps=30), Limits()).cells[0].steps
+        long = compare_results(repeats(steps=120), repeats(seed=1, steps=120), Limits()).cells[0].steps
+        assert not short.repeats_resampled
+        assert long.high - long.low < short.high - short.low
+
+    def test_one_disturbed_baseline_repeat_does_not_hide_a_real_slowdown(self):
+        """Measured idle: one baseline repeat of three ran 35% slower than its neighbours; a x1.2 candidate
+        must still fail (resampling three repeats let that one run set the lower bound below zero)."""
+        base = [timed("bfd", r, 1.35 if r == 2 else 1.0) for r in range(3)]
+        comparison = compare_results(base, [timed("bfd", r, 1.25, seed=1) for r in range(3)], Limits())
+        assert comparison.regressed
+        assert comparison.cells[0].steps.low > 0
+
+    def test_one_disturbed_repeat_is_no_false_alarm(self):
+        cand = [timed("bfd", r, 1.35 if r == 1 else 1.0, seed=1) for r in range(3)]
+        assert not compare_results([timed("bfd", r) for r in range(3)], cand, Limits()).regressed
 
 
 class TestQuality:
