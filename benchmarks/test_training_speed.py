@@ -9,7 +9,10 @@ Padding uses 8 samples per micro batch (padded to the longest); every packer
 uses one row of 1,024 tokens per micro batch, as in ../shared/ANCHORS.md.
 greedy and bfd run per-segment sdpa (`packbench_sdpa_varlen`, the default);
 `bfd_block_mask` is bfd with transformers' row-wide block mask instead, shown
-for comparison and not asserted.
+for comparison and not asserted. Every run's training loss sends only the
+trained positions through the output layer (`packbench_trained_logits_only`,
+the default); the `*_full_logits` runs turn that off, to show its effect on
+padding, bfd and native in the same session (printed, not asserted).
 
 pytest-benchmark times each training run once (`test_training_run[...]`:
 the whole `axolotl train` process, one round); the trainer's own runtime,
@@ -38,12 +41,20 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-SETTINGS = {
-    "padding": {"packbench_strategy": "padding", "micro_batch_size": 8},
+PADDING = {"packbench_strategy": "padding", "micro_batch_size": 8}
+BFD = {"packbench_strategy": "bfd", "micro_batch_size": 1}
+NATIVE = {"packbench_strategy": "native", "micro_batch_size": 1, "pad_to_sequence_len": True}
+FULL_LOGITS = {"packbench_trained_logits_only": False}
+FULL_LOGITS_RUNS = ("padding", "bfd", "native")
+SETTINGS = {  # each `*_full_logits` run right after its counterpart: a change of the machine's load skews it least
+    "padding": PADDING,
+    "padding_full_logits": {**PADDING, **FULL_LOGITS},
     "greedy": {"packbench_strategy": "greedy", "micro_batch_size": 1},
-    "bfd": {"packbench_strategy": "bfd", "micro_batch_size": 1},
-    "bfd_block_mask": {"packbench_strategy": "bfd", "micro_batch_size": 1, "packbench_sdpa_varlen": False},
-    "native": {"packbench_strategy": "native", "micro_batch_size": 1, "pad_to_sequence_len": True},
+    "bfd": BFD,
+    "bfd_full_logits": {**BFD, **FULL_LOGITS},
+    "bfd_block_mask": {**BFD, "packbench_sdpa_varlen": False},
+    "native": NATIVE,
+    "native_full_logits": {**NATIVE, **FULL_LOGITS},
 }
 
 
@@ -99,6 +110,7 @@ def runs(inputs, tmp_path_factory) -> dict[str, dict]:
                 run: {
                     **{k: m["training"][k] for k in ("runtime_s", "steps", "real_tokens_per_s")},
                     "attention": m["leakage"] and m["leakage"]["attn_implementation"],
+                    "scored_fraction": (m.get("trained_logits") or {}).get("scored_fraction"),
                 }
                 for run, m in RUNS.items()
             },
@@ -116,3 +128,18 @@ def test_packing_beats_padding_and_matches_axolotl(runs, strategy):
     print(f"\n{strategy}: {time_ratio:.3f}x padding's trainer runtime, {throughput_ratio:.3f}x native's real tokens/s")
     assert time_ratio <= 0.55
     assert throughput_ratio >= 0.98
+
+
+def test_trained_logits_effect(runs):
+    """Each run's trainer runtime with the output layer on trained positions only, against every position."""
+    for run in FULL_LOGITS_RUNS:
+        used, full = runs[run], runs[f"{run}_full_logits"]
+        assert used["trained_logits"]["enabled"] and not full["trained_logits"]["enabled"]
+        ratio = used["training"]["runtime_s"] / full["training"]["runtime_s"]
+        loss = (used["training"]["final_train_loss"], full["training"]["final_train_loss"])
+        print(f"\n{run}: {ratio:.3f}x the full-logits runtime (final losses {loss[0]:.6f} / {loss[1]:.6f})")
+    packed, padding, native = (runs[s]["training"] for s in ("bfd", "padding_full_logits", "native_full_logits"))
+    print(
+        f"\nbfd against padding and native with full logits: {packed['runtime_s'] / padding['runtime_s']:.3f}x "
+        f"padding's runtime, {packed['real_tokens_per_s'] / native['real_tokens_per_s']:.3f}x native's tokens/s"
+    )

@@ -5,8 +5,9 @@ module of this package that needs one imports it from here instead:
 
 - `axolotl_api`: dataset preparation, tokenizer loading, the config schema
   and validation, the plugin base class and manager, the train CLI.
-- `transformers_api`: the attention and attention-mask registries and the
-  sdpa functions the varlen attention falls back to.
+- `transformers_api`: the attention and attention-mask registries, the
+  sdpa functions the varlen attention falls back to, and whether a model's
+  forward and loss are transformers' own (for the trained-positions loss).
 
 Each exposed name is a table entry (`Internal`) listing where the supported
 releases keep it, newest first, and is imported on first use, so importing

@@ -56,3 +56,35 @@ def set_attn_implementation(config: Any, name: str) -> None:
 def count_items_with(trainer: Any, count: Callable[[list[Any], Any], Any]) -> None:
     """Make `trainer` divide an accumulated step's loss by `count(batch_samples, device)` instead of its tokens."""
     trainer._get_num_items_in_batch = count
+
+
+SHIFT_LABELS = "shift_labels"
+"""Model input that transformers' causal LM loss (`ForCausalLMLoss`) reads as the targets, already shifted,
+one per logit row, instead of shifting `labels` itself."""
+
+
+def has_stock_causal_lm_forward(model: Any) -> bool:
+    """Whether `model` (or the model under its PEFT wrapper) runs its class's own transformers forward.
+
+    That forward sends the hidden states through `get_output_embeddings()` and passes its keyword
+    arguments on to the loss. Liger's and Cut Cross Entropy's fused forwards replace it (they never
+    build the logits at all), so do not count.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = getattr(type(base), "forward", None)
+    return str(getattr(forward, "__module__", "")).startswith("transformers.models.")
+
+
+def has_stock_causal_lm_loss(model: Any) -> bool:
+    """Whether `model`'s loss is transformers' own `ForCausalLMLoss` (which honours `SHIFT_LABELS`).
+
+    Axolotl's chunked cross-entropy patch replaces it with a loss that splits 3-D logits.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        loss = base.loss_function
+    except AttributeError:
+        return False
+    return getattr(loss, "__module__", None) == "transformers.loss.loss_utils" and (
+        getattr(loss, "__name__", None) == "ForCausalLMLoss"
+    )

@@ -141,6 +141,13 @@ class PackingBenchArgs(BaseModel):
         description="token: the mean over every trained token of the batch (long samples weigh more); "
         "sample: the mean of each sample's mean token loss (LongAlign), counted over the accumulated batch.",
     )
+    packbench_trained_logits_only: bool = Field(
+        default=True,
+        description="The training loss sends only the positions whose next label is trained through the output "
+        "layer (lm_head), not padding, prompts or segment ends: the same loss and gradients (float rounding), "
+        "less compute (plugin/trained_logits.py). Off by itself under label smoothing or a patched forward or "
+        "loss (Liger, Cut Cross Entropy, chunked cross-entropy); false: every position, as transformers does.",
+    )
     packbench_group_field: str | None = Field(
         default=None,
         description="Dataset field holding each sample's group (e.g. topic) for related/unrelated, read from "

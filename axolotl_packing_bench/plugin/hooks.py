@@ -8,6 +8,7 @@ Enable it in an Axolotl YAML:
                                      # | related | unrelated | single_turn
     packbench_attention: isolated    # isolated | shared
     packbench_loss: token            # token | sample (each sample's mean loss weighs the same)
+    packbench_trained_logits_only: true  # the loss projects only trained positions through lm_head (exact)
 
 The hooks stay thin: packing lives in `datasets` and `rows`, batching in
 `collator`, the probe in `leakage`, the metrics in `metrics` and `callbacks`.
@@ -163,6 +164,14 @@ class PackingBenchPlugin(BasePlugin):
             from axolotl_packing_bench.plugin.loss import install_sample_loss
 
             install_sample_loss(trainer)
+        if cfg.packbench_trained_logits_only:
+            from axolotl_packing_bench.plugin.trained_logits import install_trained_logits
+
+            install_trained_logits(
+                trainer, loss_mode=cfg.packbench_loss, report=lambda figures: recorder.update(trained_logits=figures)
+            )
+        else:
+            recorder.update(trained_logits={"enabled": False, "reason": "packbench_trained_logits_only: false"})
         if cfg.packbench_record_rows:
             from axolotl_packing_bench.plugin.row_log import install_row_log
 

@@ -70,25 +70,29 @@ def per_sample_loss(
     """Sum of each sample's mean token loss, divided by `num_samples`.
 
     Args:
-        logits: (batch, length, vocab).
+        logits: (batch, length, vocab); or (trained, vocab), the logits of the
+            trained positions only, in batch order (`plugin.trained_logits`).
         labels: (batch, length), -100 where nothing is trained.
         segment_ids: (batch, length) sample of each token, unique in the batch.
         num_samples: the divisor, e.g. samples in the whole accumulated batch;
             None: the samples with a trained token in this batch.
     """
     targets, segments = _targets(labels, segment_ids.to(labels.device))
-    nll = torch.nn.functional.cross_entropy(
-        logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(),
-        targets,
-        ignore_index=IGNORE_INDEX,
-        reduction="none",
-    )
     trained = targets != IGNORE_INDEX
     if not bool(trained.any()):
         return logits.sum() * 0.0  # keeps the graph, zero gradient
+    if logits.dim() == 2:  # already only the trained positions
+        nll = torch.nn.functional.cross_entropy(logits.float(), targets[trained], reduction="none")
+    else:
+        nll = torch.nn.functional.cross_entropy(
+            logits[..., :-1, :].reshape(-1, logits.shape[-1]).float(),
+            targets,
+            ignore_index=IGNORE_INDEX,
+            reduction="none",
+        )[trained]
     present, inverse = torch.unique(segments[trained], return_inverse=True)
-    sums = torch.zeros(present.numel(), dtype=nll.dtype, device=nll.device).index_add_(0, inverse, nll[trained])
-    counts = torch.zeros_like(sums).index_add_(0, inverse, torch.ones_like(nll[trained]))
+    sums = torch.zeros(present.numel(), dtype=nll.dtype, device=nll.device).index_add_(0, inverse, nll)
+    counts = torch.zeros_like(sums).index_add_(0, inverse, torch.ones_like(nll))
     divisor = present.numel() if num_samples is None else num_samples
     if torch.is_tensor(divisor):
         divisor = divisor.to(sums.device, sums.dtype)

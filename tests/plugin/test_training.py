@@ -155,6 +155,7 @@ def test_the_equivalence_check_runs_in_real_training(tiny_model, tiny_dataset, t
     assert equivalence["passed"] is True and equivalence["expected"] is True, equivalence
     assert [check["mode"] for check in equivalence["checks"]] == ["token", "sample"]
     assert equivalence["max_loss_rel_diff"] <= 1e-5 and equivalence["min_grad_cosine"] >= 1 - 1e-6
+    assert metrics["trained_logits"]["enabled"] is True  # the run's own loss read only the trained positions
 
 
 @pytest.mark.slow
