@@ -91,6 +91,21 @@ def chat_dataset(path: str) -> list[dict[str, Any]]:
     ]
 
 
+def sharegpt_dataset(path: str) -> list[dict[str, Any]]:
+    """The shared ShareGPT set's entry (`conversations` of `from`/`value` turns)."""
+    return [
+        {
+            "path": path,
+            "ds_type": "json",
+            "type": "chat_template",
+            "chat_template": "tokenizer_default",
+            "field_messages": "conversations",
+            "message_property_mappings": {"role": "from", "content": "value"},
+            "roles": {"user": ["human"], "assistant": ["gpt"]},
+        }
+    ]
+
+
 def axolotl_train(
     cfg: dict[str, Any], workdir: Path, *, timeout: int = 600
 ) -> tuple[subprocess.CompletedProcess, dict | None]:

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from axolotl_packing_bench.cli import main
-from tests.plugin.conftest import axolotl_train, recipe
+from tests.plugin.conftest import axolotl_train, recipe, sharegpt_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -18,15 +18,6 @@ MARGIN = 0.01
 """Stats shuffles the rows with numpy, the trainer with torch: the same distribution of batches, not the same
 batches. The recorded figure must lie within the range stats gives over `SEEDS` shuffles, widened by one point."""
 
-SHAREGPT = {
-    "ds_type": "json",
-    "type": "chat_template",
-    "chat_template": "tokenizer_default",
-    "field_messages": "conversations",
-    "message_property_mappings": {"role": "from", "content": "value"},
-    "roles": {"user": ["human"], "assistant": ["gpt"]},
-}
-
 
 def test_stats_predicts_the_padding_efficiency_the_trainer_records(tiny_model, shared_data, tmp_path):
     chats = json.loads((shared_data / "sharegpt_identity_500.json").read_text())[:200]
@@ -34,7 +25,7 @@ def test_stats_predicts_the_padding_efficiency_the_trainer_records(tiny_model, s
     data.write_text(json.dumps(chats))
     cfg = recipe(
         tiny_model,
-        [{**SHAREGPT, "path": str(data)}],
+        sharegpt_dataset(str(data)),
         tmp_path,
         packbench_strategy="padding",
         sequence_len=512,

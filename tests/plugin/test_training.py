@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.plugin.conftest import axolotl_train, chat_dataset, recipe
+from tests.plugin.conftest import axolotl_train, chat_dataset, recipe, sharegpt_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -120,17 +120,7 @@ def test_alpaca_real_data(tiny_model, shared_data, tmp_path):
 
 
 def test_sharegpt_real_data(tiny_model, shared_data, tmp_path):
-    dataset = [
-        {
-            "path": str(shared_data / "sharegpt_identity_500.json"),
-            "ds_type": "json",
-            "type": "chat_template",
-            "chat_template": "tokenizer_default",
-            "field_messages": "conversations",
-            "message_property_mappings": {"role": "from", "content": "value"},
-            "roles": {"user": ["human"], "assistant": ["gpt"]},
-        }
-    ]
+    dataset = sharegpt_dataset(str(shared_data / "sharegpt_identity_500.json"))
     cfg = recipe(tiny_model, dataset, tmp_path, packbench_strategy="bfd", max_steps=8)
     proc, metrics = axolotl_train(cfg, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
