@@ -45,12 +45,25 @@ PROBE_KEYS = tuple(SETTINGS)
 
 
 def probe_settings(matrix: Any) -> dict[str, Any]:
-    """`probes.reliance` of a matrix, checked; data defaults to the embedded held-out split."""
+    """`probes.reliance` of a matrix, checked; data defaults to the embedded held-out split.
+
+    Its `when:` is not a setting of the probe: `probed_cells` applies it (the matrix keeps it parsed)."""
+    from axolotl_packing_bench.matrix.spec import PROBE_WHEN
+
     section = (matrix.sections.get("probes") or {}).get("reliance") or {}
+    section = {key: value for key, value in section.items() if key != PROBE_WHEN}
     unknown = sorted(set(section) - set(PROBE_KEYS))
     if unknown:
         raise ValueError(f"probes.reliance: unknown key(s) {', '.join(unknown)}; use {', '.join(PROBE_KEYS)}")
     return {"data": RELIANCE_DATA, **section}
+
+
+def probed_cells(matrix: Any, cells: Sequence[Any]) -> list[Any]:
+    """The cells the reliance probe runs on: those its `when:` names, else every cell."""
+    from axolotl_packing_bench.matrix.spec import matches
+
+    when = matrix.probe_when.get("reliance")
+    return [cell for cell in cells if when is None or matches(when, cell.axes)]
 
 
 def train(matrix_path: Path, runs_dir: Path, results: Path, jobs: int) -> int:
@@ -479,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from axolotl_packing_bench.results.store import latest_per_cell, read_results
 
     matrix = load_matrix(args.matrix)
-    cells = expand(matrix)
+    cells = probed_cells(matrix, expand(matrix))
     settings = probe_settings(matrix)
     results_path = args.runs_dir / matrix.name / "results.jsonl"
     results_path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,3 +73,20 @@ def test_report_has_heldout_loss_disregard_counts_and_the_differences():
     assert "## Differences beyond seed noise" in text
     line = next(line for line in text.splitlines() if line.startswith("| bfd | isolated | 3 |"))
     assert "| 2.0100 |" in line and line.endswith("| 0 of 3 |")
+
+
+def test_probe_when_limits_the_report_to_the_cells_it_names():
+    """A matrix whose reliance probe has `when:` (paper-toy-shared: the 520-chat cells) is accepted, and the
+    report probes only those cells."""
+    from pathlib import Path
+
+    from axolotl_packing_bench.matrix.spec import expand, load_matrix
+    from axolotl_packing_bench.report.reliance_experiment import probe_settings, probed_cells
+
+    matrix = load_matrix(Path(__file__).parents[2] / "recipes" / "matrices" / "paper-toy-shared.yaml")
+    settings = probe_settings(matrix)
+    assert "when" not in settings and settings["k"] == 3
+    cells = expand(matrix)
+    probed = probed_cells(matrix, cells)
+    assert len(cells) == 168 and len(probed) == 42
+    assert {cell.axes["dataset"] for cell in probed} == {"synth-1.2m-toy"}
