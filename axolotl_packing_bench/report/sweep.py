@@ -6,7 +6,8 @@ PNG, a column per model on shared y-axes, with two rows of panels:
 
 (a) held-out loss difference from padding (strategy minus padding, paired by
     seed, mean and 95% interval; below zero = better than padding) against
-    dataset size, one line per strategy (`bfd (shared)` apart from isolated `bfd`), with a zero line;
+    dataset size, one line per strategy (`bfd (shared)` apart from isolated `bfd`, in its colour, dashed and
+    hollow), with a zero line; one legend below the panels;
 (b) training time as a fraction of padding's (mean over seeds of the per-seed
     ratio, with its 95% interval) against dataset size.
 """
@@ -201,15 +202,17 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
     out.mkdir(parents=True, exist_ok=True)
     models = list(dict.fromkeys(p.model for p in points))
     strategies = list(dict.fromkeys(p.strategy for p in points))
+    families = list(dict.fromkeys(_family(strategy) for strategy in strategies))
     rows = [
         ("quality", "held-out loss minus padding's", "Δ held-out loss (nats / token); < 0 is better", 0.0),
         ("time_ratio", "training time / padding's", "time / padding's time", 1.0),
     ]
     rows = [row for row in rows if any(getattr(p, row[0]) is not None for p in points)]  # no empty panels
     fig, axes = plt.subplots(
-        len(rows), len(models), figsize=(5.2 * len(models), 3.9 * len(rows) + 0.5), sharey="row", squeeze=False
+        len(rows), len(models), figsize=(5.2 * len(models), 3.9 * len(rows) + 0.9), sharey="row", squeeze=False
     )
     sizes = sorted({p.dataset_size for p in points})
+    legend: dict[str, Any] = {}
     for column, model in enumerate(models):
         mine = [p for p in points if p.model == model]
         for row, (attribute, title, ylabel, reference) in enumerate(rows):
@@ -218,39 +221,58 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
                 drawn = [p for p in mine if p.strategy == strategy and getattr(p, attribute) is not None]
                 if not drawn:
                     continue
+                family = families.index(_family(strategy))
+                twin = strategy != _family(strategy)  # another attention: its strategy's colour, dashed, hollow
                 offset = 1 + 0.035 * (index - (len(strategies) - 1) / 2)  # log x: a constant nudge per strategy
-                ax.errorbar(
+                handle = ax.errorbar(
                     [p.dataset_size * offset for p in drawn],
                     [getattr(p, attribute).mean for p in drawn],
                     yerr=[getattr(p, attribute).half_width or 0.0 for p in drawn],
-                    marker=MARKERS[index % len(MARKERS)],
+                    marker=MARKERS[family % len(MARKERS)],
                     markersize=5,
+                    markerfacecolor="white" if twin else f"C{family}",
                     capsize=3,
                     lw=1.3,
-                    color=f"C{index}",
+                    linestyle="--" if twin else "-",
+                    color=f"C{family}",
                     label=strategy,
                 )
+                legend.setdefault(strategy, handle)
             ax.axhline(reference, color="grey", lw=0.9)
-            ax.set_title(f"{_model_label(mine)}\n{title}", fontsize=9.5)
             notes = [f"{later} = {earlier} within {COINCIDE:g}" for later, earlier in coinciding(mine, attribute)]
-            if notes:
-                ax.text(0.02, 0.97, "; ".join(notes), transform=ax.transAxes, fontsize=8, color="dimgrey", va="top")
+            note = "".join("\n" + text for text in notes)  # under the title: never under the data or a legend
+            ax.set_title(f"{_model_label(mine)}\n{title}{note}", fontsize=9.5)
             ax.set_xscale("log")
             ax.set_xticks(sizes, [f"{size:,.0f}" for size in sizes])
             ax.minorticks_off()
             ax.set_xlabel("dataset size (samples, log scale)")
             if column == 0:
                 ax.set_ylabel(ylabel)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8)
+    if legend:  # one legend for the figure, below the panels, in the order the series were drawn
+        order = [name for name in strategies if name in legend]
+        fig.legend(
+            [legend[name] for name in order],
+            order,
+            loc="lower center",
+            ncol=min(len(order), 4),
+            fontsize=8.5,
+            bbox_to_anchor=(0.5, 0.035 if caption else 0.0),
+            frameon=False,
+        )
     fig.suptitle("Packing against padding by model and dataset size (95% intervals over seeds)", fontsize=11)
     if caption:
         fig.text(0.5, 0.01, caption, ha="center", fontsize=9, color="firebrick")
-    fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
+    legend_rows = -(-len(legend) // 4) if legend else 0
+    fig.tight_layout(rect=(0, (0.04 if caption else 0) + 0.035 * legend_rows, 1, 1))
     path = out / f"{name}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [path]
+
+
+def _family(strategy: str) -> str:
+    """The strategy a series belongs to: `bfd (shared)` is bfd's, drawn in bfd's colour."""
+    return strategy.split(" (", 1)[0]
 
 
 def _model_label(points: Sequence[Point]) -> str:

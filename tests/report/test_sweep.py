@@ -52,8 +52,8 @@ def test_series_paired_by_seed():
     assert bfd_large.dataset_size == 520
 
 
-def test_shared_attention_is_its_own_series_paired_with_the_isolated_padding(tmp_path: Path):
-    """paper-toy-shared's results: bfd with shared attention beside bfd isolated, one padding for both."""
+def _with_shared_bfd(tmp_path: Path) -> Path:
+    """The fixture plus a shared-attention twin of every bfd row, 0.25 nats worse: paper-toy-shared's layout."""
     rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
     for row in [row for row in rows if row["axes"]["strategy"] == "bfd"]:
         twin = json.loads(json.dumps(row))
@@ -63,7 +63,12 @@ def test_shared_attention_is_its_own_series_paired_with_the_isolated_padding(tmp
         rows.append(twin)
     both = tmp_path / "both.jsonl"
     both.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    points = {(p.model, p.strategy, p.dataset): p for p in sweep_series(read_results(both))}
+    return both
+
+
+def test_shared_attention_is_its_own_series_paired_with_the_isolated_padding(tmp_path: Path):
+    """paper-toy-shared's results: bfd with shared attention beside bfd isolated, one padding for both."""
+    points = {(p.model, p.strategy, p.dataset): p for p in sweep_series(read_results(_with_shared_bfd(tmp_path)))}
     isolated = points[("tiny-8b", "bfd", "synth-1.2m-toy")]
     shared = points[("tiny-8b", "bfd (shared)", "synth-1.2m-toy")]
     assert isolated.quality.mean == pytest.approx(-0.002, abs=1e-9)  # as without the shared rows
@@ -156,3 +161,27 @@ def test_a_matrix_without_a_seed_axis_gives_no_empty_panel_and_no_warning(tmp_pa
         warnings.simplefilter("error")
         plot_sweep(points, tmp_path, name="unseeded")
     assert all(len(ax.get_lines()) > 0 for ax in figures[0].axes)
+
+
+def test_the_shared_series_is_drawn_in_its_strategys_colour_dashed_under_one_legend(tmp_path: Path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+
+    from axolotl_packing_bench.report.sweep import plot_sweep
+
+    points = sweep_series(read_results(_with_shared_bfd(tmp_path)))
+    figures = _axes_of(monkeypatch)
+    plot_sweep(points, tmp_path, name="shared")
+    (figure,) = figures
+    top_left = figure.axes[0]
+    lines = {line.get_label(): line for line in top_left.get_lines() if not line.get_label().startswith("_")}
+    if not lines:  # errorbar keeps its data line unlabelled; the containers carry the labels
+        lines = {container.get_label(): container.lines[0] for container in top_left.containers}
+    bfd, shared = lines["bfd"], lines["bfd (shared)"]
+    assert to_hex(bfd.get_color()) == to_hex(shared.get_color())
+    assert bfd.get_linestyle() == "-" and shared.get_linestyle() == "--"
+    assert shared.get_markerfacecolor() == "white" and bfd.get_markerfacecolor() != "white"
+    assert shared.get_ydata()[-1] == pytest.approx(bfd.get_ydata()[-1] + 0.25)  # 0.25 worse at every size
+    (legend,) = figure.legends  # one legend for the figure, none per panel
+    assert not any(ax.get_legend() for ax in figure.axes)
+    assert "bfd (shared)" in [text.get_text() for text in legend.get_texts()]
