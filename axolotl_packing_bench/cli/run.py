@@ -393,7 +393,7 @@ def _build_embedded_bases(plans, progress) -> None:
         [name for name in names if name in MODELS]
     )  # an unknown name fails in its cell, with the valid ones
     if missing:
-        progress.line(f"building the pre-trained base(s) {', '.join(missing)} once (minutes on a 2-core CPU)")
+        progress.line(f"building the pre-trained base(s) {', '.join(missing)} once (4-25 min each on 2 CPU cores)")
         ensure_models(missing)
 
 
