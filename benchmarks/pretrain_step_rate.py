@@ -27,11 +27,12 @@ def _step_times(name: str, steps: int, tokenizer) -> list[float]:
     from axolotl_packing_bench.assets.models import model_config
     from axolotl_packing_bench.assets.pretrain import pretrain
     from axolotl_packing_bench.assets.specs import MODEL_SEED, MODELS
+    from axolotl_packing_bench.compat.transformers_api import set_attn_implementation
 
     spec = MODELS[name]
     torch.manual_seed(MODEL_SEED)
     model = LlamaForCausalLM(model_config(spec)).to(torch.float32)
-    model.config._attn_implementation = "sdpa"
+    set_attn_implementation(model.config, "sdpa")  # as the build trains
     recipe = dataclasses.replace(spec.pretrain, steps=steps)
     stamps: list[float] = []
     pretrain(model, tokenizer, recipe, progress=lambda *_: stamps.append(time.perf_counter()))

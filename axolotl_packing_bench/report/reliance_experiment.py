@@ -48,10 +48,9 @@ def probe_settings(matrix: Any) -> dict[str, Any]:
     """`probes.reliance` of a matrix, checked; data defaults to the embedded held-out split.
 
     Its `when:` is not a setting of the probe: `probed_cells` applies it (the matrix keeps it parsed)."""
-    from axolotl_packing_bench.matrix.spec import PROBE_WHEN
+    from axolotl_packing_bench.matrix.spec import probe_settings as settings_of_each_probe
 
-    section = (matrix.sections.get("probes") or {}).get("reliance") or {}
-    section = {key: value for key, value in section.items() if key != PROBE_WHEN}
+    section = settings_of_each_probe(matrix).get("reliance") or {}
     unknown = sorted(set(section) - set(PROBE_KEYS))
     if unknown:
         raise ValueError(f"probes.reliance: unknown key(s) {', '.join(unknown)}; use {', '.join(PROBE_KEYS)}")

@@ -24,6 +24,8 @@ from axolotl_packing_bench.core.intervals import Estimate, difference_interval, 
 from axolotl_packing_bench.results.baseline import baseline_finder, is_baseline, pairing_key
 
 QUALITY = ("heldout", "loss")
+LEGEND_COLUMNS = 4
+"""Series per row of the figure's legend."""
 TIME = ("training", "runtime_s")
 
 
@@ -254,7 +256,7 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
             [legend[name] for name in order],
             order,
             loc="lower center",
-            ncol=min(len(order), 4),
+            ncol=min(len(order), LEGEND_COLUMNS),
             fontsize=8.5,
             bbox_to_anchor=(0.5, 0.035 if caption else 0.0),
             frameon=False,
@@ -262,7 +264,7 @@ def plot_sweep(points: Sequence[Point], out_dir: str | Path, *, name: str, capti
     fig.suptitle("Packing against padding by model and dataset size (95% intervals over seeds)", fontsize=11)
     if caption:
         fig.text(0.5, 0.01, caption, ha="center", fontsize=9, color="firebrick")
-    legend_rows = -(-len(legend) // 4) if legend else 0
+    legend_rows = -(-len(legend) // LEGEND_COLUMNS)
     fig.tight_layout(rect=(0, (0.04 if caption else 0) + 0.035 * legend_rows, 1, 1))
     path = out / f"{name}.png"
     fig.savefig(path, dpi=110)

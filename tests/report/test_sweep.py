@@ -174,9 +174,7 @@ def test_the_shared_series_is_drawn_in_its_strategys_colour_dashed_under_one_leg
     plot_sweep(points, tmp_path, name="shared")
     (figure,) = figures
     top_left = figure.axes[0]
-    lines = {line.get_label(): line for line in top_left.get_lines() if not line.get_label().startswith("_")}
-    if not lines:  # errorbar keeps its data line unlabelled; the containers carry the labels
-        lines = {container.get_label(): container.lines[0] for container in top_left.containers}
+    lines = {container.get_label(): container.lines[0] for container in top_left.containers}  # errorbar's data lines
     bfd, shared = lines["bfd"], lines["bfd (shared)"]
     assert to_hex(bfd.get_color()) == to_hex(shared.get_color())
     assert bfd.get_linestyle() == "-" and shared.get_linestyle() == "--"
