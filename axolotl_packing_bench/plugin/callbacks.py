@@ -189,13 +189,15 @@ class PackBenchCallback(TrainerCallback):
         if not self.cfg.packbench_probe_leakage or not state.is_world_process_zero:
             return  # several processes: every rank holds the same model; the first one probes it and records
         attention = self.cfg.packbench_attention  # native: always NATIVE_ATTENTION (the args check refuses others)
+        began = time.perf_counter()
         report = measure_leakage(
             model if model is not None else self.trainer.model,
             probe_batches(self.trainer, num_batches=self.cfg.packbench_probe_batches),
             attention=attention,
             tolerance=self.cfg.packbench_leakage_tolerance,
         )
-        self.recorder.update(leakage=report.to_dict())
+        # The probe runs inside the trainer's runtime (not its steps): its seconds let a timing leave it out.
+        self.recorder.update(leakage={**report.to_dict(), "seconds": round(time.perf_counter() - began, 3)})
         _log_leakage(report, attention)
         if report.passed is False and self.cfg.packbench_fail_on_leakage:
             raise LeakageError(

@@ -70,6 +70,7 @@ def test_strategy_trains_and_records_sane_metrics(
     varlen = backend == "sdpa" and attention == "isolated" and strategy != "padding"
     assert leakage["attn_implementation"] == ("packbench_sdpa_varlen" if varlen else backend)
     assert leakage["segments"] > 0
+    assert 0 < leakage["seconds"] < training["runtime_s"]  # the probe ran inside the trainer's runtime
     if attention == "isolated":
         assert leakage["max_abs_diff"] <= 1e-4 and leakage["passed"] is True
     else:
@@ -85,6 +86,7 @@ def test_native_hands_packing_to_axolotl(tiny_model, tiny_dataset, tmp_path):
     assert metrics["packing"]["rows"] >= metrics["packing"]["lower_bound"] > 0
     assert metrics["training"]["real_tokens_per_s"] > 0
     assert metrics["leakage"]["max_abs_diff"] <= 1e-4  # Axolotl's own packing isolates on sdpa
+    assert 0 < metrics["leakage"]["seconds"] < metrics["training"]["runtime_s"]
     batches = metrics["packing"]["trainer_batches"]  # counted from Axolotl's own collator's batches
     assert batches["uncounted"] == 0 and batches["micro_batches"] == metrics["training"]["steps"]
     assert 0 < batches["real_tokens"] <= metrics["packing"]["real_tokens"]
