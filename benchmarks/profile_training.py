@@ -3,12 +3,12 @@
     .venv/bin/pip install py-spy
     .venv/bin/python benchmarks/profile_training.py padding bfd native [--rate 200]
 
-Each run is the training benchmark's own recipe (`SETTINGS` in test_training_speed.py: tiny-70b-init,
-synth-69k unless `PACKBENCH_BENCH_DATASET` says otherwise, one epoch) trained once under `py-spy record
---format raw`. Of the samples taken inside the trainer's training loop, each is given to the first part
-of `PARTS` whose marker its stack holds; the table gives each part's share, and that share of the
-profiled run's trainer runtime per step (py-spy samples without pausing the process, `--nonblocking`).
-"""
+Each run is the training benchmark's own recipe (`SETTINGS` in test_training_speed.py, offline as it
+runs: tiny-70b-init, synth-69k unless `PACKBENCH_BENCH_DATASET` says otherwise, one epoch) trained once
+under `py-spy record --format raw`. Of the samples taken inside the trainer's training loop, each is given
+to the first part of `PARTS` whose marker its stack holds; the table gives each part's share, and that
+share of the profiled run's trainer runtime per step (py-spy samples without pausing the process,
+`--nonblocking`)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "forward: attention kernel",
         ("segment_sdpa_attention (", "sdpa_attention_forward (", "eager_attention_forward ("),
-    ),  # noqa: E501
+    ),
     ("forward: attention projections and rotary", ("Attention.forward (",)),
     ("forward: MLP", ("MLP.forward (",)),
     ("forward: norms and residuals", ("DecoderLayer.forward (",)),
@@ -66,7 +66,10 @@ def profile(run: str, model: str, data: str, workdir: Path, rate: int) -> tuple[
     recipe_path = workdir / "recipe.yml"
     recipe_path.write_text(json.dumps(cfg))  # JSON is YAML
     raw = workdir / "profile.txt"
-    command = [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw"]
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        sys.exit("py-spy is not installed in this environment: run `.venv/bin/pip install py-spy`, then this again")
+    command = [py_spy, "record", "--format", "raw"]
     command += ["--rate", str(rate), "--nonblocking", "--subprocesses", "--output", str(raw), "--"]
     command += [AXOLOTL, "train", str(recipe_path), "--launcher", "python"]
     proc = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env={**os.environ})
@@ -106,9 +109,6 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--keep", type=Path, help="copy each run's raw py-spy stacks here, as RUN.txt")
     args = parser.parse_args()
-    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "AXOLOTL_DO_NOT_TRACK"):
-        os.environ.setdefault(key, "1")
-    os.environ.setdefault("WANDB_MODE", "disabled")
     model, data = model_and_data()
     results = {}
     with tempfile.TemporaryDirectory(prefix="packbench-profile-") as tmp:
