@@ -59,9 +59,10 @@ def part_of(stack: str) -> str:
     return OTHER
 
 
-def profile(run: str, model: str, data: str, workdir: Path, rate: int) -> tuple[Counter, dict]:
-    """Train `run` under py-spy; the training loop's samples by part, and the run's training metrics."""
-    cfg = run_recipe(run, (model, data), workdir)
+def profile(run: str, inputs: tuple[str, str], workdir: Path, rate: int) -> tuple[Counter, dict]:
+    """Train `run` on `inputs` (model, dataset) under py-spy; the training loop's samples by part, and the
+    run's training metrics."""
+    cfg = run_recipe(run, inputs, workdir)
     workdir.mkdir(parents=True)
     recipe_path = workdir / "recipe.yml"
     recipe_path.write_text(json.dumps(cfg))  # JSON is YAML
@@ -109,11 +110,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--keep", type=Path, help="copy each run's raw py-spy stacks here, as RUN.txt")
     args = parser.parse_args()
-    model, data = model_and_data()
+    inputs = model_and_data()
     results = {}
     with tempfile.TemporaryDirectory(prefix="packbench-profile-") as tmp:
         for run in args.runs:
-            results[run] = profile(run, model, data, Path(tmp) / run, args.rate)
+            results[run] = profile(run, inputs, Path(tmp) / run, args.rate)
             parts, training = results[run]
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
